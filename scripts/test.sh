@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole vitest suite and prints one plain summary line, "N passed, N failed, N skipped",
+# taken from vitest's JSON reporter. Exits non-zero when anything failed or nothing ran.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+npx vitest run --reporter=default --reporter=json --outputFile.json="$out/report.json" "$@"
+rc=$?
+if [ ! -s "$out/report.json" ]; then
+  echo "0 passed, 1 failed"
+  echo "test: vitest wrote no JSON report (exit $rc)" >&2
+  exit 1
+fi
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const passed = r.numPassedTests, failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  const skipped = r.numPendingTests + r.numTodoTests;
+  // a suite that failed to load counts as a failure even though it has no tests
+  const badSuites = r.testResults.filter((s) => s.status === "failed" && s.assertionResults.length === 0).length;
+  console.log(`${passed} passed, ${failed + badSuites} failed, ${skipped} skipped`);
+  process.exit(failed + badSuites > 0 || passed === 0 ? 1 : 0);
+' "$out/report.json"
+rc2=$?
+[ $rc2 -ne 0 ] && exit $rc2
+exit $rc
