@@ -1,0 +1,82 @@
+/**
+ * IPv4 (RFC 791 §3.1) and IPv6 (RFC 8200 §3–4). Each decoder validates the header, skips IPv6
+ * extension headers, and narrows the end of the packet to the length the IP header declares
+ * (dropping Ethernet padding) before the transport layer looks at it. Results go to `ip`.
+ */
+import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
+
+export const IPPROTO_TCP = 6;
+const IPV6_HOP_BY_HOP = 0;
+const IPV6_ROUTING = 43;
+const IPV6_FRAGMENT = 44;
+const IPV6_AH = 51; // RFC 4302: length in 4-octet units, minus 2
+const IPV6_DEST_OPTS = 60;
+const IPV6_MOBILITY = 135;
+const MAX_EXT_HEADERS = 8;
+
+/**
+ * `l4Off`: transport header offset; `capEnd`: end of captured bytes of this IP packet;
+ * `declEnd`: end according to the IP length fields (may exceed capEnd when snaplen cut it);
+ * `proto` is -1 when the packet must be skipped (anomaly already counted).
+ */
+export const ip = { version: 0, srcOff: 0, dstOff: 0, proto: -1, l4Off: 0, capEnd: 0, declEnd: 0 };
+
+export function decodeIpv4(buf: Uint8Array, off: number, end: number, an: AnomalyCounters): void {
+  ip.proto = -1;
+  if (off + 20 > end) return an.bump(Anomaly.TRUNCATED_IP_HEADER);
+  const vihl = buf[off]!;
+  if (vihl >> 4 !== 4) return an.bump(Anomaly.BAD_IP_VERSION);
+  const hlen = (vihl & 0x0f) * 4;
+  if (hlen < 20) return an.bump(Anomaly.BAD_IP_HEADER_LENGTH);
+  if (off + hlen > end) return an.bump(Anomaly.TRUNCATED_IP_HEADER);
+  let total = (buf[off + 2]! << 8) | buf[off + 3]!;
+  // Total length 0 is what segmentation offload leaves on captured super-frames: trust the capture.
+  if (total === 0) total = end - off;
+  if (total < hlen) return an.bump(Anomaly.BAD_IP_TOTAL_LENGTH);
+  const frag = (buf[off + 6]! << 8) | buf[off + 7]!;
+  if ((frag & 0x3fff) !== 0) return an.bump(Anomaly.IP_FRAGMENT); // MF set or offset != 0
+  ip.version = 4;
+  ip.srcOff = off + 12;
+  ip.dstOff = off + 16;
+  ip.l4Off = off + hlen;
+  ip.declEnd = off + total;
+  ip.capEnd = ip.declEnd < end ? ip.declEnd : end;
+  ip.proto = buf[off + 9]!;
+}
+
+export function decodeIpv6(buf: Uint8Array, off: number, end: number, an: AnomalyCounters): void {
+  ip.proto = -1;
+  if (off + 40 > end) return an.bump(Anomaly.TRUNCATED_IP_HEADER);
+  if (buf[off]! >> 4 !== 6) return an.bump(Anomaly.BAD_IP_VERSION);
+  const plen = (buf[off + 4]! << 8) | buf[off + 5]!;
+  let next = buf[off + 6]!;
+  // Payload length 0 means a jumbogram or an offloaded super-frame: trust the capture.
+  const declEnd = plen === 0 ? end : off + 40 + plen;
+  const capEnd = declEnd < end ? declEnd : end;
+  let p = off + 40;
+  for (let i = 0; ; i++) {
+    if (next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_DEST_OPTS || next === IPV6_MOBILITY) {
+      if (i === MAX_EXT_HEADERS || p + 8 > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+      next = buf[p]!;
+      p += (buf[p + 1]! + 1) * 8;
+    } else if (next === IPV6_AH) {
+      if (i === MAX_EXT_HEADERS || p + 8 > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+      next = buf[p]!;
+      p += (buf[p + 1]! + 2) * 4;
+    } else if (next === IPV6_FRAGMENT) {
+      if (p + 8 > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+      const fo = (buf[p + 2]! << 8) | buf[p + 3]!;
+      if ((fo & 0xfff9) !== 0) return an.bump(Anomaly.IP_FRAGMENT); // offset != 0 or M set
+      next = buf[p]!;
+      p += 8; // an atomic fragment (offset 0, M clear) carries the whole packet
+    } else break;
+  }
+  if (p > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+  ip.version = 6;
+  ip.srcOff = off + 8;
+  ip.dstOff = off + 24;
+  ip.l4Off = p;
+  ip.declEnd = declEnd;
+  ip.capEnd = capEnd;
+  ip.proto = next;
+}

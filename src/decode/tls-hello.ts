@@ -1,0 +1,256 @@
+/**
+ * ClientHello and ServerHello bodies (RFC 8446 §4.1.2, §4.1.3; RFC 5246 §7.4.1.2–7.4.1.3).
+ *
+ * Input is one complete handshake message body (after the 4-byte type+length header), already
+ * reassembled from TCP segments and TLS records by the flow stage. These run once per flow, so
+ * they may allocate the small result object; every read is bounds-checked and a malformed body
+ * yields a status, never an exception.
+ */
+import { Status, u8, u16 } from './reader.js';
+
+export const EXT_SERVER_NAME = 0; // RFC 6066 §3
+export const EXT_SIGNATURE_ALGORITHMS = 13; // RFC 8446 §4.2.3
+export const EXT_ALPN = 16; // RFC 7301 §3.1
+export const EXT_SESSION_TICKET = 35; // RFC 5077 §3.2
+export const EXT_PRE_SHARED_KEY = 41; // RFC 8446 §4.2.11
+export const EXT_EARLY_DATA = 42; // RFC 8446 §4.2.10
+export const EXT_SUPPORTED_VERSIONS = 43; // RFC 8446 §4.2.1
+export const EXT_KEY_SHARE = 51; // RFC 8446 §4.2.8
+
+/** RFC 8446 §4.1.3: the ServerHello.random that marks a HelloRetryRequest (SHA-256 of "HelloRetryRequest"). */
+const HRR_RANDOM = Uint8Array.from([
+  0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+  0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+]);
+
+/** RFC 8701: GREASE values are 0x?A?A with both bytes equal. */
+export function isGrease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+}
+
+export interface ClientHelloInfo {
+  legacyVersion: number;
+  sessionIdLength: number;
+  /** Cipher suites in wire order, GREASE included. */
+  cipherSuites: number[];
+  /** Extension types in wire order, GREASE included. */
+  extensions: number[];
+  /** server_name host_name, latin1-decoded; null when absent. */
+  sni: string | null;
+  /** ALPN protocol names in wire order, latin1-decoded (one char per byte). */
+  alpn: string[];
+  /** supported_versions list in wire order, GREASE included; empty when the extension is absent. */
+  supportedVersions: number[];
+  /** signature_algorithms in wire order; empty when absent. */
+  signatureAlgorithms: number[];
+  /** key_share groups offered, wire order. */
+  keyShareGroups: number[];
+  /** A non-empty session_ticket extension: the client tries TLS 1.2 ticket resumption. */
+  offersTicket: boolean;
+  /** pre_shared_key present: the client tries TLS 1.3 PSK resumption. */
+  offersPsk: boolean;
+}
+
+export interface ServerHelloInfo {
+  legacyVersion: number;
+  /** Negotiated version: supported_versions when present, else legacy_version. */
+  version: number;
+  cipherSuite: number;
+  sessionIdLength: number;
+  /** This ServerHello is a HelloRetryRequest (RFC 8446 §4.1.3 special random). */
+  hrr: boolean;
+  /** pre_shared_key present: the server accepted TLS 1.3 PSK resumption. */
+  pskAccepted: boolean;
+  extensions: number[];
+  alpn: string | null;
+}
+
+/** Reusable out-parameter for status reporting by the parsers. */
+export const helloStatus = { status: Status.OK as Status };
+
+function latin1(buf: Uint8Array, off: number, len: number): string {
+  let s = '';
+  for (let i = 0; i < len; i++) s += String.fromCharCode(buf[off + i]!);
+  return s;
+}
+
+/** Parses a ClientHello body in `buf[off, end)`. Returns null (and sets `helloStatus`) on bad input. */
+export function decodeClientHello(buf: Uint8Array, off: number, end: number): ClientHelloInfo | null {
+  helloStatus.status = Status.OK;
+  const legacyVersion = u16(buf, off, end);
+  let p = off + 2 + 32;
+  const sidLen = u8(buf, p, end);
+  if (legacyVersion < 0 || sidLen < 0) return fail(Status.TRUNCATED);
+  if (sidLen > 32) return fail(Status.INVALID);
+  p += 1 + sidLen;
+  const csLen = u16(buf, p, end);
+  if (csLen < 0) return fail(Status.TRUNCATED);
+  if (csLen & 1) return fail(Status.INVALID);
+  p += 2;
+  if (p + csLen > end) return fail(Status.TRUNCATED);
+  const cipherSuites: number[] = [];
+  for (let i = 0; i < csLen; i += 2) cipherSuites.push((buf[p + i]! << 8) | buf[p + i + 1]!);
+  p += csLen;
+  const compLen = u8(buf, p, end);
+  if (compLen < 0) return fail(Status.TRUNCATED);
+  p += 1 + compLen;
+  if (p > end) return fail(Status.TRUNCATED);
+  const info: ClientHelloInfo = {
+    legacyVersion,
+    sessionIdLength: sidLen,
+    cipherSuites,
+    extensions: [],
+    sni: null,
+    alpn: [],
+    supportedVersions: [],
+    signatureAlgorithms: [],
+    keyShareGroups: [],
+    offersTicket: false,
+    offersPsk: false,
+  };
+  if (p === end) return info; // RFC 5246 §7.4.1.2: extensions may be absent
+  const extTotal = u16(buf, p, end);
+  if (extTotal < 0) return fail(Status.TRUNCATED);
+  p += 2;
+  const extEnd = p + extTotal;
+  if (extEnd > end) return fail(Status.TRUNCATED);
+  while (p < extEnd) {
+    const type = u16(buf, p, extEnd);
+    const len = u16(buf, p + 2, extEnd);
+    if (type < 0 || len < 0) return fail(Status.INVALID);
+    const d = p + 4;
+    const dEnd = d + len;
+    if (dEnd > extEnd) return fail(Status.INVALID);
+    info.extensions.push(type);
+    switch (type) {
+      case EXT_SERVER_NAME: {
+        // ServerNameList: u16 length, then { u8 name_type, u16 length, name }.
+        let q = d + 2;
+        const listEnd = Math.min(dEnd, d + 2 + Math.max(0, u16(buf, d, dEnd)));
+        while (q + 3 <= listEnd) {
+          const nameType = buf[q]!;
+          const nameLen = (buf[q + 1]! << 8) | buf[q + 2]!;
+          if (q + 3 + nameLen > listEnd) break;
+          if (nameType === 0 && info.sni === null) info.sni = latin1(buf, q + 3, nameLen);
+          q += 3 + nameLen;
+        }
+        break;
+      }
+      case EXT_ALPN: {
+        let q = d + 2;
+        const listEnd = Math.min(dEnd, d + 2 + Math.max(0, u16(buf, d, dEnd)));
+        while (q < listEnd) {
+          const n = buf[q]!;
+          if (q + 1 + n > listEnd) break;
+          info.alpn.push(latin1(buf, q + 1, n));
+          q += 1 + n;
+        }
+        break;
+      }
+      case EXT_SUPPORTED_VERSIONS: {
+        const n = u8(buf, d, dEnd);
+        for (let q = d + 1; n > 0 && q + 2 <= Math.min(dEnd, d + 1 + n); q += 2) {
+          info.supportedVersions.push((buf[q]! << 8) | buf[q + 1]!);
+        }
+        break;
+      }
+      case EXT_SIGNATURE_ALGORITHMS: {
+        const n = u16(buf, d, dEnd);
+        for (let q = d + 2; n > 0 && q + 2 <= Math.min(dEnd, d + 2 + n); q += 2) {
+          info.signatureAlgorithms.push((buf[q]! << 8) | buf[q + 1]!);
+        }
+        break;
+      }
+      case EXT_KEY_SHARE: {
+        const n = u16(buf, d, dEnd);
+        const listEnd = n < 0 ? d : Math.min(dEnd, d + 2 + n);
+        let q = d + 2;
+        while (q + 4 <= listEnd) {
+          info.keyShareGroups.push((buf[q]! << 8) | buf[q + 1]!);
+          q += 4 + ((buf[q + 2]! << 8) | buf[q + 3]!);
+        }
+        break;
+      }
+      case EXT_SESSION_TICKET:
+        if (len > 0) info.offersTicket = true;
+        break;
+      case EXT_PRE_SHARED_KEY:
+        info.offersPsk = true;
+        break;
+    }
+    p = dEnd;
+  }
+  return info;
+}
+
+/** Parses a ServerHello body in `buf[off, end)`. Returns null (and sets `helloStatus`) on bad input. */
+export function decodeServerHello(buf: Uint8Array, off: number, end: number): ServerHelloInfo | null {
+  helloStatus.status = Status.OK;
+  const legacyVersion = u16(buf, off, end);
+  if (legacyVersion < 0 || off + 2 + 32 > end) return fail(Status.TRUNCATED);
+  let hrr = true;
+  for (let i = 0; i < 32; i++) {
+    if (buf[off + 2 + i] !== HRR_RANDOM[i]) {
+      hrr = false;
+      break;
+    }
+  }
+  let p = off + 2 + 32;
+  const sidLen = u8(buf, p, end);
+  if (sidLen < 0) return fail(Status.TRUNCATED);
+  if (sidLen > 32) return fail(Status.INVALID);
+  p += 1 + sidLen;
+  const cipherSuite = u16(buf, p, end);
+  if (cipherSuite < 0 || u8(buf, p + 2, end) < 0) return fail(Status.TRUNCATED);
+  p += 3;
+  const info: ServerHelloInfo = {
+    legacyVersion,
+    version: legacyVersion,
+    cipherSuite,
+    sessionIdLength: sidLen,
+    hrr,
+    pskAccepted: false,
+    extensions: [],
+    alpn: null,
+  };
+  if (p >= end) return info;
+  const extTotal = u16(buf, p, end);
+  if (extTotal < 0) return fail(Status.TRUNCATED);
+  p += 2;
+  const extEnd = p + extTotal;
+  if (extEnd > end) return fail(Status.TRUNCATED);
+  while (p < extEnd) {
+    const type = u16(buf, p, extEnd);
+    const len = u16(buf, p + 2, extEnd);
+    if (type < 0 || len < 0) return fail(Status.INVALID);
+    const d = p + 4;
+    const dEnd = d + len;
+    if (dEnd > extEnd) return fail(Status.INVALID);
+    info.extensions.push(type);
+    if (type === EXT_SUPPORTED_VERSIONS && len >= 2) info.version = (buf[d]! << 8) | buf[d + 1]!;
+    else if (type === EXT_PRE_SHARED_KEY) info.pskAccepted = true;
+    else if (type === EXT_ALPN && len >= 3) {
+      const n = buf[d + 2]!;
+      if (d + 3 + n <= dEnd) info.alpn = latin1(buf, d + 3, n);
+    }
+    p = dEnd;
+  }
+  return info;
+}
+
+function fail(s: Status): null {
+  helloStatus.status = s;
+  return null;
+}
+
+/** "1.3", "1.2", … for a TLS protocol version number; null for anything else. */
+export function versionName(v: number): string | null {
+  switch (v) {
+    case 0x0304: return '1.3';
+    case 0x0303: return '1.2';
+    case 0x0302: return '1.1';
+    case 0x0301: return '1.0';
+    case 0x0300: return 'ssl3';
+    default: return null;
+  }
+}

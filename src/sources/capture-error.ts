@@ -1,0 +1,16 @@
+/** A capture file that cannot be read further: names the file and the byte offset. */
+export class CaptureFileError extends Error {
+  readonly code = 'SLOWSHAKE_ERR_CAPTURE_FILE';
+  constructor(readonly file: string, readonly offset: number, readonly reason: string) {
+    super(`${file}: byte ${offset}: ${reason}`);
+    this.name = 'CaptureFileError';
+  }
+}
+
+/** Sink of raw packets: the reader fills the reusable packet's raw fields and calls `onPacket`. */
+export interface PacketSink {
+  onPacket(pkt: import('../decode/packet.js').DecodedPacket): void;
+}
+
+/** libpcap's cap on a single record (pcap-int.h MAXIMUM_SNAPLEN); larger lengths mean corruption. */
+export const MAX_RECORD_BYTES = 262_144;
