@@ -1,0 +1,150 @@
+/**
+ * TLS record layer over one direction's in-order TCP byte stream (RFC 8446 §5.1, RFC 5246 §6.2).
+ *
+ * State machine (small integers): READ_HEADER → READ_BODY → READ_HEADER …
+ * - Record headers are 5 bytes and may straddle segments; they are validated (content type 20–24,
+ *   version 3.x, length ≤ 2^14 + 2048) before anything trusts the length.
+ * - Plaintext handshake records feed a second state machine that reassembles handshake messages
+ *   across records and segments; only ClientHello and ServerHello bodies are kept (capped), the
+ *   rest are skipped by length.
+ * - "Encrypted" follows the negotiated version: TLS 1.3 protects everything in application_data
+ *   (23) records (CCS is a no-op); TLS 1.2 protects every record after the sender's CCS.
+ * Nothing throws: a bad header stops parsing this direction and reports `onTlsError`.
+ */
+import { Anomaly } from '../telemetry/anomalies.js';
+
+export const CT_CHANGE_CIPHER_SPEC = 20;
+export const CT_ALERT = 21;
+export const CT_HANDSHAKE = 22;
+export const CT_APPLICATION_DATA = 23;
+const CT_HEARTBEAT = 24;
+const MAX_RECORD = 16384 + 2048; // RFC 5246 §6.2.3 TLSCiphertext limit
+export const HS_CLIENT_HELLO = 1;
+export const HS_SERVER_HELLO = 2;
+/** Largest ClientHello/ServerHello body kept (post-quantum key shares make CHs a few KB). */
+const MAX_HELLO = 64 * 1024;
+
+const READ_HEADER = 0;
+const READ_BODY = 1;
+const FAILED = 2;
+
+export interface TlsStreamOwner {
+  /** A record header completed; `ts` is the capture time of the packet carrying its first byte. */
+  onTlsRecord(fromClient: boolean, contentType: number, encrypted: boolean, ts: number): void;
+  /** A plaintext handshake message completed. `body` is null for messages not kept. */
+  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void;
+  onTlsError(fromClient: boolean, anomaly: Anomaly): void;
+}
+
+export class TlsStream {
+  #state = READ_HEADER;
+  readonly #hdr = new Uint8Array(5);
+  #hdrHave = 0;
+  #recStartTs = 0;
+  #recType = 0;
+  #recLeft = 0;
+  #ccsSeen = false;
+  /** Set by the owner once the negotiated version is known to be TLS 1.3. */
+  tls13 = false;
+  // handshake message reassembly
+  readonly #hsHdr = new Uint8Array(4);
+  #hsHdrHave = 0;
+  #hsType = 0;
+  #hsLeft = 0;
+  #hsLen = 0;
+  #hsBody: Uint8Array | null = null;
+  #hsBodyHave = 0;
+  records = 0;
+
+  constructor(readonly fromClient: boolean, readonly owner: TlsStreamOwner) {}
+
+  get failed(): boolean {
+    return this.#state === FAILED;
+  }
+
+  stop(): void {
+    this.#state = FAILED;
+  }
+
+  /** True when the next record of this direction will be protected under the current rules. */
+  #encrypted(type: number): boolean {
+    if (type === CT_APPLICATION_DATA) return true;
+    return !this.tls13 && this.#ccsSeen && type !== CT_CHANGE_CIPHER_SPEC;
+  }
+
+  /** Consumes in-order stream bytes buf[off, end) carried by a packet captured at `ts`. */
+  push(buf: Uint8Array, off: number, end: number, ts: number): void {
+    while (off < end) {
+      if (this.#state === READ_HEADER) {
+        if (this.#hdrHave === 0) this.#recStartTs = ts;
+        while (this.#hdrHave < 5 && off < end) this.#hdr[this.#hdrHave++] = buf[off++]!;
+        if (this.#hdrHave < 5) return;
+        this.#hdrHave = 0;
+        const h = this.#hdr;
+        const type = h[0]!;
+        const len = (h[3]! << 8) | h[4]!;
+        if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || h[1] !== 3 || h[2]! > 4 || len > MAX_RECORD) {
+          this.#state = FAILED;
+          this.owner.onTlsError(this.fromClient, Anomaly.BAD_TLS_RECORD);
+          return;
+        }
+        this.#recType = type;
+        this.#recLeft = len;
+        this.records++;
+        this.#state = READ_BODY;
+        this.owner.onTlsRecord(this.fromClient, type, this.#encrypted(type), this.#recStartTs);
+        if (this.#state !== READ_BODY) return; // owner stopped us
+        if (len === 0) this.#endRecord();
+      } else if (this.#state === READ_BODY) {
+        const n = Math.min(this.#recLeft, end - off);
+        if (this.#recType === CT_HANDSHAKE && !this.#encrypted(CT_HANDSHAKE)) this.#feedHandshake(buf, off, off + n, ts);
+        off += n;
+        this.#recLeft -= n;
+        if (this.#recLeft === 0) this.#endRecord();
+      } else {
+        return;
+      }
+    }
+  }
+
+  #endRecord(): void {
+    if (this.#recType === CT_CHANGE_CIPHER_SPEC) this.#ccsSeen = true;
+    if (this.#state === READ_BODY) this.#state = READ_HEADER;
+  }
+
+  /** Handshake message layer (RFC 8446 §4: type u8, length u24, body), spanning records. */
+  #feedHandshake(buf: Uint8Array, off: number, end: number, ts: number): void {
+    while (off < end && this.#state !== FAILED) {
+      if (this.#hsLeft === 0 && this.#hsHdrHave < 4) {
+        while (this.#hsHdrHave < 4 && off < end) this.#hsHdr[this.#hsHdrHave++] = buf[off++]!;
+        if (this.#hsHdrHave < 4) return;
+        const hh = this.#hsHdr;
+        this.#hsType = hh[0]!;
+        this.#hsLen = (hh[1]! << 16) | (hh[2]! << 8) | hh[3]!;
+        this.#hsLeft = this.#hsLen;
+        this.#hsBodyHave = 0;
+        this.#hsBody = null;
+        if (this.#hsType === HS_CLIENT_HELLO || this.#hsType === HS_SERVER_HELLO) {
+          if (this.#hsLen <= MAX_HELLO) this.#hsBody = new Uint8Array(this.#hsLen);
+          else this.owner.onTlsError(this.fromClient, Anomaly.TLS_MESSAGE_TOO_LARGE);
+        }
+        if (this.#hsLen === 0) { this.#endMessage(ts); continue; }
+      }
+      const n = Math.min(this.#hsLeft, end - off);
+      if (this.#hsBody !== null) {
+        this.#hsBody.set(buf.subarray(off, off + n), this.#hsBodyHave);
+        this.#hsBodyHave += n;
+      }
+      off += n;
+      this.#hsLeft -= n;
+      if (this.#hsLeft === 0) this.#endMessage(ts);
+    }
+  }
+
+  #endMessage(ts: number): void {
+    this.#hsHdrHave = 0;
+    const body = this.#hsBody;
+    this.#hsBody = null;
+    this.owner.onTlsHandshake(this.fromClient, this.#hsType, body, this.#hsLen, ts);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Flow table keyed by the canonical TCP 5-tuple (Zeek ip/conn_key; tcpdump tcp_print `rev`).
+ *
+ * Both directions map to one entry: the endpoint (address, port) that compares lower is side A.
+ * Keys live in one Uint32Array (10 words a slot: version, A address ×4, B address ×4, ports), so a
+ * lookup reads the packet's address words into a module scratch and compares integers: no string
+ * or object is built per packet. Chaining uses Int32Array heads/next; freed slots go on a stack.
+ *
+ * Slot states: TRACKING (a handshake object is attached), PASSIVE (a finished or non-TLS flow:
+ * only the key and last-seen time are kept, so its later packets cost one lookup).
+ */
+import type { DecodedPacket } from '../decode/packet.js';
+import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
+
+export const SLOT_FREE = 0;
+export const SLOT_TRACKING = 1;
+export const SLOT_PASSIVE = 2;
+const KEY_WORDS = 10;
+
+const key = new Uint32Array(KEY_WORDS);
+
+export class FlowTable<T> {
+  #cap: number;
+  #mask: number;
+  #keys: Uint32Array;
+  #heads: Int32Array;
+  #next: Int32Array;
+  #free: Int32Array;
+  #freeTop: number;
+  state: Uint8Array;
+  /** Last packet time (seconds) per slot, for idle expiry. */
+  lastSeen: Float64Array;
+  values: (T | null)[];
+  size = 0;
+  /** After lookup/insert: the packet's source is side A of the key. */
+  fromA = false;
+  #hash = 0;
+
+  constructor(initial = 1 << 14, readonly maxFlows = 1 << 22, readonly an?: AnomalyCounters) {
+    this.#cap = initial;
+    this.#mask = initial - 1;
+    this.#keys = new Uint32Array(initial * KEY_WORDS);
+    this.#heads = new Int32Array(initial).fill(-1);
+    this.#next = new Int32Array(initial).fill(-1);
+    this.#free = new Int32Array(initial);
+    for (let i = 0; i < initial; i++) this.#free[i] = initial - 1 - i;
+    this.#freeTop = initial;
+    this.state = new Uint8Array(initial);
+    this.lastSeen = new Float64Array(initial);
+    this.values = new Array<T | null>(initial).fill(null);
+  }
+
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  /** Builds the canonical key of `pkt` into scratch; sets fromA and the hash. */
+  #makeKey(p: DecodedPacket): void {
+    const b = p.buf;
+    const v6 = p.ipVersion === 6;
+    const words = v6 ? 4 : 1;
+    // Compare source and destination (address, then port) to pick side A.
+    let cmp = 0;
+    for (let i = 0; i < words * 4 && cmp === 0; i++) cmp = b[p.srcAddrOff + i]! - b[p.dstAddrOff + i]!;
+    if (cmp === 0) cmp = p.srcPort - p.dstPort;
+    const srcIsA = cmp <= 0;
+    const aOff = srcIsA ? p.srcAddrOff : p.dstAddrOff;
+    const bOff = srcIsA ? p.dstAddrOff : p.srcAddrOff;
+    key[0] = p.ipVersion;
+    let h = 0x811c9dc5 ^ p.ipVersion;
+    for (let w = 0; w < 4; w++) {
+      let av = 0, bv = 0;
+      if (w < words) {
+        const ao = aOff + w * 4, bo = bOff + w * 4;
+        av = ((b[ao]! << 24) | (b[ao + 1]! << 16) | (b[ao + 2]! << 8) | b[ao + 3]!) >>> 0;
+        bv = ((b[bo]! << 24) | (b[bo + 1]! << 16) | (b[bo + 2]! << 8) | b[bo + 3]!) >>> 0;
+      }
+      key[1 + w] = av;
+      key[5 + w] = bv;
+      h = Math.imul(h ^ av, 0x01000193);
+      h = Math.imul(h ^ bv, 0x01000193);
+    }
+    const ports = srcIsA ? ((p.srcPort << 16) | p.dstPort) >>> 0 : ((p.dstPort << 16) | p.srcPort) >>> 0;
+    key[9] = ports;
+    h = Math.imul(h ^ ports, 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+    this.#hash = h >>> 0;
+    this.fromA = srcIsA;
+  }
+
+  /** Finds the slot of the packet's flow (-1 when absent). Sets `fromA`. */
+  lookup(p: DecodedPacket): number {
+    this.#makeKey(p);
+    let s = this.#heads[this.#hash & this.#mask]!;
+    const keys = this.#keys;
+    while (s >= 0) {
+      const o = s * KEY_WORDS;
+      if (keys[o + 9] === key[9] && keys[o + 1] === key[1] && keys[o + 5] === key[5] && keys[o] === key[0] &&
+          keys[o + 2] === key[2] && keys[o + 3] === key[3] && keys[o + 4] === key[4] &&
+          keys[o + 6] === key[6] && keys[o + 7] === key[7] && keys[o + 8] === key[8]) return s;
+      s = this.#next[s]!;
+    }
+    return -1;
+  }
+
+  /** Inserts the key of the packet last passed to `lookup` (which must have missed). -1 when full. */
+  insert(state: number, value: T | null, nowSec: number): number {
+    if (this.#freeTop === 0 && !this.#grow()) {
+      this.an?.bump(Anomaly.FLOW_TABLE_FULL);
+      return -1;
+    }
+    const s = this.#free[--this.#freeTop]!;
+    this.#keys.set(key, s * KEY_WORDS);
+    const bucket = this.#hash & this.#mask;
+    this.#next[s] = this.#heads[bucket]!;
+    this.#heads[bucket] = s;
+    this.state[s] = state;
+    this.values[s] = value;
+    this.lastSeen[s] = nowSec;
+    this.size++;
+    return s;
+  }
+
+  remove(s: number): void {
+    const bucket = this.#bucketOf(s);
+    let prev = -1;
+    let cur = this.#heads[bucket]!;
+    while (cur >= 0 && cur !== s) { prev = cur; cur = this.#next[cur]!; }
+    if (cur !== s) throw new Error(`flow table corrupt: slot ${s} not in its bucket`); // broken invariant
+    if (prev < 0) this.#heads[bucket] = this.#next[s]!;
+    else this.#next[prev] = this.#next[s]!;
+    this.state[s] = SLOT_FREE;
+    this.values[s] = null;
+    this.#free[this.#freeTop++] = s;
+    this.size--;
+  }
+
+  #bucketOf(s: number): number {
+    const o = s * KEY_WORDS;
+    const k = this.#keys;
+    let h = 0x811c9dc5 ^ k[o]!;
+    for (let w = 0; w < 4; w++) {
+      h = Math.imul(h ^ k[o + 1 + w]!, 0x01000193);
+      h = Math.imul(h ^ k[o + 5 + w]!, 0x01000193);
+    }
+    h = Math.imul(h ^ k[o + 9]!, 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+    return (h >>> 0) & this.#mask;
+  }
+
+  #grow(): boolean {
+    const oldCap = this.#cap;
+    const cap = oldCap * 2;
+    if (cap > this.maxFlows) return false;
+    const keys = new Uint32Array(cap * KEY_WORDS);
+    keys.set(this.#keys);
+    this.#keys = keys;
+    const state = new Uint8Array(cap); state.set(this.state); this.state = state;
+    const last = new Float64Array(cap); last.set(this.lastSeen); this.lastSeen = last;
+    this.values.length = cap;
+    this.values.fill(null, oldCap);
+    this.#cap = cap;
+    this.#mask = cap - 1;
+    this.#heads = new Int32Array(cap).fill(-1);
+    this.#next = new Int32Array(cap).fill(-1);
+    for (let s = 0; s < oldCap; s++) {
+      if (this.state[s] === SLOT_FREE) continue;
+      const b = this.#bucketOf(s);
+      this.#next[s] = this.#heads[b]!;
+      this.#heads[b] = s;
+    }
+    this.#free = new Int32Array(cap);
+    this.#freeTop = 0;
+    for (let s = cap - 1; s >= oldCap; s--) this.#free[this.#freeTop++] = s;
+    return true;
+  }
+}

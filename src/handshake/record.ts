@@ -1,0 +1,97 @@
+/**
+ * The output record (design.md "Output record", snake_case, stable contract) built from a finished
+ * tracker. Timeline values are µs since the epoch exactly as captured; phases are ms with µs
+ * precision.
+ */
+import { ja4 } from '../decode/ja4.js';
+import { versionName } from '../decode/tls-hello.js';
+import { formatEndpoint } from './addr.js';
+import { cipherName } from './ciphers.js';
+import { computePhases, PHASES, type PhaseName } from './phases.js';
+import { T, TIMELINE_POINTS, type TimelinePoint } from './timeline.js';
+import type { HandshakeTracker } from './tracker.js';
+import { decideVerdict, type Verdict } from './verdict.js';
+
+export type PhasesMs = Record<PhaseName | 'loss' | 'cwnd_stall' | 'total', number | null>;
+
+export interface FlowRecord {
+  client: string;
+  server: string;
+  sni: string | null;
+  /** ALPN protocols the client offered, comma-joined (visible in every TLS version). */
+  alpn: string | null;
+  /** The server's ALPN choice where it is visible (TLS ≤ 1.2; TLS 1.3 encrypts it). */
+  alpn_selected: string | null;
+  tls_version: string | null;
+  cipher: string | null;
+  ja4: string | null;
+  hrr: boolean;
+  resumed: boolean;
+  slow: boolean;
+  cwnd_stall: boolean;
+  timeline: Record<TimelinePoint, number | null>;
+  phases_ms: PhasesMs;
+  retransmits: { client: number; server: number };
+  verdict: Verdict;
+  /** Timeline points that were expected but not captured, and why the record may be partial. */
+  missing: string[];
+  notes: string[];
+  event?: unknown;
+  event_elapsed_ms?: number | null;
+  /** Proxy-measured elapsed minus wire total: time before the proxy started its clock. */
+  proxy_gap_ms?: number | null;
+  pcap?: string;
+}
+
+const ms = (us: number | null): number | null => (us === null ? null : Math.round(us) / 1000);
+
+export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowRecord {
+  const tl = t.timeline;
+  const b = computePhases(tl, t.firstTs, t.loss, t.stalls);
+  const timeline = {} as Record<TimelinePoint, number | null>;
+  const missing: string[] = [];
+  for (let i = 0; i < TIMELINE_POINTS.length; i++) {
+    const v = tl[i]!;
+    const name = TIMELINE_POINTS[i]!;
+    timeline[name] = v >= 0 ? v : null;
+    const hrrPoint = i === T.HELLO_RETRY_REQUEST || i === T.CLIENT_HELLO2 || i === T.CLIENT_HELLO2_END;
+    if (v < 0 && (!hrrPoint || t.hrr)) missing.push(name);
+  }
+  const complete = tl[T.DONE]! >= 0 && tl[T.SERVER_HELLO]! >= 0 && (tl[T.CLIENT_HELLO]! >= 0 || tl[T.SYN]! >= 0);
+  const phases = {} as PhasesMs;
+  for (const p of PHASES) phases[p] = ms(b.phases[p]);
+  phases.loss = ms(b.loss);
+  phases.cwnd_stall = ms(b.cwndStall);
+  phases.total = ms(b.total);
+  const observed = t.lastTs - b.start;
+  const slow = b.total !== null ? b.total >= slowThresholdMs * 1000 : observed >= slowThresholdMs * 1000;
+  const notes: string[] = [];
+  if (tl[T.SYN]! < 0) notes.push('capture starts after the SYN: total counts from the first packet seen');
+  if (t.closed && tl[T.DONE]! < 0) notes.push(`handshake not completed: ${t.closeReason.replace(/_/g, ' ')}`);
+  if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
+  if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);
+  if (t.cli.contentLost || t.srv.contentLost) notes.push('payload bytes cut by the capture snaplen');
+  const ch = t.clientHello;
+  const sh = t.serverHello;
+  const resumed = sh !== null && (sh.version === 0x0304 ? sh.pskAccepted : t.abbreviated);
+  return {
+    client: formatEndpoint(t.clientAddr, t.clientPort),
+    server: formatEndpoint(t.serverAddr, t.serverPort),
+    sni: ch?.sni ?? null,
+    alpn: ch && ch.alpn.length > 0 ? ch.alpn.join(',') : null,
+    alpn_selected: sh?.alpn ?? null,
+    tls_version: sh ? versionName(sh.version) : null,
+    cipher: sh && !sh.hrr ? cipherName(sh.cipherSuite) : null,
+    ja4: ch ? ja4(ch) : null,
+    hrr: t.hrr,
+    resumed,
+    slow,
+    cwnd_stall: b.cwndStall > 0,
+    timeline,
+    phases_ms: phases,
+    retransmits: { client: t.cli.retransmits, server: t.srv.retransmits },
+    verdict: decideVerdict(b, complete),
+    missing,
+    notes,
+  };
+}

@@ -1,0 +1,313 @@
+/**
+ * Per-flow handshake tracker: turns one TCP flow's packets into the design.md timeline.
+ *
+ * 1. TCP: SYN / SYN-ACK / first ACK; each direction's data segments are classified (new, hole
+ *    fill, retransmission) by TcpStream, which also records loss repair intervals.
+ * 2. Segment-level points come from *when* data moves: the first client data is the ClientHello,
+ *    the first server data after the (last) ClientHello is the ServerHello or HRR, the last server
+ *    data before the client's next data ends the server flight, and so on.
+ * 3. Content-level points come from the TLS parser fed with in-order bytes: ClientHello end,
+ *    HRR vs ServerHello, version/cipher/resumption, CCS, and the first encrypted record that
+ *    completes the handshake.
+ * 4. A server pause inside its flight that ends right after a client ACK is a congestion-window
+ *    stall: the wait is recorded so it can be charged to the network (`cwnd_stall`).
+ */
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
+import { TlsStream, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
+import { decodeClientHello, decodeServerHello, type ClientHelloInfo, type ServerHelloInfo } from '../decode/tls-hello.js';
+import { TcpStream, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
+import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
+import { T, newTimeline, type Timeline } from './timeline.js';
+
+/** A server segment this soon after a client ACK was released by that ACK (cwnd stall test). */
+const STALL_TRIGGER_US = 2000;
+/** Handshakes that drag on for more packets than this are abandoned (not a TLS handshake). */
+const MAX_HANDSHAKE_PACKETS = 20_000;
+
+export const TLS_UNKNOWN = 0;
+export const TLS_YES = 1;
+export const TLS_NO = 2;
+
+/** A packet kept for per-flow pcaps and ladders (only when asked for). */
+export interface KeptPacket {
+  tsSec: number;
+  tsNsec: number;
+  tsUs: number;
+  origLen: number;
+  linkType: number;
+  fromClient: boolean;
+  data: Uint8Array;
+  /** Offsets of the TCP fields inside `data`, for the ladder. */
+  flags: number;
+  seq: number;
+  ack: number;
+  payloadLen: number;
+}
+
+export class HandshakeTracker implements TlsStreamOwner {
+  readonly timeline: Timeline = newTimeline();
+  readonly cli: TcpStream;
+  readonly srv: TcpStream;
+  readonly tlsCli: TlsStream;
+  readonly tlsSrv: TlsStream;
+  /** TLS_UNKNOWN until the first payload says whether this is a TLS handshake. */
+  tls = TLS_UNKNOWN;
+  /** Loss repair intervals [start, end, …] and cwnd-stall waits, µs. */
+  readonly loss: number[] = [];
+  readonly stalls: number[] = [];
+  clientHello: ClientHelloInfo | null = null;
+  serverHello: ServerHelloInfo | null = null;
+  hrr = false;
+  /** TLS 1.2 abbreviated handshake: the server's CCS came in its first flight. */
+  abbreviated = false;
+  firstTs = -1;
+  lastTs = -1;
+  packets = 0;
+  /** Set when the flow closed (FIN/RST) or was abandoned before `done`. */
+  closed = false;
+  closeReason = '';
+  tlsError = '';
+  kept: KeptPacket[] | null = null;
+
+  // --- working state
+  #chCount = 0;
+  /** First server data after the first ClientHello completed: ServerHello or HRR, decided on parse. */
+  #firstServerAfterCh = -1;
+  #lastServerDataTs = -1; // last new server data (flight end candidate)
+  #lastServerSegTs = -1; // last server data incl. retransmissions (stall test)
+  #lastClientAckTs = -1; // last client ACK that acknowledged new server data
+  #clientAckRel = 0;
+  #clientAckCandidate = -1;
+  #serverCcsTs = -1;
+  #firstClientDataTs = -1;
+
+  constructor(
+    readonly ipVersion: number,
+    readonly clientAddr: Uint8Array,
+    readonly serverAddr: Uint8Array,
+    readonly clientPort: number,
+    readonly serverPort: number,
+    readonly an: AnomalyCounters,
+  ) {
+    this.cli = new TcpStream(an);
+    this.srv = new TcpStream(an);
+    this.tlsCli = new TlsStream(true, this);
+    this.tlsSrv = new TlsStream(false, this);
+  }
+
+  get done(): boolean {
+    return this.timeline[T.DONE]! >= 0;
+  }
+
+  /** Feeds one packet of this flow. */
+  onPacket(p: DecodedPacket, fromClient: boolean): void {
+    const ts = p.tsUs;
+    const tl = this.timeline;
+    if (this.firstTs < 0) this.firstTs = ts;
+    this.lastTs = ts;
+    this.packets++;
+    if (this.kept !== null) this.#keep(p, fromClient);
+    const flags = p.flags;
+    if (flags & TCP_RST || flags & TCP_FIN) {
+      if (tl[T.DONE]! < 0) {
+        this.closed = true;
+        this.closeReason = flags & TCP_RST ? (fromClient ? 'client_reset' : 'server_reset') : fromClient ? 'client_fin' : 'server_fin';
+      }
+    }
+    if (fromClient) this.#clientPacket(p, ts, flags, tl);
+    else this.#serverPacket(p, ts, flags, tl);
+    if (this.packets > MAX_HANDSHAKE_PACKETS && tl[T.DONE]! < 0 && !this.closed) {
+      this.closed = true;
+      this.closeReason = 'handshake_too_long';
+    }
+  }
+
+  #clientPacket(p: DecodedPacket, ts: number, flags: number, tl: Timeline): void {
+    const s = this.cli;
+    if (flags & TCP_SYN) {
+      if (flags & TCP_ACK) return; // simultaneous open: not modelled
+      if (tl[T.SYN]! < 0) { tl[T.SYN] = ts; s.setIsn(p.seq); }
+      else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN]!, ts, this.loss);
+      return;
+    }
+    if (flags & TCP_ACK) {
+      if (tl[T.SYN_ACK]! >= 0 && tl[T.ACK]! < 0) tl[T.ACK] = ts;
+      this.#clientAck(p.ack, ts, tl, p.payloadLen === 0);
+    }
+    if (p.payloadLen === 0) return;
+    const rel = s.rel(p.seq);
+    const kind = s.classify(rel, p.payloadLen, ts, this.loss);
+    if (kind !== SEG_RETRANSMIT) {
+      if (this.#firstClientDataTs < 0) this.#firstClientDataTs = ts;
+      if (this.tls === TLS_UNKNOWN) this.#recognise(p, true, tl, ts);
+      if (tl[T.CLIENT_HELLO]! < 0 && this.tls === TLS_YES && this.#chCount === 0 && tl[T.SERVER_HELLO]! < 0) {
+        // The first client data, even when it arrived ahead of a ClientHello segment lost earlier.
+        tl[T.CLIENT_HELLO] = this.#firstClientDataTs;
+      } else if (tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
+    }
+    if (this.tls === TLS_NO) return;
+    s.deliver(rel, p.payloadLen, p.buf, p.payloadOff, p.payloadAvail, ts, this.tlsCli);
+  }
+
+  /** The client's second flight starts: close the server flight and pick client_ack. */
+  #clientFinished(ts: number, tl: Timeline): void {
+    tl[T.CLIENT_FINISHED] = ts;
+    tl[T.SERVER_FLIGHT_END] = this.#lastServerDataTs >= 0 ? this.#lastServerDataTs : tl[T.SERVER_HELLO]!;
+    tl[T.CLIENT_ACK] = this.#clientAckCandidate >= 0 ? this.#clientAckCandidate : ts;
+  }
+
+  #clientAck(ack: number, ts: number, tl: Timeline, pure: boolean): void {
+    const rel = this.srv.ackRel(ack);
+    if (rel < 0 && !this.srv.baseKnown) return;
+    if (rel > this.#clientAckRel) {
+      this.#clientAckRel = rel;
+      if (pure) this.#lastClientAckTs = ts;
+    }
+    if (tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0 && this.#clientAckCandidate < 0 && rel >= this.srv.maxRel) {
+      this.#clientAckCandidate = ts;
+    }
+  }
+
+  #serverPacket(p: DecodedPacket, ts: number, flags: number, tl: Timeline): void {
+    const s = this.srv;
+    if (flags & TCP_SYN) {
+      if (!(flags & TCP_ACK)) return;
+      if (tl[T.SYN_ACK]! < 0) { tl[T.SYN_ACK] = ts; s.setIsn(p.seq); }
+      else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN_ACK]!, ts, this.loss);
+      return;
+    }
+    if (p.payloadLen === 0) return;
+    const rel = s.rel(p.seq);
+    const kind = s.classify(rel, p.payloadLen, ts, this.loss);
+    if (kind !== SEG_RETRANSMIT) {
+      if (this.tls === TLS_UNKNOWN) this.#recognise(p, false, tl, ts);
+      if (this.tls === TLS_NO) return;
+      const inFlight = tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0;
+      if (inFlight && this.#lastClientAckTs > this.#lastServerSegTs && this.#lastServerSegTs >= 0 &&
+          ts - this.#lastClientAckTs <= STALL_TRIGGER_US && this.#lastClientAckTs - this.#lastServerSegTs > STALL_TRIGGER_US) {
+        this.stalls.push(this.#lastServerSegTs, this.#lastClientAckTs);
+      }
+      if (tl[T.CLIENT_HELLO2_END]! >= 0) {
+        if (tl[T.SERVER_HELLO]! < 0) tl[T.SERVER_HELLO] = ts;
+      } else if (tl[T.CLIENT_HELLO_END]! >= 0 && !this.hrr && tl[T.SERVER_HELLO]! < 0 && this.#firstServerAfterCh < 0) {
+        this.#firstServerAfterCh = ts;
+      }
+      if (tl[T.CLIENT_FINISHED]! < 0) {
+        this.#lastServerDataTs = ts;
+        this.#clientAckCandidate = -1; // new server data is not yet acknowledged
+      }
+    }
+    this.#lastServerSegTs = ts;
+    if (this.tls === TLS_NO) return;
+    s.deliver(rel, p.payloadLen, p.buf, p.payloadOff, p.payloadAvail, ts, this.tlsSrv);
+    // ServerHello bytes missing (not captured or unparsable): the first server data still counts.
+    if (this.#firstServerAfterCh >= 0 && tl[T.SERVER_HELLO]! < 0 && !this.hrr && (this.tlsSrv.failed || s.contentLost)) {
+      tl[T.SERVER_HELLO] = this.#firstServerAfterCh;
+    }
+  }
+
+  /**
+   * Content-based recognition (any port): the client's stream starts with a handshake record
+   * holding a ClientHello, or — for a capture that starts mid-handshake — the server's with a
+   * ServerHello.
+   */
+  #recognise(p: DecodedPacket, fromClient: boolean, tl: Timeline, ts: number): void {
+    const b = p.buf, o = p.payloadOff;
+    const want = fromClient ? HS_CLIENT_HELLO : HS_SERVER_HELLO;
+    if (fromClient && this.cli.isn >= 0 && this.cli.rel(p.seq) > 0) return; // start of stream not seen yet: decide when it arrives
+    if (!fromClient && this.#firstClientDataTs >= 0) return; // the client spoke first; wait for its stream start
+    const startOfStream = fromClient || (tl[T.SYN]! < 0 && tl[T.SYN_ACK]! < 0);
+    if (p.payloadAvail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === want && startOfStream) {
+      this.tls = TLS_YES;
+      if (!fromClient) {
+        // Mid-handshake start: no ClientHello seen; parse the server stream from here.
+        tl[T.SERVER_HELLO] = ts;
+        this.tlsCli.stop();
+      }
+    } else {
+      this.tls = TLS_NO;
+    }
+  }
+
+  // --- TlsStreamOwner
+
+  onTlsRecord(fromClient: boolean, contentType: number, encrypted: boolean, ts: number): void {
+    const tl = this.timeline;
+    if (fromClient && contentType === CT_HANDSHAKE && this.hrr && tl[T.CLIENT_HELLO2]! < 0) tl[T.CLIENT_HELLO2] = ts;
+    if (contentType === CT_CHANGE_CIPHER_SPEC && !fromClient && this.#serverCcsTs < 0) {
+      this.#serverCcsTs = ts;
+      if (tl[T.CLIENT_FINISHED]! < 0 && !this.tlsSrv.tls13) this.abbreviated = true;
+    }
+    if (!encrypted || tl[T.DONE]! >= 0 || tl[T.SERVER_HELLO]! < 0) return;
+    const v = this.serverHello?.version ?? 0;
+    if (fromClient) {
+      // TLS 1.3 and TLS 1.2 resumption: the client's Finished completes the handshake.
+      if (v === 0x0304 || this.abbreviated || v === 0) {
+        if (tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
+        tl[T.DONE] = ts;
+      }
+    } else if (!this.abbreviated && v !== 0x0304 && tl[T.CLIENT_FINISHED]! >= 0) {
+      tl[T.DONE] = ts; // TLS 1.2 full handshake: the server's Finished is sent
+    }
+  }
+
+  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void {
+    const tl = this.timeline;
+    if (fromClient) {
+      if (hsType !== HS_CLIENT_HELLO) return;
+      this.#chCount++;
+      if (this.#chCount === 1) {
+        tl[T.CLIENT_HELLO_END] = ts;
+        if (body !== null) {
+          this.clientHello = decodeClientHello(body, 0, bodyLen);
+          if (this.clientHello === null) this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
+        }
+      } else if (this.#chCount === 2 && this.hrr) {
+        tl[T.CLIENT_HELLO2_END] = ts;
+        if (tl[T.CLIENT_HELLO2]! < 0) tl[T.CLIENT_HELLO2] = ts;
+      }
+      return;
+    }
+    if (hsType !== HS_SERVER_HELLO || body === null) return;
+    const sh = decodeServerHello(body, 0, bodyLen);
+    if (sh === null) {
+      this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
+      return;
+    }
+    if (sh.version === 0x0304) {
+      this.tlsCli.tls13 = true;
+      this.tlsSrv.tls13 = true;
+    }
+    if (sh.hrr && !this.hrr && tl[T.SERVER_HELLO]! < 0) {
+      this.hrr = true;
+      tl[T.HELLO_RETRY_REQUEST] = this.#firstServerAfterCh >= 0 ? this.#firstServerAfterCh : ts;
+      this.serverHello = sh;
+      return;
+    }
+    if (sh.hrr) return;
+    this.serverHello = sh;
+    if (tl[T.SERVER_HELLO]! < 0) tl[T.SERVER_HELLO] = this.#firstServerAfterCh >= 0 && !this.hrr ? this.#firstServerAfterCh : ts;
+  }
+
+  onTlsError(fromClient: boolean, anomaly: Anomaly): void {
+    this.an.bump(anomaly);
+    if (!this.tlsError) this.tlsError = `${fromClient ? 'client' : 'server'}: ${anomaly === Anomaly.BAD_TLS_RECORD ? 'bad TLS record header' : 'handshake message too large'}`;
+  }
+
+  #keep(p: DecodedPacket, fromClient: boolean): void {
+    const kept = this.kept!;
+    if (kept.length >= 4096) return;
+    kept.push({
+      tsSec: p.tsSec, tsNsec: p.tsNsec, tsUs: p.tsUs, origLen: p.origLen, linkType: p.linkType, fromClient,
+      data: p.buf.slice(p.off, p.off + p.caplen), flags: p.flags, seq: p.seq, ack: p.ack, payloadLen: p.payloadLen,
+    });
+  }
+
+  /** Drops parsing state once the record is out; keeps what the record builder reads. */
+  release(): void {
+    this.cli.release();
+    this.srv.release();
+    this.tlsCli.stop();
+    this.tlsSrv.stop();
+  }
+}
