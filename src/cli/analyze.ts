@@ -1,0 +1,273 @@
+/**
+ * `slowshake analyze FILE…`: every TLS handshake in existing captures, broken into phases.
+ *
+ * 1. Options are validated up front (one-line errors naming the option).
+ * 2. Journal events (--events) are loaded before the packets so records can carry them as they
+ *    stream out.
+ * 3. Files are read in order through one analyzer (rotated captures continue flows).
+ * 4. Records go to stdout as ndjson while reading, or are collected for table/json; slow flows
+ *    get a pcap in --out; --ladder draws the chosen flow.
+ */
+import { readFileSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DecodedPacket } from '../decode/packet.js';
+import { Analyzer } from '../handshake/analyzer.js';
+import type { FlowRecord } from '../handshake/record.js';
+import type { KeptPacket } from '../handshake/tracker.js';
+import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
+import { CaptureFileError } from '../sources/capture-error.js';
+import { EventMatcher } from '../correlate/event-matcher.js';
+import { parseJournalEntry, parseEndpoint, type SlowEvent } from '../correlate/journal-event.js';
+import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { renderTable, verdictTotals } from '../sinks/report.js';
+import { renderLadder } from '../sinks/ladder.js';
+import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
+
+const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
+
+  --format table|json|ndjson  output format (default: table on a terminal, else ndjson)  [SLOWSHAKE_FORMAT]
+  --slow MS                   slow threshold for the total handshake time (default 200)  [SLOWSHAKE_SLOW]
+  --all                       table: include fast flows too (json/ndjson always carry every TLS flow)
+  --out DIR                   write a pcap per slow flow into DIR (0700 dir, 0600 files)  [SLOWSHAKE_OUT]
+  --events FILE               journal entries (journalctl -o json) to attach to flows  [SLOWSHAKE_EVENTS]
+  --event-margin MS           time slack when matching events to flows (default 2000)
+  --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
+  --ladder                    draw the selected flow as a packet ladder
+  --no-progress               never draw a progress bar`;
+
+interface Opts {
+  format: 'table' | 'json' | 'ndjson';
+  slowMs: number;
+  all: boolean;
+  out: string | null;
+  events: string | null;
+  eventMarginMs: number;
+  flow: string | null;
+  ladder: boolean;
+  progress: boolean;
+  files: string[];
+}
+
+function positiveNumber(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name}: expected a number of milliseconds >= 0, got "${v}"`);
+  return n;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Opts | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, out: { type: 'string' },
+        events: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
+        ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`analyze: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const v = parsed.values;
+  if (v.help) return null;
+  const format = v.format ?? env.SLOWSHAKE_FORMAT ?? (process.stdout.isTTY ? 'table' : 'ndjson');
+  if (format !== 'table' && format !== 'json' && format !== 'ndjson') {
+    throw new UsageError(`--format: expected table, json or ndjson, got "${format}"`);
+  }
+  const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
+  let flow: string | null = null;
+  if (v.flow !== undefined) {
+    const ep = parseEndpoint(v.flow);
+    if (ep === null) throw new UsageError(`--flow: expected IP:PORT or [IPv6]:PORT, got "${v.flow}"`);
+    flow = ep.ep;
+  }
+  if (v.ladder && flow === null) throw new UsageError('--ladder needs --flow IP:PORT to choose the flow');
+  if (parsed.positionals.length === 0) throw new UsageError('analyze: no capture file given (use - for stdin)');
+  return {
+    format,
+    slowMs: slowText !== undefined ? positiveNumber('slow', slowText) : 200,
+    all: v.all ?? false,
+    out: v.out ?? env.SLOWSHAKE_OUT ?? null,
+    events: v.events ?? env.SLOWSHAKE_EVENTS ?? null,
+    eventMarginMs: v['event-margin'] !== undefined ? positiveNumber('event-margin', v['event-margin']) : 2000,
+    flow,
+    ladder: v.ladder ?? false,
+    progress: !v['no-progress'],
+    files: parsed.positionals,
+  };
+}
+
+interface EventLoad { events: SlowEvent[]; malformed: number; skipped: number; firstProblems: string[] }
+
+export function loadEvents(path: string): EventLoad {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${path}: cannot read events: ${code === 'ENOENT' ? 'no such file' : code}`);
+  }
+  const out: EventLoad = { events: [], malformed: 0, skipped: 0, firstProblems: [] };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      out.malformed++;
+      if (out.firstProblems.length < 3) out.firstProblems.push(`${path}: line ${i + 1}: not a JSON object`);
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      out.malformed++;
+      if (out.firstProblems.length < 3) out.firstProblems.push(`${path}: line ${i + 1}: not a JSON object`);
+      continue;
+    }
+    const r = parseJournalEntry(entry as Record<string, unknown>, i + 1);
+    if ('event' in r) out.events.push(r.event);
+    else out.skipped++;
+  }
+  return out;
+}
+
+function writeOut(s: string): void {
+  const b = Buffer.from(s);
+  let off = 0;
+  while (off < b.length) off += writeSync(1, b, off, b.length - off);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const opts = parseOptions(argv);
+  if (opts === null) {
+    writeOut(HELP + '\n');
+    return EXIT_OK;
+  }
+  const ev = opts.events !== null ? loadEvents(opts.events) : null;
+  const matcher = ev ? new EventMatcher(ev.events, opts.eventMarginMs) : null;
+  if (opts.out !== null) {
+    try {
+      ensurePrivateDir(opts.out);
+    } catch (err) {
+      throw new UsageError(`--out: ${(err as Error).message}`);
+    }
+  }
+  const records: FlowRecord[] = [];
+  const ladders: { rec: FlowRecord; kept: KeptPacket[] }[] = [];
+  let pcapsWritten = 0;
+  const problems: string[] = [];
+  let ndjsonBuf = '';
+  const analyzer: Analyzer = new Analyzer({
+    slowMs: opts.slowMs,
+    keepPackets: opts.out !== null,
+    flowFilter: opts.flow,
+    onRecord: (rec, t) => {
+      matcher?.attach(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.lastTs);
+      if (opts.out !== null && rec.slow && t.kept !== null && t.kept.length > 0) {
+        const { bytes } = buildPcap(t.kept, t.kept[0]!.linkType);
+        rec.pcap = writeFileAtomic(opts.out, flowFileName(t.firstTs, rec.client, rec.server), bytes);
+        pcapsWritten++;
+      }
+      if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
+      if (opts.ladder) return;
+      if (opts.format === 'ndjson') {
+        ndjsonBuf += JSON.stringify(rec) + '\n';
+        if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+      } else if (opts.flow === null || rec.client === opts.flow || rec.server === opts.flow) {
+        records.push(rec);
+      }
+    },
+  });
+  const pkt = new DecodedPacket();
+  const reads: (ReadResult & { file: string })[] = [];
+  const progress = opts.progress && process.stderr.isTTY ? makeProgress() : undefined;
+  for (const file of opts.files) {
+    try {
+      const r = await readCaptureFile(file, pkt, analyzer, { onProgress: progress });
+      reads.push({ ...r, file });
+      problems.push(...r.warnings);
+    } catch (err) {
+      if (!(err instanceof CaptureFileError)) throw err;
+      problems.push(err.message);
+      reads.push({ file, format: 'pcap', gzip: false, bytes: err.offset, packets: 0, warnings: [err.message] });
+    }
+  }
+  if (progress) process.stderr.write('\r\x1b[K');
+  analyzer.finish();
+  const fatal = reads.filter((r) => r.warnings.some((w) => !/truncated last record|gzip stream ends early/.test(w)));
+  if (analyzer.stats.packets === 0 && fatal.length > 0) {
+    for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  const summary = buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten);
+  if (opts.ladder) {
+    if (ladders.length === 0) problems.push(`--flow ${opts.flow}: no TLS handshake with that endpoint in the capture`);
+    for (const l of ladders) writeOut(renderLadder(l.rec, l.kept) + '\n');
+  } else if (opts.format === 'ndjson') {
+    if (ndjsonBuf) writeOut(ndjsonBuf);
+    process.stderr.write(summaryText(summary) + '\n');
+  } else if (opts.format === 'json') {
+    writeOut(JSON.stringify({ flows: records, summary }, null, 2) + '\n');
+  } else {
+    writeOut(renderTable(records, opts.slowMs, opts.all, { pcap: opts.out !== null, event: matcher !== null }));
+    writeOut(summaryText(summary) + '\n');
+  }
+  for (const p of ev?.firstProblems ?? []) process.stderr.write(`slowshake: warning: ${p}\n`);
+  if (matcher) {
+    for (const u of matcher.unmatched()) {
+      process.stderr.write(`slowshake: event with no flow: line ${u.line}: client ${u.client}${u.serverPort !== null ? ` server port ${u.serverPort}` : ''} at ${new Date(u.endUs / 1000).toISOString()}${u.elapsedMs !== null ? ` elapsed ${u.elapsedMs} ms` : ''}\n`);
+    }
+  }
+  for (const p of problems) process.stderr.write(`slowshake: ${fatal.length > 0 ? '' : 'warning: '}${p}\n`);
+  return fatal.length > 0 ? EXIT_BAD_INPUT : EXIT_OK;
+}
+
+function makeProgress(): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    if (total < 32 * 1024 * 1024) return;
+    const now = Date.now();
+    if (now - last < 200 && done < total) return;
+    last = now;
+    const frac = Math.min(1, done / total);
+    const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
+    process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0)}% ${(done / 1048576).toFixed(0)}/${(total / 1048576).toFixed(0)} MiB`);
+  };
+}
+
+function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number) {
+  const s = a.stats;
+  return {
+    files: reads.map((r) => ({ file: r.file, format: r.format, gzip: r.gzip, packets: r.packets, bytes: r.bytes, warnings: r.warnings })),
+    packets: s.packets,
+    bytes: s.bytes,
+    tcp_packets: s.tcpPackets,
+    tls_flows: s.tlsFlows,
+    slow_flows: records.length > 0 ? records.filter((r) => r.slow).length : undefined,
+    non_tls_flows: s.nonTlsFlows,
+    untracked_segments: s.untrackedSegments,
+    malformed_packets: a.anomalies.malformedTotal(),
+    anomalies: a.anomalies.toObject(),
+    idle_evicted_flows: s.idleEvicted,
+    verdicts: records.length > 0 ? verdictTotals(records) : undefined,
+    pcaps_written: pcaps,
+    events: ev && m ? {
+      events: ev.events.length, matched: ev.events.length - m.unmatched().length, unmatched: m.unmatched().length,
+      duplicates: m.duplicates, not_events: ev.skipped, malformed_lines: ev.malformed,
+    } : undefined,
+  };
+}
+
+function summaryText(s: ReturnType<typeof buildSummary>): string {
+  const parts = [`${s.packets} packets`, `${s.tls_flows} TLS flows`];
+  if (s.slow_flows !== undefined) parts.push(`${s.slow_flows} slow`);
+  parts.push(`${s.non_tls_flows} other TCP flows`, `${s.malformed_packets} malformed packets`);
+  const an = Object.entries(s.anomalies).map(([k, v]) => `${k} ${v}`).join(', ');
+  let out = `Summary: ${parts.join(', ')}`;
+  if (an) out += `\nSkipped/anomalies: ${an}`;
+  if (s.pcaps_written) out += `\nPer-flow pcaps written: ${s.pcaps_written}`;
+  if (s.events) out += `\nEvents: ${s.events.events} parsed, ${s.events.matched} matched, ${s.events.unmatched} with no flow, ${s.events.duplicates} duplicates, ${s.events.not_events} entries not events, ${s.events.malformed_lines} malformed lines`;
+  return out;
+}

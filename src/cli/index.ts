@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * slowshake command line: parses the subcommand and dispatches. Every bad input ends as one line
+ * on stderr and exit 2; unexpected failures as one line and exit 1 (stack with SLOWSHAKE_DEBUG=1).
+ */
+import { CaptureFileError } from '../sources/capture-error.js';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError } from './errors.js';
+
+const USAGE = `usage: slowshake <command> [options]
+
+commands:
+  analyze FILE...   break every TLS handshake in pcap/pcapng files (or - for stdin) into phases
+  help              this text
+
+run "slowshake analyze --help" for the analyze options`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'analyze': {
+      const m = await import('./analyze.js');
+      return m.run(rest);
+    }
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${cmd}" (try: slowshake help)`);
+  }
+}
+
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0); // reader went away (| head): not an error
+});
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code === 'EPIPE') { process.exitCode = 0; return; }
+    if (err instanceof UsageError || err instanceof CaptureFileError) {
+      process.stderr.write(`slowshake: ${err.message}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
+      return;
+    }
+    process.stderr.write(`slowshake: internal error: ${e?.message ?? String(err)}\n`);
+    if (process.env.SLOWSHAKE_DEBUG) process.stderr.write(`${e?.stack}\n`);
+    process.exitCode = EXIT_INTERNAL;
+  },
+);
