@@ -57,7 +57,9 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
     const hrrPoint = i === T.HELLO_RETRY_REQUEST || i === T.CLIENT_HELLO2 || i === T.CLIENT_HELLO2_END;
     if (v < 0 && (!hrrPoint || t.hrr)) missing.push(name);
   }
-  const complete = tl[T.DONE]! >= 0 && tl[T.SERVER_HELLO]! >= 0 && (tl[T.CLIENT_HELLO]! >= 0 || tl[T.SYN]! >= 0);
+  // The verdict needs the handshake's end and its ServerHello; earlier points may be missing (a
+  // capture that starts mid-handshake), in which case it covers the phases that were captured.
+  const complete = tl[T.DONE]! >= 0 && tl[T.SERVER_HELLO]! >= 0;
   const phases = {} as PhasesMs;
   for (const p of PHASES) phases[p] = ms(b.phases[p]);
   phases.loss = ms(b.loss);
@@ -67,6 +69,7 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   const slow = b.total !== null ? b.total >= slowThresholdMs * 1000 : observed >= slowThresholdMs * 1000;
   const notes: string[] = [];
   if (tl[T.SYN]! < 0) notes.push('capture starts after the SYN: total counts from the first packet seen');
+  if (tl[T.CLIENT_HELLO]! < 0 && tl[T.SERVER_HELLO]! >= 0) notes.push('capture starts mid-handshake: phases before the ServerHello are unknown');
   if (t.closed && tl[T.DONE]! < 0) notes.push(`handshake not completed: ${t.closeReason.replace(/_/g, ' ')}`);
   if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
   if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);

@@ -219,11 +219,9 @@ export class HandshakeTracker implements TlsStreamOwner {
     const startOfStream = fromClient || (tl[T.SYN]! < 0 && tl[T.SYN_ACK]! < 0);
     if (p.payloadAvail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === want && startOfStream) {
       this.tls = TLS_YES;
-      if (!fromClient) {
-        // Mid-handshake start: no ClientHello seen; parse the server stream from here.
-        tl[T.SERVER_HELLO] = ts;
-        this.tlsCli.stop();
-      }
+      // Mid-handshake start: no ClientHello seen. The server stream is parsed from this
+      // ServerHello, and the client's stream from its next flight, which starts on a record boundary.
+      if (!fromClient) tl[T.SERVER_HELLO] = ts;
     } else {
       this.tls = TLS_NO;
     }
