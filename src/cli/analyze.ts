@@ -22,6 +22,7 @@ import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../s
 import { renderTable, verdictTotals } from '../sinks/report.js';
 import { renderLadder } from '../sinks/ladder.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
+import { log } from '../telemetry/log.js';
 
 const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
 
@@ -185,8 +186,10 @@ export async function run(argv: string[]): Promise<number> {
   const progress = opts.progress && process.stderr.isTTY ? makeProgress() : undefined;
   for (const file of opts.files) {
     try {
+      const started = performance.now();
       const r = await readCaptureFile(file, pkt, analyzer, { onProgress: progress });
       reads.push({ ...r, file });
+      log.debug({ file, format: r.format, gzip: r.gzip, packets: r.packets, bytes: r.bytes, ms: Math.round(performance.now() - started) }, 'Capture file read.');
       problems.push(...r.warnings);
     } catch (err) {
       if (!(err instanceof CaptureFileError)) throw err;
