@@ -1,0 +1,272 @@
+#!/usr/bin/env node
+// Sanity check for a generated capture against its truth file, using tshark (not slowshake):
+//
+//   node check.mjs --capture captures/tls/hrr.pcap --expected captures/expected/hrr.json [--quiet]
+//
+// For every TCP flow it rebuilds a rough handshake timeline from tshark's TLS dissection
+// (following the "Handshake timeline" table in the design: original transmissions only), the
+// phases, the loss intervals, congestion-window stalls (charged to the network, as the analyzer
+// does), and a verdict by the design's rule, then checks every expectation
+// in the truth file: the flow exists and completes, TLS version, SNI, ALPN, HRR, resumption,
+// slow, verdict, retransmission minimums, cwnd stall, phase lower bounds, ClientHello segment
+// count. It also fails on flows in the capture that the truth file does not list.
+// Exit status 0 when everything matches. This is an independent cross-check for the generator,
+// deliberately simple; the analyzer under src/ is the real implementation.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+const HRR_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
+const SLOW_MS = 200;
+
+function fail(msg) {
+  process.stderr.write(`check: ${msg}\n`);
+  process.exit(2);
+}
+
+const args = { capture: null, expected: null, quiet: false };
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (a === '--capture') args.capture = process.argv[++i];
+  else if (a === '--expected') args.expected = process.argv[++i];
+  else if (a === '--quiet') args.quiet = true;
+  else fail(`unknown argument '${a}'`);
+}
+if (!args.capture || !args.expected) fail('--capture and --expected are required');
+const truth = JSON.parse(fs.readFileSync(args.expected, 'utf8'));
+
+const FIELDS = [
+  'frame.number', 'frame.time_epoch', 'tcp.stream', 'ip.src', 'ipv6.src', 'tcp.srcport',
+  'ip.dst', 'ipv6.dst', 'tcp.dstport', 'tcp.flags', 'tcp.seq', 'tcp.nxtseq', 'tcp.ack', 'tcp.len',
+  'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission',
+  'tcp.analysis.spurious_retransmission', 'tcp.reassembled_in', 'tls.record.content_type',
+  'tls.handshake.type', 'tls.handshake.random', 'tls.handshake.extensions.supported_version',
+  'tls.handshake.extension.type', 'tls.handshake.extensions_alpn_str',
+  'tls.handshake.extensions_server_name', 'tls.handshake.version',
+];
+
+const ports = [...new Set(truth.flows.map((f) => f.server.replace(/^.*:/, '')))];
+const tsharkArgs = ['-r', args.capture, '-2', '-o', 'tcp.desegment_tcp_streams:TRUE',
+  '-o', 'tls.desegment_ssl_records:TRUE', '-o', 'tcp.relative_sequence_numbers:TRUE'];
+for (const p of ports) tsharkArgs.push('-d', `tcp.port==${p},tls`);
+tsharkArgs.push('-Y', 'tcp', '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a',
+  '-E', 'aggregator=;');
+for (const f of FIELDS) tsharkArgs.push('-e', f);
+const out = execFileSync('tshark', tsharkArgs, { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
+
+const list = (s) => (s === '' ? [] : s.split(';'));
+const frames = out.split('\n').filter(Boolean).map((line) => {
+  const v = line.split('\t');
+  const o = Object.fromEntries(FIELDS.map((f, i) => [f, v[i] ?? '']));
+  const v6 = o['ipv6.src'] !== '';
+  const flags = parseInt(o['tcp.flags'], 16);
+  return {
+    no: Number(o['frame.number']),
+    t: Number(o['frame.time_epoch']) * 1000, // ms
+    stream: Number(o['tcp.stream']),
+    src: v6 ? `[${o['ipv6.src']}]:${o['tcp.srcport']}` : `${o['ip.src']}:${o['tcp.srcport']}`,
+    dst: v6 ? `[${o['ipv6.dst']}]:${o['tcp.dstport']}` : `${o['ip.dst']}:${o['tcp.dstport']}`,
+    syn: (flags & 0x02) !== 0,
+    ackf: (flags & 0x10) !== 0,
+    seq: Number(o['tcp.seq']),
+    nxt: Number(o['tcp.nxtseq'] || o['tcp.seq']),
+    ack: Number(o['tcp.ack'] || 0),
+    len: Number(o['tcp.len']),
+    rtx: o['tcp.analysis.retransmission'] !== '' || o['tcp.analysis.fast_retransmission'] !== '' ||
+      o['tcp.analysis.spurious_retransmission'] !== '',
+    reassembledIn: o['tcp.reassembled_in'] ? Number(list(o['tcp.reassembled_in'])[0]) : null,
+    ctypes: list(o['tls.record.content_type']).map(Number),
+    hs: list(o['tls.handshake.type']).map(Number),
+    randoms: list(o['tls.handshake.random']),
+    supVer: list(o['tls.handshake.extensions.supported_version']),
+    extTypes: list(o['tls.handshake.extension.type']).map(Number),
+    alpn: list(o['tls.handshake.extensions_alpn_str']),
+    sni: list(o['tls.handshake.extensions_server_name']),
+    hsVersion: list(o['tls.handshake.version']),
+  };
+});
+
+const streams = new Map();
+for (const f of frames) {
+  if (!streams.has(f.stream)) streams.set(f.stream, []);
+  streams.get(f.stream).push(f);
+}
+
+function union(intervals) {
+  const s = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const out = [];
+  for (const [a, b] of s) {
+    if (out.length && a <= out[out.length - 1][1]) out[out.length - 1][1] = Math.max(out[out.length - 1][1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+// Parts of union u not covered by union minus.
+function subtract(u, minus) {
+  const out = [];
+  for (const [a0, b] of u) {
+    let a = a0;
+    for (const [x, y] of minus) {
+      if (y <= a || x >= b) continue;
+      if (x > a) out.push([a, x]);
+      a = Math.max(a, y);
+    }
+    if (a < b) out.push([a, b]);
+  }
+  return out;
+}
+const overlap = (iv, a, b) => iv.reduce((s, [x, y]) => s + Math.max(0, Math.min(b, y) - Math.max(a, x)), 0);
+
+function analyze(fr) {
+  const r = { problems: [] };
+  const synF = fr.find((f) => f.syn && !f.ackf);
+  if (!synF) { r.problems.push('no SYN'); return r; }
+  r.client = synF.src; r.server = synF.dst;
+  const C = fr.filter((f) => f.src === r.client);
+  const S = fr.filter((f) => f.src === r.server);
+  const synAck = S.find((f) => f.syn && f.ackf);
+  const ackF = synAck && C.find((f) => f.no > synAck.no && !f.syn && f.ackf);
+  const chFrames = C.filter((f) => f.hs.includes(1));
+  if (!chFrames.length) { r.problems.push('no ClientHello'); return r; }
+  const firstSeg = (end) => {
+    const parts = fr.filter((f) => f.reassembledIn === end.no && f.src === end.src && !f.rtx);
+    return parts.length ? parts.reduce((a, b) => (a.no < b.no ? a : b)) : end;
+  };
+  const ch1End = chFrames[0];
+  const ch1 = firstSeg(ch1End);
+  r.chSegments = fr.filter((f) => f.reassembledIn === ch1End.no && f.src === r.client && !f.rtx).length + 1;
+  r.sni = ch1End.sni[0] ?? null;
+  r.alpnOffered = ch1End.alpn.length ? ch1End.alpn : null;
+  const hrrF = S.find((f) => f.hs.includes(2) && f.randoms.includes(HRR_RANDOM));
+  r.hrr = !!hrrF;
+  let ch2 = null; let ch2End = null;
+  if (hrrF) {
+    ch2End = chFrames.find((f) => f.no > hrrF.no);
+    if (ch2End) ch2 = firstSeg(ch2End);
+  }
+  const lastChEnd = ch2End ?? ch1End;
+  const shF = S.find((f) => f.no > lastChEnd.no && f.len > 0 && !f.rtx);
+  const shMsg = S.find((f) => f.hs.includes(2) && !f.randoms.includes(HRR_RANDOM));
+  if (!shF || !shMsg) { r.problems.push('no ServerHello'); return r; }
+  r.tls = shMsg.supVer.includes('0x0304') ? '1.3' : shMsg.hsVersion.includes('0x0303') ? '1.2' : shMsg.hsVersion[0];
+  r.alpn = shMsg.alpn[0] ?? null;
+  r.resumed = r.tls === '1.3' ? shMsg.extTypes.includes(41) : !S.some((f) => f.hs.includes(11));
+  const cFin = C.find((f) => f.no > shF.no && f.len > 0 && !f.rtx);
+  if (!cFin) { r.problems.push('no client second flight'); return r; }
+  const flight = S.filter((f) => f.no >= shF.no && f.no < cFin.no && f.len > 0 && !f.rtx);
+  const flightEnd = flight[flight.length - 1];
+  const flightNxt = Math.max(...flight.map((f) => f.nxt));
+  const cAck = C.find((f) => f.no > flightEnd.no && f.ackf && f.ack >= flightNxt);
+  let done;
+  if (r.tls === '1.3' || r.resumed) done = cFin;
+  else done = S.find((f) => f.no > cFin.no && f.len > 0 && !f.rtx);
+  if (!done) { r.problems.push('handshake not complete'); return r; }
+  const T = {
+    syn: synF.t, syn_ack: synAck?.t, ack: ackF?.t, client_hello: ch1.t, client_hello_end: ch1End.t,
+    hello_retry_request: hrrF?.t ?? null, client_hello2: ch2?.t ?? null, client_hello2_end: ch2End?.t ?? null,
+    server_hello: shF.t, server_flight_end: flightEnd.t, client_ack: cAck?.t, client_finished: cFin.t, done: done.t,
+  };
+  r.timeline = T;
+  const d = (a, b) => (a == null || b == null ? 0 : b - a);
+  const firstReply = T.hello_retry_request ?? T.server_hello;
+  const ph = {
+    syn_ack_delay: [T.syn, T.syn_ack, 'server'],
+    tcp_rtt: [T.syn_ack, T.ack, 'network'],
+    client_hello_wait: [T.ack, T.client_hello, 'client'],
+    client_hello_xfer: [T.client_hello, T.client_hello_end, 'network'],
+    server_hello_delay: [T.client_hello_end, firstReply, 'server'],
+    hrr_rtt: [T.hello_retry_request, T.client_hello2_end, 'network'],
+    hrr_server_delay: [T.client_hello2_end, T.hello_retry_request == null ? null : T.server_hello, 'server'],
+    server_flight: [T.server_hello, T.server_flight_end, 'server'],
+    flight_rtt: [T.server_flight_end, T.client_ack, 'network'],
+    client_think: [T.client_ack, T.client_finished, 'client'],
+    server_finish: [T.client_finished, T.done, 'server'],
+  };
+  // Loss: from each retransmission's original transmission to the retransmission, within [syn, done].
+  const iv = [];
+  r.retransmits = { client: 0, server: 0 };
+  for (const f of fr) {
+    if (!f.rtx) continue;
+    r.retransmits[f.src === r.client ? 'client' : 'server']++;
+    const orig = fr.find((g) => g.src === f.src && g.no < f.no && g.seq === f.seq && g.syn === f.syn &&
+      (g.len > 0 || g.syn) && !g.rtx);
+    if (orig) iv.push([Math.max(orig.t, T.syn), Math.min(f.t, T.done)]);
+  }
+  const loss = union(iv);
+  // cwnd stall: inside the server flight, the server paused (> 2 ms) and resumed within 2 ms of
+  // a client ACK: the wait [last server segment, that ACK] was the server waiting for the ACK.
+  // Charged to the network as `cwnd_stall` (as src/handshake does), after loss.
+  const stallIv = [];
+  const sData = S.filter((f) => f.len > 0 && f.no >= shF.no && f.no < cFin.no);
+  for (let i = 1; i < sData.length; i++) {
+    const prev = sData[i - 1]; const next = sData[i];
+    const acks = C.filter((f) => f.no > prev.no && f.no < next.no && f.ackf);
+    if (!acks.length) continue;
+    const lastAck = acks[acks.length - 1];
+    if (next.t - lastAck.t <= 2 && lastAck.t - prev.t > 2) stallIv.push([prev.t, lastAck.t]);
+  }
+  const stall = subtract(union(stallIv), loss);
+  r.phases = {};
+  const cat = { client: 0, network: 0, server: 0, loss: 0 };
+  for (const [k, [a, b, who]] of Object.entries(ph)) {
+    const raw = d(a, b);
+    const l = a == null || b == null ? 0 : overlap(loss, a, b) + overlap(stall, a, b);
+    r.phases[k] = Math.max(0, raw - l);
+    cat[who] += r.phases[k];
+  }
+  r.phases.loss = overlap(loss, T.syn, T.done);
+  r.phases.cwnd_stall = overlap(stall, T.syn, T.done);
+  cat.loss = r.phases.loss;
+  cat.network += r.phases.cwnd_stall;
+  r.phases.total = T.done - T.syn;
+  r.categories = cat;
+  r.verdict = Object.entries(cat).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  r.slow = r.phases.total >= SLOW_MS;
+  r.cwndStall = r.phases.cwnd_stall > 0;
+  r.serverFlightSegments = flight.length;
+  return r;
+}
+
+const results = [...streams.values()].map(analyze);
+const errors = [];
+const byClient = new Map(results.filter((r) => r.client).map((r) => [r.client, r]));
+for (const r of results) {
+  if (!r.client) errors.push(`stream without SYN: ${r.problems.join(', ')}`);
+  else if (!truth.flows.some((f) => f.client === r.client)) errors.push(`${r.client}: flow not in the truth file`);
+}
+const fmt = (x) => (x == null ? '-' : Math.round(x));
+for (const e of truth.flows) {
+  const r = byClient.get(e.client);
+  const who = `${e.client} -> ${e.server}`;
+  if (!r) { errors.push(`${who}: flow not in capture`); continue; }
+  if (r.problems.length) { errors.push(`${who}: ${r.problems.join(', ')}`); continue; }
+  const x = e.expect;
+  const want = (name, got, exp) => { if (got !== exp) errors.push(`${who}: ${name} is ${got}, expected ${exp}`); };
+  want('server', r.server, e.server);
+  want('tls_version', r.tls, e.tls_version);
+  if (e.sni !== undefined) want('sni', r.sni, e.sni);
+  if (e.alpn_selected !== undefined) want('alpn_selected', r.alpn, e.alpn_selected);
+  if (e.alpn_offered !== undefined) want('alpn_offered', JSON.stringify(r.alpnOffered), JSON.stringify(e.alpn_offered));
+  want('hrr', r.hrr, x.hrr);
+  want('resumed', r.resumed, x.resumed);
+  want('slow', r.slow, x.slow);
+  if (x.verdict) want('verdict', r.verdict, x.verdict);
+  if (x.cwnd_stall !== undefined) want('cwnd_stall', r.cwndStall, x.cwnd_stall);
+  if (r.retransmits.server < (x.retransmits_server_min ?? 0)) errors.push(`${who}: ${r.retransmits.server} server retransmissions < ${x.retransmits_server_min}`);
+  if (r.retransmits.client < (x.retransmits_client_min ?? 0)) errors.push(`${who}: ${r.retransmits.client} client retransmissions < ${x.retransmits_client_min}`);
+  if (x.client_hello_segments_min && r.chSegments < x.client_hello_segments_min) errors.push(`${who}: ClientHello in ${r.chSegments} segments < ${x.client_hello_segments_min}`);
+  for (const [k, v] of Object.entries(x.phase_min_ms ?? {})) {
+    if (!(r.phases[k] >= v)) errors.push(`${who}: ${k} ${fmt(r.phases[k])} ms < ${v} ms`);
+  }
+  if (!x.slow && r.phases.total >= SLOW_MS * 0.75) errors.push(`${who}: a fast flow took ${fmt(r.phases.total)} ms`);
+  if (!args.quiet) {
+    const nz = Object.entries(r.phases).filter(([k, v]) => k !== 'total' && v >= 1).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
+    process.stdout.write(`  ${e.client.padEnd(22)} TLS${r.tls}${r.hrr ? ' HRR' : ''}${r.resumed ? ' resumed' : ''} total=${fmt(r.phases.total)}ms ` +
+      `verdict=${r.verdict} rtx c/s=${r.retransmits.client}/${r.retransmits.server} ch_segs=${r.chSegments} ` +
+      `flight_segs=${r.serverFlightSegments}${r.cwndStall ? ' cwnd_stall' : ''} [${nz}]\n`);
+  }
+}
+if (errors.length) {
+  for (const e of errors) process.stderr.write(`check: ${truth.scenario}: ${e}\n`);
+  process.exit(1);
+}
+if (!args.quiet) process.stdout.write(`check: ${truth.scenario}: ${truth.flows.length} flows ok\n`);

@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# Generates the committed test captures: real TLS handshakes between two network namespaces,
+# captured on the server-side veth, with delay/loss/think time injected where a scenario asks.
+#
+#   sudo bash scripts/gen-captures/gen-all.sh [--keep] [scenario...]
+#
+# Without scenario names every scenario runs. Output: captures/tls/<scenario>.pcap[ng] and the
+# truth file captures/expected/<scenario>.json; each capture is checked with check.mjs (tshark)
+# before it replaces the committed one. --keep leaves the work directory (logs, keys, raw
+# captures) in /tmp for inspection. See captures/README.md for what each scenario injects.
+#
+# Needs root, iproute2, iptables (nf_tables or legacy), tcpdump, tshark/editcap, openssl, curl,
+# node and scripts/delayline (built here with make). The kernel needs no netem.
+set -euo pipefail
+
+GEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$GEN_DIR/../.." && pwd)
+OUT=$ROOT/captures
+DELAYLINE=$ROOT/scripts/delayline/delayline
+# shellcheck source=lib.sh
+source "$GEN_DIR/lib.sh"
+
+ALL_SCENARIOS=(fast-tls13 fast-tls12 network-delay client-think server-delay loss-synack
+  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall)
+
+KEEP=0
+SELECTED=()
+for a in "$@"; do
+  case $a in
+    --keep) KEEP=1 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -*) die "unknown option $a" ;;
+    *)
+      [[ " ${ALL_SCENARIOS[*]} " == *" $a "* ]] || die "unknown scenario '$a' (known: ${ALL_SCENARIOS[*]})"
+      SELECTED+=("$a") ;;
+  esac
+done
+((${#SELECTED[@]})) || SELECTED=("${ALL_SCENARIOS[@]}")
+
+[[ $EUID -eq 0 ]] || die "run as root (network namespaces, iptables, tcpdump)"
+for t in ip iptables ip6tables tcpdump tshark editcap openssl curl node ethtool make; do
+  command -v "$t" >/dev/null || die "missing tool: $t"
+done
+make -s -C "$ROOT/scripts/delayline"
+
+WORK=$(mktemp -d /tmp/ssgen.XXXXXX)
+mkdir -p "$WORK/log" "$WORK/cap" "$WORK/pki" "$WORK/expected" "$OUT/tls" "$OUT/expected"
+PKI=$WORK/pki
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  ns_down
+  if ((KEEP)) || ((rc != 0)); then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# Keys and certificates (fresh for every run; never committed).
+make_pki() {
+  (
+    cd "$PKI"
+    local q=(-nodes -days 3650)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "${q[@]}" -keyout ca.key \
+      -out ca.pem -subj "/CN=slowshake test root" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr \
+      -subj "/CN=$SNI" 2>/dev/null
+    printf 'subjectAltName=DNS:%s,DNS:localhost\nbasicConstraints=CA:FALSE\n' "$SNI" >leaf.ext
+    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 3650 \
+      -extfile leaf.ext -out leaf.pem 2>/dev/null
+  )
+}
+
+# A big chain for cwnd-stall: RSA-4096 root, six RSA-4096 intermediates, an RSA-4096 leaf with
+# 331 subjectAltNames. The server sends leaf + intermediates (about 23 KB of certificates).
+make_big_chain() {
+  (
+    cd "$PKI"
+    local i prev=bigroot n=6
+    openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -keyout bigroot.key -out bigroot.pem \
+      -subj "/O=slowshake test/CN=slowshake big-chain root" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >ca.ext
+    : >bigchain.pem
+    for ((i = 1; i <= n; i++)); do
+      openssl req -newkey rsa:4096 -nodes -keyout "int$i.key" -out "int$i.csr" \
+        -subj "/C=ZZ/O=slowshake test intermediates/OU=level $i/CN=slowshake intermediate CA $i" 2>/dev/null
+      openssl x509 -req -in "int$i.csr" -CA "$prev.pem" -CAkey "$prev.key" -set_serial "$((100 + i))" \
+        -days 3650 -extfile ca.ext -out "int$i.pem" 2>/dev/null
+      prev=int$i
+    done
+    for ((i = n; i >= 1; i--)); do cat "int$i.pem" >>bigchain.pem; done
+    local sans="DNS:$SNI" j
+    for ((j = 1; j <= 330; j++)); do sans+=",DNS:tenant-$j.customer-apps.$SNI"; done
+    printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$sans" >bigleaf.ext
+    openssl req -newkey rsa:4096 -nodes -keyout bigleaf.key -out bigleaf.csr -subj "/CN=$SNI" 2>/dev/null
+    openssl x509 -req -in bigleaf.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 1000 \
+      -days 3650 -extfile bigleaf.ext -out bigleaf.pem 2>/dev/null
+  )
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios. Each one starts the capture, the servers and the injectors it needs, runs its flows
+# one after another (except interleaved), and records the truth with `flow`. Client ports are
+# unique across all scenarios: 40001+ fast-tls13, 40101+ fast-tls12, ... 41201+ cwnd-stall.
+
+A4=$SRV4
+C4=$CLI4
+
+sc_fast_tls13() {
+  DESC="Baseline TLS 1.3 handshakes (openssl s_server -www on 443; s_client and curl), no faults."
+  capture_start "$CAP/fast-tls13.pcap"
+  s_server srv "$A4:443"
+  tls_client c1 "$A4:443" "$C4:40001" -tls1_3
+  flow client="$C4:40001" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:40002" -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256
+  flow client="$C4:40002" server="$A4:443" tls=1.3
+  sleep 0.2
+  curl_client c3 "$A4" 443 40003 --tlsv1.3
+  flow client="$C4:40003" server="$A4:443" tls=1.3 offer=h2,http/1.1
+  capture_stop
+}
+
+sc_fast_tls12() {
+  DESC="Baseline TLS 1.2 handshakes: s_client -tls1_2 against openssl s_server on 443, curl --tlsv1.2 --tls-max 1.2 with ALPN h2 and http/1.1 against the Node HTTPS server on 8443. No faults."
+  capture_start "$CAP/fast-tls12.pcap"
+  s_server srv "$A4:443"
+  node_server node "$A4:8443"
+  tls_client c1 "$A4:443" "$C4:40101" -tls1_2
+  flow client="$C4:40101" server="$A4:443" tls=1.2
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:40102" -tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305
+  flow client="$C4:40102" server="$A4:443" tls=1.2
+  sleep 0.2
+  curl_client c3 "$A4" 8443 40103 --tlsv1.2 --tls-max 1.2 --http2
+  grep -q 'ok 2.0 h2' "$WORK/log/c3.body" || die "curl c3 did not get h2: $(cat "$WORK/log/c3.body")"
+  flow client="$C4:40103" server="$A4:8443" tls=1.2 offer=h2,http/1.1 alpn=h2
+  sleep 0.2
+  curl_client c4 "$A4" 8443 40104 --tlsv1.2 --tls-max 1.2 --http1.1
+  grep -q 'ok 1.1 http/1.1' "$WORK/log/c4.body" || die "curl c4 did not get http/1.1: $(cat "$WORK/log/c4.body")"
+  flow client="$C4:40104" server="$A4:8443" tls=1.2 offer=http/1.1 alpn=http/1.1
+  capture_stop
+}
+
+sc_network_delay() {
+  DESC="Raised RTT: the delay line holds every packet of flows 40202/40203 100 ms in each direction (RTT +200 ms); 40201 is an undelayed baseline. Server on port 9901."
+  capture_start "$CAP/network-delay.pcap"
+  capture_start "$CAP/network-delay-ns.pcap" nano
+  s_server srv "$A4:9901"
+  nfq 4 1 40202; nfq 4 1 40203
+  delayline dl 1 --delay-ms 100
+  tls_client c1 "$A4:9901" "$C4:40201" -tls1_3
+  flow client="$C4:40201" server="$A4:9901" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:9901" "$C4:40202" -tls1_3
+  flow client="$C4:40202" server="$A4:9901" tls=1.3 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190
+  sleep 0.2
+  tls_client c3 "$A4:9901" "$C4:40203" -tls1_2
+  flow client="$C4:40203" server="$A4:9901" tls=1.2 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190
+  capture_stop
+}
+
+sc_client_think() {
+  DESC="Slow client: a relay in the client namespace forwards the ClientHello at once but holds the client's second flight (TLS 1.3 CCS/Finished, TLS 1.2 ClientKeyExchange/CCS/Finished) 300 ms. 40301 is a direct baseline."
+  capture_start "$CAP/client-think.pcap"
+  s_server srv "$A4:443"
+  tls_client c1 "$A4:443" "$C4:40301" -tls1_3
+  flow client="$C4:40301" server="$A4:443" tls=1.3
+  sleep 0.2
+  relay r2 "$NS_CLI" --mode client --listen 127.0.0.1:7002 --connect "$A4:443" --local "$C4:40302" --hold-ms 300 --once
+  tls_client c2 127.0.0.1:7002 - -tls1_3
+  flow client="$C4:40302" server="$A4:443" tls=1.3 kind=client_think ms=300 \
+    detail="client relay holds the client's second flight" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  relay r3 "$NS_CLI" --mode client --listen 127.0.0.1:7003 --connect "$A4:443" --local "$C4:40303" --hold-ms 300 --once
+  tls_client c3 127.0.0.1:7003 - -tls1_2
+  flow client="$C4:40303" server="$A4:443" tls=1.2 kind=client_think ms=300 \
+    detail="client relay holds the client's second flight" verdict=client slow=true min=client_think:285
+  capture_stop
+}
+
+sc_server_delay() {
+  DESC="Slow server: a relay in the server namespace listens on 203.0.113.1:8443 and holds the real server's first flight 300 ms before forwarding it. 40401 connects straight to the s_server on port 4433 (baseline)."
+  capture_start "$CAP/server-delay.pcap"
+  s_server srv 4433
+  relay r "$NS_SRV" --mode server --listen "$A4:8443" --connect 127.0.0.1:4433 --hold-ms 300
+  tls_client c1 "$A4:4433" "$C4:40401" -tls1_3
+  flow client="$C4:40401" server="$A4:4433" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:8443" "$C4:40402" -tls1_3
+  flow client="$C4:40402" server="$A4:8443" tls=1.3 kind=server_delay ms=300 \
+    detail="server relay holds the server's first flight" verdict=server slow=true min=server_hello_delay:285
+  sleep 0.2
+  tls_client c3 "$A4:8443" "$C4:40403" -tls1_2
+  flow client="$C4:40403" server="$A4:8443" tls=1.2 kind=server_delay ms=300 \
+    detail="server relay holds the server's first flight" verdict=server slow=true min=server_hello_delay:285
+  capture_stop
+}
+
+sc_loss_synack() {
+  DESC="Lost SYN-ACK: the delay line drops the first SYN-ACK of flow 40502 in the client namespace (after the capture point), so the capture shows SYN, SYN-ACK, then the client's SYN retransmission about 1 s later and the server's SYN-ACK retransmission. 40501 is a baseline."
+  capture_start "$CAP/loss-synack.pcap"
+  s_server srv "$A4:443"
+  nfq 4 2 40502 in
+  delayline dl 2 --drop-synack-once
+  tls_client c1 "$A4:443" "$C4:40501" -tls1_3
+  flow client="$C4:40501" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:40502" -tls1_3
+  flow client="$C4:40502" server="$A4:443" tls=1.3 kind=loss ms=1000 \
+    detail="first SYN-ACK dropped after the capture point" verdict=loss slow=true rs=1 rc=1 min=loss:900
+  capture_stop
+}
+
+sc_loss_server_flight() {
+  DESC="Lost server flight: the delay line drops the first server data segment (the whole ServerHello flight, one segment) of flows 40602/40603 after the capture point; the server repairs it with a tail-loss probe (a retransmission of that segment) after 2*SRTT + min RTO. The server's route to the client has rto_min 300ms so the repair takes about 300 ms. In 40604 the first retransmission is dropped too (repaired by the RTO, about 600 ms). 40601 is a baseline."
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" rto_min 300ms
+  capture_start "$CAP/loss-server-flight.pcap"
+  s_server srv "$A4:443"
+  nfq 4 3 40602 in; nfq 4 4 40603 in; nfq 4 5 40604 in
+  delayline dl3 3 --drop-first-data-from-port 443
+  delayline dl4 4 --drop-first-data-from-port 443
+  delayline dl5 5 --drop-first-data-from-port 443 --drop-repeats 1
+  tls_client c1 "$A4:443" "$C4:40601" -tls1_3
+  flow client="$C4:40601" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:40602" -tls1_3
+  flow client="$C4:40602" server="$A4:443" tls=1.3 kind=loss ms=300 \
+    detail="first server data segment (ServerHello flight) dropped after the capture point" \
+    verdict=loss slow=true rs=1 min=loss:290
+  sleep 0.2
+  tls_client c3 "$A4:443" "$C4:40603" -tls1_2
+  flow client="$C4:40603" server="$A4:443" tls=1.2 kind=loss ms=300 \
+    detail="first server data segment (ServerHello flight) dropped after the capture point" \
+    verdict=loss slow=true rs=1 min=loss:290
+  sleep 0.2
+  tls_client c4 "$A4:443" "$C4:40604" -tls1_3
+  flow client="$C4:40604" server="$A4:443" tls=1.3 kind=loss ms=600 \
+    detail="first server data segment and its first retransmission dropped after the capture point" \
+    verdict=loss slow=true rs=2 min=loss:580
+  capture_stop
+}
+
+sc_hrr() {
+  DESC="TLS 1.3 HelloRetryRequest: s_server -groups P-384, client offers X25519:P-384 with an X25519 key share only, so the server asks for P-384. 40702 offers P-384 directly (no HRR). 40703 is an HRR flow with the delay line adding 100 ms each way."
+  capture_start "$CAP/hrr.pcap"
+  s_server srv "$A4:443" -groups P-384
+  nfq 4 6 40703
+  delayline dl 6 --delay-ms 100
+  tls_client c1 "$A4:443" "$C4:40701" -tls1_3 -groups X25519:P-384
+  flow client="$C4:40701" server="$A4:443" tls=1.3 hrr=true
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:40702" -tls1_3 -groups P-384
+  flow client="$C4:40702" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c3 "$A4:443" "$C4:40703" -tls1_3 -groups X25519:P-384
+  flow client="$C4:40703" server="$A4:443" tls=1.3 hrr=true kind=network_delay ms=200 \
+    detail="delay line +100 ms each way" verdict=network slow=true min=tcp_rtt:190,hrr_rtt:190,flight_rtt:190
+  capture_stop
+}
+
+# A long ALPN offer (about 900 bytes) makes the ClientHello big.
+long_alpn() {
+  local i s=""
+  for ((i = 1; i <= 40; i++)); do s+="${s:+,}x-slowshake-padding-protocol-$i"; done
+  printf '%s,http/1.1' "$s"
+}
+
+sc_small_mss() {
+  DESC="Small MSS: the server namespace's route to the client has advmss 300, so the server's SYN-ACK announces MSS 300 and the client's ~1.2 KB ClientHello (long ALPN offer) spans several segments. No delay."
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" advmss 300
+  capture_start "$CAP/small-mss.pcap"
+  s_server srv "$A4:443"
+  local alpn
+  alpn=$(long_alpn)
+  tls_client c1 "$A4:443" "$C4:40801" -tls1_3 -alpn "$alpn"
+  flow client="$C4:40801" server="$A4:443" tls=1.3 chseg=4 offer="$alpn"
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:40802" -tls1_2 -alpn "$alpn"
+  flow client="$C4:40802" server="$A4:443" tls=1.2 chseg=4 offer="$alpn"
+  capture_stop
+}
+
+sc_ipv6() {
+  DESC="IPv6 only (2001:db8::2 -> [2001:db8::1]:443), classic pcap with nanosecond timestamps. 40903 has the delay line adding 100 ms each way (ip6tables NFQUEUE)."
+  capture_start "$CAP/ipv6.pcap" nano
+  s_server srv "[$SRV6]:443"
+  nfq 6 7 40903
+  delayline dl 7 --delay-ms 100
+  tls_client c1 "[$SRV6]:443" "[$CLI6]:40901" -tls1_3
+  flow client="[$CLI6]:40901" server="[$SRV6]:443" tls=1.3
+  sleep 0.2
+  curl_client c2 "$SRV6" 443 40902 --tlsv1.2 --tls-max 1.2
+  flow client="[$CLI6]:40902" server="[$SRV6]:443" tls=1.2 offer=h2,http/1.1
+  sleep 0.2
+  tls_client c3 "[$SRV6]:443" "[$CLI6]:40903" -tls1_3
+  flow client="[$CLI6]:40903" server="[$SRV6]:443" tls=1.3 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190
+  capture_stop
+}
+
+sc_resumption() {
+  DESC="Session resumption against one s_server process: TLS 1.3 full handshake (s_client -sess_out) then PSK resumption (-sess_in); TLS 1.2 full handshake then session-ticket resumption."
+  capture_start "$CAP/resumption.pcap"
+  s_server srv "$A4:443"
+  tls_client c1 "$A4:443" "$C4:41001" -tls1_3 -sess_out "$WORK/s13.pem"
+  flow client="$C4:41001" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:41002" -tls1_3 -sess_in "$WORK/s13.pem"
+  grep -q '^Reused' "$WORK/log/c2.out" || die "TLS 1.3 session was not resumed"
+  flow client="$C4:41002" server="$A4:443" tls=1.3 resumed=true
+  sleep 0.2
+  tls_client c3 "$A4:443" "$C4:41003" -tls1_2 -sess_out "$WORK/s12.pem"
+  flow client="$C4:41003" server="$A4:443" tls=1.2
+  sleep 0.2
+  tls_client c4 "$A4:443" "$C4:41004" -tls1_2 -sess_in "$WORK/s12.pem"
+  grep -q '^Reused' "$WORK/log/c4.out" || die "TLS 1.2 session was not resumed"
+  flow client="$C4:41004" server="$A4:443" tls=1.2 resumed=true
+  capture_stop
+}
+
+sc_interleaved() {
+  DESC="Six handshakes started within about 100 ms of each other against the Node HTTPS server (concurrent) on 443 and a server-side relay on 4443, each with its own fault, overlapping in time."
+  capture_start "$CAP/interleaved.pcap"
+  node_server node "$A4:443"
+  relay rs "$NS_SRV" --mode server --listen "$A4:4443" --connect "$A4:443" --hold-ms 350
+  relay rc "$NS_CLI" --mode client --listen 127.0.0.1:7102 --connect "$A4:443" --local "$C4:41102" --hold-ms 400 --once
+  nfq 4 8 41101
+  delayline dl8 8 --delay-ms 150
+  nfq 4 9 41106 in
+  delayline dl9 9 --drop-synack-once
+  local pids=() p
+  (tls_client c1 "$A4:443" "$C4:41101" -tls1_3) & pids+=($!)
+  sleep 0.02
+  (tls_client c2 127.0.0.1:7102 - -tls1_3) & pids+=($!)
+  sleep 0.02
+  (tls_client c3 "$A4:4443" "$C4:41103" -tls1_2) & pids+=($!)
+  sleep 0.02
+  (curl_client c4 "$A4" 443 41104 --tlsv1.2 --tls-max 1.2 --http2) & pids+=($!)
+  sleep 0.02
+  (curl_client c5 "$A4" 443 41105 --tlsv1.3) & pids+=($!)
+  sleep 0.02
+  (tls_client c6 "$A4:443" "$C4:41106" -tls1_3) & pids+=($!)
+  for p in "${pids[@]}"; do wait "$p" || die "an interleaved client failed (see $WORK/log)"; done
+  flow client="$C4:41101" server="$A4:443" tls=1.3 kind=network_delay ms=300 \
+    detail="delay line +150 ms each way" verdict=network slow=true min=tcp_rtt:285,flight_rtt:285
+  flow client="$C4:41102" server="$A4:443" tls=1.3 kind=client_think ms=400 \
+    detail="client relay holds the client's second flight" verdict=client slow=true min=client_think:380
+  flow client="$C4:41103" server="$A4:4443" tls=1.2 kind=server_delay ms=350 \
+    detail="server relay holds the server's first flight" verdict=server slow=true min=server_hello_delay:330
+  flow client="$C4:41104" server="$A4:443" tls=1.2 offer=h2,http/1.1 alpn=h2
+  # h2 is negotiated, but TLS 1.3 carries the server's choice in EncryptedExtensions (encrypted).
+  flow client="$C4:41105" server="$A4:443" tls=1.3 offer=h2,http/1.1
+  flow client="$C4:41106" server="$A4:443" tls=1.3 kind=loss ms=1000 \
+    detail="first SYN-ACK dropped after the capture point" verdict=loss slow=true rs=1 rc=1 min=loss:900
+  capture_stop
+}
+
+sc_cwnd_stall() {
+  DESC="Congestion-window stall: s_server sends a ~23 KB certificate chain (RSA-4096 leaf with 331 SANs + 6 RSA-4096 intermediates, 16 full segments); the server's IPv4 route to the client has initcwnd 1 and the delay line adds 50 ms each way, so the server flight goes out in slow-start rounds (1, 4, 8, rest of the segments), each waiting one RTT for the client's ACKs. The waits are charged to the network (cwnd_stall), so the verdict is network. 41202 is the same server over IPv6 with initcwnd 40 (the whole flight at once) and 30 ms each way."
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" initcwnd 1
+  ip -n "$NS_SRV" -6 route change 2001:db8::/64 dev "$DEV_SRV" proto kernel metric 256 initcwnd 40
+  capture_start "$CAP/cwnd-stall.pcap"
+  bg srv "$NS_SRV" openssl s_server -accept 443 -cert "$PKI/bigleaf.pem" -key "$PKI/bigleaf.key" \
+    -cert_chain "$PKI/bigchain.pem" -www
+  wait_listen "$NS_SRV" 443
+  nfq 4 10 41201
+  delayline dl10 10 --delay-ms 50
+  nfq 6 11 41202
+  delayline dl11 11 --delay-ms 30
+  tls_client c1 "$A4:443" "$C4:41201" -tls1_3
+  flow client="$C4:41201" server="$A4:443" tls=1.3 kind=cwnd_stall ms=300 cwnd=true \
+    detail="initcwnd 1, 23 KB certificate chain, +50 ms each way: three ~100 ms waits for ACKs inside the server flight" \
+    verdict=network slow=true min=cwnd_stall:180
+  sleep 0.2
+  tls_client c2 "[$SRV6]:443" "[$CLI6]:41202" -tls1_3
+  flow client="[$CLI6]:41202" server="[$SRV6]:443" tls=1.3 kind=network_delay ms=60 \
+    detail="initcwnd 40, 23 KB certificate chain, +30 ms each way: no stall" verdict=network slow=false
+  capture_stop
+}
+
+# ---------------------------------------------------------------------------------------------
+CAP=$WORK/cap
+log "work directory $WORK"
+log "tools: kernel $(uname -r); $(openssl version); $(curl --version | head -n 1 | cut -d' ' -f1-2); tcpdump $(tcpdump --version 2>&1 | sed -n '1s/tcpdump version //p'), $(tcpdump --version 2>&1 | sed -n 2p); node $(node --version); $(tshark --version 2>/dev/null | head -n 1)"
+log "making keys and certificates"
+make_pki
+[[ " ${SELECTED[*]} " == *" cwnd-stall "* ]] && make_big_chain
+
+FAILED=()
+for scen in "${SELECTED[@]}"; do
+  log "=== $scen"
+  FLOWS=()
+  DESC=
+  t0=$SECONDS
+  ns_up
+  "sc_${scen//-/_}"
+  ns_down
+  cap="tls/$scen.pcap"
+  write_expected "$scen" "$cap" "$DESC"
+  if [[ $scen == network-delay ]]; then
+    editcap -F pcapng "$CAP/network-delay-ns.pcap" "$CAP/network-delay-ns.pcapng"
+    sed -e 's/"scenario": "network-delay"/"scenario": "network-delay-ns"/' \
+      -e 's#"capture": "tls/network-delay.pcap"#"capture": "tls/network-delay-ns.pcapng"#' \
+      -e 's/"description": "/"description": "Same flows and capture as network-delay, written by a second tcpdump with nanosecond timestamps and converted to pcapng (editcap -F pcapng). /' \
+      "$WORK/expected/network-delay.json" >"$WORK/expected/network-delay-ns.json"
+  fi
+  log "checking $scen ($((SECONDS - t0)) s)"
+  checks=("$scen")
+  [[ $scen == network-delay ]] && checks+=(network-delay-ns)
+  for c in "${checks[@]}"; do
+    f=$(sed -n 's/.*"capture": "tls\/\([^"]*\)".*/\1/p' "$WORK/expected/$c.json")
+    if node "$GEN_DIR/check.mjs" --capture "$CAP/$f" --expected "$WORK/expected/$c.json"; then
+      cp "$CAP/$f" "$OUT/tls/$f"
+      cp "$WORK/expected/$c.json" "$OUT/expected/$c.json"
+      log "$c: ok, $(stat -c %s "$OUT/tls/$f") bytes"
+    else
+      FAILED+=("$c")
+    fi
+  done
+done
+((${#FAILED[@]} == 0)) || die "checks failed: ${FAILED[*]}"
+log "all done"
