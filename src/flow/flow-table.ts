@@ -7,7 +7,8 @@
  * or object is built per packet. Chaining uses Int32Array heads/next; freed slots go on a stack.
  *
  * Slot states: TRACKING (a handshake object is attached), PASSIVE (a finished or non-TLS flow:
- * only the key and last-seen time are kept, so its later packets cost one lookup).
+ * only the key and last-seen time are kept, so its later packets cost one lookup), and PASSIVE
+ * after one side's FIN, so the peer's remaining data still finds the entry until its own FIN.
  */
 import type { DecodedPacket } from '../decode/packet.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
@@ -15,6 +16,9 @@ import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 export const SLOT_FREE = 0;
 export const SLOT_TRACKING = 1;
 export const SLOT_PASSIVE = 2;
+/** Passive, and side A (or B) has sent its FIN: the entry leaves on the other side's FIN or a RST. */
+export const SLOT_PASSIVE_FIN_A = 3;
+export const SLOT_PASSIVE_FIN_B = 4;
 const KEY_WORDS = 10;
 
 const key = new Uint32Array(KEY_WORDS);

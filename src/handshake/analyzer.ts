@@ -13,7 +13,7 @@
 import { decodePacket } from '../decode/dispatch.js';
 import { Status } from '../decode/reader.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
-import { FlowTable, SLOT_PASSIVE, SLOT_TRACKING } from '../flow/flow-table.js';
+import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_TRACKING } from '../flow/flow-table.js';
 import { AnomalyCounters } from '../telemetry/anomalies.js';
 import { formatEndpoint } from './addr.js';
 import { buildRecord, type FlowRecord } from './record.js';
@@ -79,13 +79,13 @@ export class Analyzer {
     st.tcpPackets++;
     const table = this.table;
     let slot = table.lookup(p);
-    if (slot >= 0 && table.state[slot] === SLOT_PASSIVE) {
+    if (slot >= 0 && table.state[slot]! >= SLOT_PASSIVE) {
       table.lastSeen[slot] = p.tsSec;
       if ((p.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
         table.remove(slot); // a new connection reuses the 4-tuple
         slot = -1;
       } else {
-        if (p.flags & (TCP_FIN | TCP_RST)) table.remove(slot);
+        if (p.flags & (TCP_FIN | TCP_RST)) this.#closing(slot, p.flags);
         return;
       }
     }
@@ -138,11 +138,19 @@ export class Analyzer {
 
   #toPassive(slot: number, p: DecodedPacket): void {
     const table = this.table;
-    if (p.flags & (TCP_FIN | TCP_RST)) table.remove(slot);
-    else {
-      table.state[slot] = SLOT_PASSIVE;
-      table.values[slot] = null;
-    }
+    table.state[slot] = SLOT_PASSIVE;
+    table.values[slot] = null;
+    if (p.flags & (TCP_FIN | TCP_RST)) this.#closing(slot, p.flags);
+  }
+
+  /** FIN/RST on a passive flow: RST or the second side's FIN removes it; a first FIN is remembered. */
+  #closing(slot: number, flags: number): void {
+    const table = this.table;
+    if (flags & TCP_RST) return table.remove(slot);
+    const fin = table.fromA ? SLOT_PASSIVE_FIN_A : SLOT_PASSIVE_FIN_B;
+    const state = table.state[slot];
+    if (state === SLOT_PASSIVE) table.state[slot] = fin;
+    else if (state !== fin) table.remove(slot);
   }
 
   #create(p: DecodedPacket): number {
@@ -204,7 +212,7 @@ export class Analyzer {
       const state = table.state[s];
       if (state === 0) continue;
       const idle = nowSec - table.lastSeen[s]!;
-      if (state === SLOT_PASSIVE) {
+      if (state! >= SLOT_PASSIVE) {
         if (idle > IDLE_SEC) { table.remove(s); this.stats.idleEvicted++; }
         continue;
       }
