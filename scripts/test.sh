@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+npm run build --silent >/dev/null || { echo "0 passed, 1 failed"; echo "test: build failed" >&2; exit 1; }
 npx vitest run --reporter=default --reporter=json --outputFile.json="$out/report.json" "$@"
 rc=$?
 if [ ! -s "$out/report.json" ]; then

@@ -14,10 +14,10 @@ export function decodePacket(pkt: DecodedPacket, an: AnomalyCounters): Status {
   const buf = pkt.buf;
   const end = pkt.off + pkt.caplen;
   decodeLink(buf, pkt.off, end, pkt.linkType, an);
-  if (link.ethertype === 0) return Status.UNSUPPORTED;
+  if (link.ethertype === 0) return link.status;
   if (link.ethertype === ETHERTYPE_IPV4) decodeIpv4(buf, link.netOff, end, an);
   else decodeIpv6(buf, link.netOff, end, an);
-  if (ip.proto < 0) return Status.INVALID;
+  if (ip.proto < 0) return ip.status;
   if (ip.proto !== IPPROTO_TCP) {
     an.bump(Anomaly.NON_TCP_PACKET);
     return Status.UNSUPPORTED;

@@ -4,6 +4,7 @@
  * (dropping Ethernet padding) before the transport layer looks at it. Results go to `ip`.
  */
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
+import { Status } from './reader.js';
 
 export const IPPROTO_TCP = 6;
 const IPV6_HOP_BY_HOP = 0;
@@ -19,22 +20,28 @@ const MAX_EXT_HEADERS = 8;
  * `declEnd`: end according to the IP length fields (may exceed capEnd when snaplen cut it);
  * `proto` is -1 when the packet must be skipped (anomaly already counted).
  */
-export const ip = { version: 0, srcOff: 0, dstOff: 0, proto: -1, l4Off: 0, capEnd: 0, declEnd: 0 };
+export const ip = { version: 0, srcOff: 0, dstOff: 0, proto: -1, l4Off: 0, capEnd: 0, declEnd: 0, status: Status.OK as Status };
+
+function fail(an: AnomalyCounters, a: Anomaly, s: Status): void {
+  ip.status = s;
+  an.bump(a);
+}
 
 export function decodeIpv4(buf: Uint8Array, off: number, end: number, an: AnomalyCounters): void {
   ip.proto = -1;
-  if (off + 20 > end) return an.bump(Anomaly.TRUNCATED_IP_HEADER);
+  ip.status = Status.OK;
+  if (off + 20 > end) return fail(an, Anomaly.TRUNCATED_IP_HEADER, Status.TRUNCATED);
   const vihl = buf[off]!;
-  if (vihl >> 4 !== 4) return an.bump(Anomaly.BAD_IP_VERSION);
+  if (vihl >> 4 !== 4) return fail(an, Anomaly.BAD_IP_VERSION, Status.INVALID);
   const hlen = (vihl & 0x0f) * 4;
-  if (hlen < 20) return an.bump(Anomaly.BAD_IP_HEADER_LENGTH);
-  if (off + hlen > end) return an.bump(Anomaly.TRUNCATED_IP_HEADER);
+  if (hlen < 20) return fail(an, Anomaly.BAD_IP_HEADER_LENGTH, Status.INVALID);
+  if (off + hlen > end) return fail(an, Anomaly.TRUNCATED_IP_HEADER, Status.TRUNCATED);
   let total = (buf[off + 2]! << 8) | buf[off + 3]!;
   // Total length 0 is what segmentation offload leaves on captured super-frames: trust the capture.
   if (total === 0) total = end - off;
-  if (total < hlen) return an.bump(Anomaly.BAD_IP_TOTAL_LENGTH);
+  if (total < hlen) return fail(an, Anomaly.BAD_IP_TOTAL_LENGTH, Status.INVALID);
   const frag = (buf[off + 6]! << 8) | buf[off + 7]!;
-  if ((frag & 0x3fff) !== 0) return an.bump(Anomaly.IP_FRAGMENT); // MF set or offset != 0
+  if ((frag & 0x3fff) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // MF set or offset != 0
   ip.version = 4;
   ip.srcOff = off + 12;
   ip.dstOff = off + 16;
@@ -46,8 +53,9 @@ export function decodeIpv4(buf: Uint8Array, off: number, end: number, an: Anomal
 
 export function decodeIpv6(buf: Uint8Array, off: number, end: number, an: AnomalyCounters): void {
   ip.proto = -1;
-  if (off + 40 > end) return an.bump(Anomaly.TRUNCATED_IP_HEADER);
-  if (buf[off]! >> 4 !== 6) return an.bump(Anomaly.BAD_IP_VERSION);
+  ip.status = Status.OK;
+  if (off + 40 > end) return fail(an, Anomaly.TRUNCATED_IP_HEADER, Status.TRUNCATED);
+  if (buf[off]! >> 4 !== 6) return fail(an, Anomaly.BAD_IP_VERSION, Status.INVALID);
   const plen = (buf[off + 4]! << 8) | buf[off + 5]!;
   let next = buf[off + 6]!;
   // Payload length 0 means a jumbogram or an offloaded super-frame: trust the capture.
@@ -56,22 +64,24 @@ export function decodeIpv6(buf: Uint8Array, off: number, end: number, an: Anomal
   let p = off + 40;
   for (let i = 0; ; i++) {
     if (next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_DEST_OPTS || next === IPV6_MOBILITY) {
-      if (i === MAX_EXT_HEADERS || p + 8 > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+      if (i === MAX_EXT_HEADERS) return fail(an, Anomaly.TOO_MANY_IPV6_EXTENSIONS, Status.INVALID);
+      if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
       next = buf[p]!;
       p += (buf[p + 1]! + 1) * 8;
     } else if (next === IPV6_AH) {
-      if (i === MAX_EXT_HEADERS || p + 8 > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+      if (i === MAX_EXT_HEADERS) return fail(an, Anomaly.TOO_MANY_IPV6_EXTENSIONS, Status.INVALID);
+      if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
       next = buf[p]!;
       p += (buf[p + 1]! + 2) * 4;
     } else if (next === IPV6_FRAGMENT) {
-      if (p + 8 > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+      if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
       const fo = (buf[p + 2]! << 8) | buf[p + 3]!;
-      if ((fo & 0xfff9) !== 0) return an.bump(Anomaly.IP_FRAGMENT); // offset != 0 or M set
+      if ((fo & 0xfff9) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // offset != 0 or M set
       next = buf[p]!;
       p += 8; // an atomic fragment (offset 0, M clear) carries the whole packet
     } else break;
   }
-  if (p > capEnd) return an.bump(Anomaly.TRUNCATED_IPV6_EXTENSION);
+  if (p > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
   ip.version = 6;
   ip.srcOff = off + 8;
   ip.dstOff = off + 24;

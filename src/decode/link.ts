@@ -4,6 +4,7 @@
  * which protocol it carries, writing both into `link` (module scratch, no allocation).
  */
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
+import { Status } from './reader.js';
 
 export const LINKTYPE_NULL = 0; // BSD loopback, 4-byte family in host byte order
 export const LINKTYPE_ETHERNET = 1;
@@ -23,8 +24,11 @@ const ETHERTYPE_QINQ = 0x88a8; // IEEE 802.1ad
 const ETHERTYPE_QINQ_OLD = 0x9100;
 const MAX_VLAN_TAGS = 4;
 
-/** Result of a link decode: `ethertype` 0 means "not IP / not decodable" (anomaly already counted). */
-export const link = { netOff: 0, ethertype: 0 };
+/**
+ * Result of a link decode: `ethertype` 0 means "not IP / not decodable" (anomaly already counted,
+ * `status` says whether the frame was cut short, malformed, or just not IP).
+ */
+export const link = { netOff: 0, ethertype: 0, status: Status.OK as Status };
 
 /** True for the link types decodeLink understands. */
 export function isSupportedLinkType(lt: number): boolean {
@@ -50,15 +54,22 @@ function ethertypeOfFamily(af: number): number {
   return 0;
 }
 
+function truncated(an: AnomalyCounters): void {
+  link.status = Status.TRUNCATED;
+  an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+}
+
 export function decodeLink(buf: Uint8Array, off: number, end: number, linkType: number, an: AnomalyCounters): void {
   link.ethertype = 0;
+  link.status = Status.UNSUPPORTED;
   switch (linkType) {
     case LINKTYPE_ETHERNET: {
-      if (off + 14 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+      if (off + 14 > end) return truncated(an);
       let p = off + 12;
       let et = (buf[p]! << 8) | buf[p + 1]!;
       for (let tags = 0; et === ETHERTYPE_VLAN || et === ETHERTYPE_QINQ || et === ETHERTYPE_QINQ_OLD; tags++) {
-        if (tags === MAX_VLAN_TAGS || p + 6 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+        if (tags === MAX_VLAN_TAGS) return an.bump(Anomaly.TOO_MANY_VLAN_TAGS);
+        if (p + 6 > end) return truncated(an);
         p += 4;
         et = (buf[p]! << 8) | buf[p + 1]!;
       }
@@ -66,19 +77,19 @@ export function decodeLink(buf: Uint8Array, off: number, end: number, linkType: 
       return setEthertype(et, an);
     }
     case LINKTYPE_LINUX_SLL: // 16-byte header, protocol at 14 (libpcap sll.h)
-      if (off + 16 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+      if (off + 16 > end) return truncated(an);
       link.netOff = off + 16;
       return setEthertype((buf[off + 14]! << 8) | buf[off + 15]!, an);
     case LINKTYPE_LINUX_SLL2: // 20-byte header, protocol at 0
-      if (off + 20 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+      if (off + 20 > end) return truncated(an);
       link.netOff = off + 20;
       return setEthertype((buf[off]! << 8) | buf[off + 1]!, an);
     case LINKTYPE_RAW: case LINKTYPE_RAW_DLT12: case LINKTYPE_RAW_DLT14: case LINKTYPE_IPV4: case LINKTYPE_IPV6:
-      if (off + 1 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+      if (off + 1 > end) return truncated(an);
       link.netOff = off;
       return setEthertype(ethertypeOfVersion(buf[off]!), an);
     case LINKTYPE_NULL: {
-      if (off + 4 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+      if (off + 4 > end) return truncated(an);
       // Host byte order of the capturing machine: try little-endian first, then big-endian.
       const le = buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24);
       const be = (buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
@@ -86,7 +97,7 @@ export function decodeLink(buf: Uint8Array, off: number, end: number, linkType: 
       return setEthertype(ethertypeOfFamily(le) || ethertypeOfFamily(be), an);
     }
     case LINKTYPE_LOOP:
-      if (off + 4 > end) return an.bump(Anomaly.TRUNCATED_LINK_HEADER);
+      if (off + 4 > end) return truncated(an);
       link.netOff = off + 4;
       return setEthertype(ethertypeOfFamily((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!), an);
     default:
@@ -95,6 +106,8 @@ export function decodeLink(buf: Uint8Array, off: number, end: number, linkType: 
 }
 
 function setEthertype(et: number, an: AnomalyCounters): void {
-  if (et === ETHERTYPE_IPV4 || et === ETHERTYPE_IPV6) link.ethertype = et;
-  else an.bump(Anomaly.NON_IP_PACKET);
+  if (et === ETHERTYPE_IPV4 || et === ETHERTYPE_IPV6) {
+    link.ethertype = et;
+    link.status = Status.OK;
+  } else an.bump(Anomaly.NON_IP_PACKET);
 }

@@ -15,6 +15,11 @@ const TCPOPT_MSS = 2; // RFC 9293 §3.2
 export function decodeTcp(
   pkt: DecodedPacket, buf: Uint8Array, off: number, capEnd: number, declEnd: number, an: AnomalyCounters,
 ): Status {
+  if (off + 20 > declEnd) {
+    // The IP length leaves no room for a TCP header: a protocol violation, not a capture cut.
+    an.bump(Anomaly.BAD_IP_TOTAL_LENGTH);
+    return Status.INVALID;
+  }
   if (off + 20 > capEnd) {
     an.bump(Anomaly.TRUNCATED_TCP_HEADER);
     return Status.TRUNCATED;

@@ -144,6 +144,7 @@ export class PcapngParser {
         case BT_SPB: {
           const iface = this.#ifaces[0];
           if (iface === undefined) throw new CaptureFileError(this.file, base + pos, 'simple packet block before any interface description');
+          if (bodyEnd - body < 4) throw new CaptureFileError(this.file, base + pos, 'truncated pcapng simple packet block');
           const orig = this.#u32(data, body);
           let caplen = bodyEnd - body - 4;
           if (orig < caplen) caplen = orig;
@@ -162,11 +163,11 @@ export class PcapngParser {
 
   #emit(pkt: DecodedPacket, sink: PacketSink, iface: Iface, ifId: number, hi: number, lo: number, off: number, caplen: number, orig: number): void {
     if (iface.pow2) {
-      // 2^-n resolution: shift, then scale the remainder to nanoseconds.
-      const v = hi * 4294967296 + lo;
-      const div = 2 ** iface.pow2Exp;
-      ts.sec = Math.floor(v / div);
-      ts.nsec = Math.floor(((v - ts.sec * div) * 1e9) / div);
+      // 2^-n resolutions are rare: exact BigInt arithmetic (a double loses bits above 2^53 ticks).
+      const v = (BigInt(hi) << 32n) | BigInt(lo);
+      const n = BigInt(iface.pow2Exp);
+      ts.sec = Number(v >> n);
+      ts.nsec = Number(((v & ((1n << n) - 1n)) * 1_000_000_000n) >> n);
     } else {
       splitTicks(hi, lo, iface.units);
     }

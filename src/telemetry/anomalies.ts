@@ -25,6 +25,8 @@ export const enum Anomaly {
   OUT_OF_ORDER_BUFFER_FULL,
   FLOW_TABLE_FULL,
   UNTRACKED_SEGMENT,
+  TOO_MANY_VLAN_TAGS,
+  TOO_MANY_IPV6_EXTENSIONS,
   COUNT,
 }
 
@@ -50,6 +52,8 @@ export const ANOMALY_NAMES: readonly string[] = [
   'out_of_order_buffer_full',
   'flow_table_full',
   'untracked_segment',
+  'too_many_vlan_tags',
+  'too_many_ipv6_extensions',
 ];
 
 /**
@@ -66,6 +70,7 @@ export const MALFORMED_ANOMALIES: ReadonlySet<string> = new Set([
   'truncated_tcp_header',
   'bad_tcp_data_offset',
   'bad_tcp_option',
+  'too_many_ipv6_extensions',
 ]);
 
 export class AnomalyCounters {
