@@ -10,15 +10,20 @@ const USAGE = `usage: slowshake <command> [options]
 
 commands:
   analyze FILE...   break every TLS handshake in pcap/pcapng files (or - for stdin) into phases
+  capture -i IFACE  live capture into an in-memory packet ring (native libpcap thread)
   help              this text
 
-run "slowshake analyze --help" for the analyze options`;
+run "slowshake <command> --help" for the options of a command`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'analyze': {
       const m = await import('./analyze.js');
+      return m.run(rest);
+    }
+    case 'capture': {
+      const m = await import('./capture.js');
       return m.run(rest);
     }
     case undefined: case 'help': case '--help': case '-h':

@@ -1,0 +1,222 @@
+// Thin Node-API surface over Capture (watcher binding.cc shape): argument checks and exports.
+// Errors cross into JS here only, as thrown Errors with a `code`. No C++ exception is used.
+//
+//   open({device, filter, snaplen, bufferSize, promisc, timeoutMs, ringSize})
+//        -> {handle, ring: ArrayBuffer, index: ArrayBuffer, linkType, nanosecond}
+//   positions(handle, Float64Array(3))  writes [head, tail, newest ns] (abs byte positions)
+//   stats(handle) -> {...counters}
+//   stop(handle)                         stops the thread; the ring stays readable
+//   interfaces() -> "lo, eth0, ..."
+#include <node_api.h>  // napi_* (Node-API, C)
+
+#include <string>  // std::string
+
+#include "capture.h"
+
+namespace slowshake {
+namespace {
+
+#define CHECK_NAPI(call)                                       \
+  do {                                                         \
+    if ((call) != napi_ok) {                                   \
+      napi_throw_error(env, "SLOWSHAKE_ERR_NAPI", #call);      \
+      return nullptr;                                          \
+    }                                                          \
+  } while (0)
+
+struct Handle {
+  std::unique_ptr<Capture> capture;
+};
+
+bool GetProp(napi_env env, napi_value obj, const char* name, napi_value* out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return false;
+  napi_valuetype t;
+  if (napi_get_named_property(env, obj, name, out) != napi_ok) return false;
+  napi_typeof(env, *out, &t);
+  return t != napi_undefined && t != napi_null;
+}
+
+bool GetString(napi_env env, napi_value obj, const char* name, std::string* out) {
+  napi_value v;
+  if (!GetProp(env, obj, name, &v)) return false;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->resize(len);
+  napi_get_value_string_utf8(env, v, out->data(), len + 1, &len);
+  return true;
+}
+
+bool GetNumber(napi_env env, napi_value obj, const char* name, double* out) {
+  napi_value v;
+  return GetProp(env, obj, name, &v) && napi_get_value_double(env, v, out) == napi_ok;
+}
+
+bool GetBool(napi_env env, napi_value obj, const char* name, bool* out) {
+  napi_value v;
+  return GetProp(env, obj, name, &v) && napi_get_value_bool(env, v, out) == napi_ok;
+}
+
+Handle* GetHandle(napi_env env, napi_value v) {
+  void* p = nullptr;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "expected a capture handle");
+    return nullptr;
+  }
+  return static_cast<Handle*>(p);
+}
+
+void FinalizeHandle(napi_env, void* data, void*) { delete static_cast<Handle*>(data); }
+void FinalizeStorage(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<RingStorage>*>(hint); }
+
+napi_value SetNumber(napi_env env, napi_value obj, const char* name, double v) {
+  napi_value n;
+  napi_create_double(env, v, &n);
+  napi_set_named_property(env, obj, name, n);
+  return obj;
+}
+
+napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 1) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "open: expected an options object");
+    return nullptr;
+  }
+  CaptureOptions o;
+  double d;
+  if (!GetString(env, argv[0], "device", &o.device) || o.device.empty()) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "open: options.device is required");
+    return nullptr;
+  }
+  GetString(env, argv[0], "filter", &o.filter);
+  if (GetNumber(env, argv[0], "snaplen", &d)) o.snaplen = static_cast<int>(d);
+  if (GetNumber(env, argv[0], "bufferSize", &d)) o.buffer_bytes = static_cast<int>(d);
+  if (GetNumber(env, argv[0], "timeoutMs", &d)) o.timeout_ms = static_cast<int>(d);
+  if (GetNumber(env, argv[0], "ringSize", &d)) o.ring_bytes = static_cast<uint64_t>(d);
+  GetBool(env, argv[0], "promisc", &o.promisc);
+  // Options are normalised in TypeScript; these are invariants, not user messages.
+  if (o.ring_bytes < (1u << 20) || o.ring_bytes % 8 != 0 || o.snaplen < 64 || o.snaplen > 262144) {
+    napi_throw_range_error(env, "SLOWSHAKE_ERR_ARG", "open: ringSize must be >= 1 MiB and a multiple of 8; snaplen 64..262144");
+    return nullptr;
+  }
+  std::string err;
+  std::unique_ptr<Capture> cap = Capture::Open(o, &err);
+  if (!cap) {
+    napi_throw_error(env, "SLOWSHAKE_ERR_CAPTURE_OPEN", err.c_str());
+    return nullptr;
+  }
+  std::shared_ptr<RingStorage> st = cap->storage();
+  napi_value result, handle, ring, index;
+  CHECK_NAPI(napi_create_object(env, &result));
+  CHECK_NAPI(napi_create_external_arraybuffer(env, st->mem, st->bytes, FinalizeStorage, new std::shared_ptr<RingStorage>(st), &ring));
+  CHECK_NAPI(napi_create_external_arraybuffer(env, st->index, sizeof(IndexEntry) * kIndexSlots, FinalizeStorage,
+                                              new std::shared_ptr<RingStorage>(st), &index));
+  const int link = cap->link_type();
+  const bool nano = cap->nanosecond();
+  CHECK_NAPI(napi_create_external(env, new Handle{std::move(cap)}, FinalizeHandle, nullptr, &handle));
+  napi_set_named_property(env, result, "handle", handle);
+  napi_set_named_property(env, result, "ring", ring);
+  napi_set_named_property(env, result, "index", index);
+  SetNumber(env, result, "linkType", link);
+  napi_value b;
+  napi_get_boolean(env, nano, &b);
+  napi_set_named_property(env, result, "nanosecond", b);
+  return result;
+}
+
+napi_value Positions(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!h) return nullptr;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array || length < 2) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "positions: expected a Float64Array(2)");
+    return nullptr;
+  }
+  RingCounters& c = h->capture->storage()->ring->counters();
+  double* out = static_cast<double*>(data);
+  out[0] = static_cast<double>(c.head.load(std::memory_order_acquire));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  out[1] = static_cast<double>(c.tail.load(std::memory_order_acquire));
+  if (length >= 3) out[2] = static_cast<double>(c.newest_ns.load(std::memory_order_relaxed));
+  return nullptr;
+}
+
+napi_value Stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!h) return nullptr;
+  CaptureStats s = h->capture->GetStats();
+  napi_value o;
+  CHECK_NAPI(napi_create_object(env, &o));
+  SetNumber(env, o, "packets", static_cast<double>(s.ring->packets.load()));
+  SetNumber(env, o, "bytes", static_cast<double>(s.ring->bytes.load()));
+  SetNumber(env, o, "wireBytes", static_cast<double>(s.ring->wire_bytes.load()));
+  SetNumber(env, o, "overwrites", static_cast<double>(s.ring->overwrites.load()));
+  SetNumber(env, o, "tooBig", static_cast<double>(s.ring->too_big.load()));
+  SetNumber(env, o, "head", static_cast<double>(s.ring->head.load()));
+  SetNumber(env, o, "tail", static_cast<double>(s.ring->tail.load()));
+  SetNumber(env, o, "newestNs", static_cast<double>(s.ring->newest_ns.load()));
+  SetNumber(env, o, "kernelReceived", static_cast<double>(s.kernel_received));
+  SetNumber(env, o, "kernelDrops", static_cast<double>(s.kernel_drops));
+  SetNumber(env, o, "ifDrops", static_cast<double>(s.if_drops));
+  SetNumber(env, o, "pps", static_cast<double>(s.pps));
+  napi_value state, error;
+  const char* names[] = {"running", "stopped", "failed"};
+  napi_create_string_utf8(env, names[s.state], NAPI_AUTO_LENGTH, &state);
+  napi_set_named_property(env, o, "state", state);
+  if (s.error.empty()) napi_get_null(env, &error);
+  else napi_create_string_utf8(env, s.error.c_str(), s.error.size(), &error);
+  napi_set_named_property(env, o, "error", error);
+  return o;
+}
+
+napi_value StopCapture(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!h) return nullptr;
+  h->capture->Stop();
+  return nullptr;
+}
+
+napi_value Interfaces(napi_env env, napi_callback_info) {
+  napi_value s;
+  const std::string list = ListInterfaces();
+  napi_create_string_utf8(env, list.c_str(), list.size(), &s);
+  return s;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"positions", nullptr, Positions, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stop", nullptr, StopCapture, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"interfaces", nullptr, Interfaces, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  napi_value hdr, slots, bucket;
+  napi_create_uint32(env, kRecordHeader, &hdr);
+  napi_create_uint32(env, kIndexSlots, &slots);
+  napi_create_double(env, static_cast<double>(kBucketNs), &bucket);
+  napi_set_named_property(env, exports, "RECORD_HEADER", hdr);
+  napi_set_named_property(env, exports, "INDEX_SLOTS", slots);
+  napi_set_named_property(env, exports, "BUCKET_NS", bucket);
+  return exports;
+}
+
+}  // namespace
+}  // namespace slowshake
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, slowshake::Init)

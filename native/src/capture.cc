@@ -1,0 +1,201 @@
+#include "capture.h"
+
+#include <fcntl.h>     // O_NONBLOCK, O_CLOEXEC
+#include <poll.h>      // poll
+#include <sys/mman.h>  // mmap, munmap
+#include <unistd.h>    // pipe2, write, close
+
+#include <chrono>  // steady_clock for the stats period
+
+#include "flow_hash.h"
+
+namespace slowshake {
+
+RingStorage::RingStorage(uint64_t n, std::string* err) : bytes(n) {
+  void* m = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    *err = "cannot allocate a " + std::to_string(n >> 20) + " MiB ring (mmap failed: out of memory?)";
+    return;
+  }
+  void* ix = mmap(nullptr, sizeof(IndexEntry) * kIndexSlots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ix == MAP_FAILED) {
+    munmap(m, n);
+    *err = "cannot allocate the ring time index";
+    return;
+  }
+  mem = static_cast<uint8_t*>(m);
+  index = static_cast<IndexEntry*>(ix);  // zero pages: every bucket empty
+  ring = std::make_unique<Ring>(mem, n, index);
+}
+
+RingStorage::~RingStorage() {
+  if (mem) munmap(mem, bytes);
+  if (index) munmap(index, sizeof(IndexEntry) * kIndexSlots);
+}
+
+std::string ListInterfaces() {
+  pcap_if_t* all = nullptr;
+  char errbuf[PCAP_ERRBUF_SIZE];
+  if (pcap_findalldevs(&all, errbuf) != 0) return "(cannot list interfaces: " + std::string(errbuf) + ")";
+  std::string out;
+  for (pcap_if_t* d = all; d; d = d->next) {
+    if (!out.empty()) out += ", ";
+    out += d->name;
+  }
+  pcap_freealldevs(all);
+  return out.empty() ? "(none visible)" : out;
+}
+
+std::unique_ptr<Capture> Capture::Open(const CaptureOptions& o, std::string* err) {
+  const std::string where = "open \"" + o.device + "\"";
+  char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  std::unique_ptr<Capture> c(new Capture());
+  c->pcap_ = pcap_create(o.device.c_str(), errbuf);
+  if (!c->pcap_) {
+    *err = where + ": " + errbuf;
+    return nullptr;
+  }
+  pcap_set_snaplen(c->pcap_, o.snaplen);
+  pcap_set_promisc(c->pcap_, o.promisc ? 1 : 0);
+  pcap_set_timeout(c->pcap_, o.timeout_ms);
+  pcap_set_buffer_size(c->pcap_, o.buffer_bytes);
+  pcap_set_immediate_mode(c->pcap_, 0);
+  const bool nano_ok = pcap_set_tstamp_precision(c->pcap_, PCAP_TSTAMP_PRECISION_NANO) == 0;
+  const int rc = pcap_activate(c->pcap_);
+  if (rc < 0) {
+    switch (rc) {
+      case PCAP_ERROR_NO_SUCH_DEVICE:
+        *err = where + ": no such interface (interfaces: " + ListInterfaces() + ")";
+        break;
+      case PCAP_ERROR_PERM_DENIED:
+        *err = where + ": permission denied: packet capture needs CAP_NET_RAW (run as root, or grant the capability to node)";
+        break;
+      case PCAP_ERROR_PROMISC_PERM_DENIED:
+        *err = where + ": promiscuous mode needs CAP_NET_ADMIN (run as root, or use --no-promisc)";
+        break;
+      case PCAP_ERROR_IFACE_NOT_UP:
+        *err = where + ": the interface is down";
+        break;
+      default:
+        *err = where + ": pcap_activate: " + pcap_geterr(c->pcap_);
+    }
+    return nullptr;
+  }
+  c->nano_ = nano_ok && pcap_get_tstamp_precision(c->pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  c->link_type_ = pcap_datalink(c->pcap_);
+  if (!o.filter.empty()) {
+    bpf_program prog;
+    if (pcap_compile(c->pcap_, &prog, o.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      *err = "bad filter \"" + o.filter + "\": " + pcap_geterr(c->pcap_);
+      return nullptr;
+    }
+    const int set = pcap_setfilter(c->pcap_, &prog);
+    pcap_freecode(&prog);
+    if (set != 0) {
+      *err = where + ": cannot install the filter: " + pcap_geterr(c->pcap_);
+      return nullptr;
+    }
+  }
+  if (pcap_setnonblock(c->pcap_, 1, errbuf) != 0) {
+    *err = where + ": pcap_setnonblock: " + errbuf;
+    return nullptr;
+  }
+  std::string serr;
+  c->storage_ = std::make_shared<RingStorage>(o.ring_bytes, &serr);
+  if (!c->storage_->ok()) {
+    *err = serr;
+    return nullptr;
+  }
+  c->ring_ = c->storage_->ring.get();
+  if (pipe2(c->wake_, O_NONBLOCK | O_CLOEXEC) != 0) {
+    *err = "cannot create the wake-up pipe";
+    return nullptr;
+  }
+  c->thread_ = std::thread([p = c.get()] { p->Run(); });
+  return c;
+}
+
+Capture::~Capture() {
+  Stop();
+  if (pcap_) pcap_close(pcap_);
+  if (wake_[0] >= 0) close(wake_[0]);
+  if (wake_[1] >= 0) close(wake_[1]);
+}
+
+void Capture::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true);
+  pcap_breakloop(pcap_);
+  const char b = 1;
+  ssize_t ignored = write(wake_[1], &b, 1);  // poll() wakes even where breakloop does not
+  (void)ignored;
+  thread_.join();
+  if (state_.load() == 0) state_.store(1);
+}
+
+void Capture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+  Capture* c = reinterpret_cast<Capture*>(user);
+  const uint32_t hash = FlowHash(bytes, h->caplen, c->link_type_);
+  const uint32_t nsec = c->nano_ ? static_cast<uint32_t>(h->ts.tv_usec) : static_cast<uint32_t>(h->ts.tv_usec) * 1000;
+  c->ring_->Write(bytes, h->caplen, h->len, hash, static_cast<uint32_t>(h->ts.tv_sec), nsec,
+                  static_cast<uint16_t>(c->link_type_));
+}
+
+void Capture::PublishPcapStats() {
+  pcap_stat ps;
+  if (pcap_stats(pcap_, &ps) == 0) {
+    kernel_received_.store(ps.ps_recv, std::memory_order_relaxed);
+    kernel_drops_.store(ps.ps_drop, std::memory_order_relaxed);
+    if_drops_.store(ps.ps_ifdrop, std::memory_order_relaxed);
+  }
+}
+
+void Capture::Run() {
+  using Clock = std::chrono::steady_clock;
+  pollfd fds[2] = {{pcap_get_selectable_fd(pcap_), POLLIN, 0}, {wake_[0], POLLIN, 0}};
+  auto next_stats = Clock::now();
+  auto pps_mark = Clock::now();
+  uint64_t pps_count = ring_->counters().packets.load(std::memory_order_relaxed);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const int n = pcap_dispatch(pcap_, -1, &Capture::OnPacket, reinterpret_cast<u_char*>(this));
+    if (n == PCAP_ERROR) {
+      std::lock_guard<std::mutex> lock(err_mu_);
+      error_ = std::string("capture stopped: ") + pcap_geterr(pcap_);
+      state_.store(2);
+      break;
+    }
+    if (n == PCAP_ERROR_BREAK) break;
+    const auto now = Clock::now();
+    if (now >= next_stats) {
+      PublishPcapStats();
+      next_stats = now + std::chrono::milliseconds(100);
+      const auto dt = std::chrono::duration<double>(now - pps_mark).count();
+      if (dt >= 1.0) {
+        const uint64_t cnt = ring_->counters().packets.load(std::memory_order_relaxed);
+        pps_.store(static_cast<uint64_t>((cnt - pps_count) / dt), std::memory_order_relaxed);
+        pps_count = cnt;
+        pps_mark = now;
+      }
+    }
+    if (n == 0) {
+      fds[0].revents = fds[1].revents = 0;
+      poll(fds, 2, 100);
+    }
+  }
+  PublishPcapStats();
+}
+
+CaptureStats Capture::GetStats() {
+  CaptureStats s;
+  s.ring = &ring_->counters();
+  s.kernel_received = kernel_received_.load(std::memory_order_relaxed);
+  s.kernel_drops = kernel_drops_.load(std::memory_order_relaxed);
+  s.if_drops = if_drops_.load(std::memory_order_relaxed);
+  s.pps = pps_.load(std::memory_order_relaxed);
+  s.state = state_.load();
+  std::lock_guard<std::mutex> lock(err_mu_);
+  s.error = error_;
+  return s;
+}
+
+}  // namespace slowshake

@@ -1,0 +1,151 @@
+// Packet ring: one fixed block of memory holding records, oldest overwritten first.
+//
+// Ownership and threads: the capture thread is the only writer; any thread may read the memory
+// (JavaScript reads it through an external ArrayBuffer) and must validate what it read against
+// `tail` (see below). The ring outlives the capture thread: it is freed when JS drops the buffer.
+//
+//   abs positions (uint64, bytes ever written):    tail ............... head
+//   ring offset = abs % size
+//
+//   +--------+--------------+--------+--------------+-----+--------+-----------+
+//   | hdr 32 | packet bytes | hdr 32 | packet bytes | ... | hdr 32 | ...       |
+//   +--------+--------------+--------+--------------+-----+--------+-----------+
+//   ^ tail (oldest record still valid)                               ^ head (next write)
+//
+// Record header (little-endian, every record 8-byte aligned, length a multiple of 8):
+//    0 u32 rec_len      header + data + padding
+//    4 u32 caplen       bytes of packet data stored
+//    8 u32 orig_len     length on the wire
+//   12 u32 flow_hash    symmetric 5-tuple hash (0 when not TCP/UDP over IP)
+//   16 u32 ts_sec       capture time, seconds since the epoch
+//   20 u32 ts_nsec      nanoseconds
+//   24 u32 seq          low 32 bits of the packet number (debugging, tear checks)
+//   28 u16 link_type    LINKTYPE_* of the packet
+//   30 u16 flags        bit 0: padding record (skip to the ring start)
+// When fewer than 32 bytes remain before the end of the ring, writer and readers both skip to
+// offset 0 without a padding record.
+//
+// Torn reads: before overwriting anything the writer moves `tail` past the records it is about
+// to destroy (release fence), then writes, then publishes `head`. A reader that copied a record at
+// abs position p and then sees tail <= p knows the copy is intact.
+#ifndef SLOWSHAKE_RING_H_
+#define SLOWSHAKE_RING_H_
+
+#include <atomic>   // std::atomic for head/tail/counters
+#include <cstdint>  // fixed-width integers
+#include <cstring>  // memcpy
+
+namespace slowshake {
+
+constexpr uint32_t kRecordHeader = 32;
+constexpr uint16_t kFlagPadding = 1;
+// Time index: one entry per 100 ms bucket, 2^16 entries (~109 minutes before slots are reused).
+constexpr uint64_t kBucketNs = 100'000'000;
+constexpr uint32_t kIndexSlots = 1u << 16;
+
+struct IndexEntry {
+  std::atomic<uint64_t> bucket;  // ts_ns / kBucketNs + 1 (0 = empty)
+  std::atomic<uint64_t> pos;     // abs position of the first record of that bucket
+};
+
+// Counters live outside the ring memory; JS reads them through Stats().
+struct RingCounters {
+  std::atomic<uint64_t> head{0};
+  std::atomic<uint64_t> tail{0};
+  std::atomic<uint64_t> packets{0};       // records written
+  std::atomic<uint64_t> bytes{0};         // packet bytes stored (caplen)
+  std::atomic<uint64_t> wire_bytes{0};    // orig_len sum
+  std::atomic<uint64_t> overwrites{0};    // records lost to wrap-around
+  std::atomic<uint64_t> too_big{0};       // packets larger than the ring can hold
+  std::atomic<int64_t> newest_ns{0};
+};
+
+class Ring {
+ public:
+  // `mem` must be 8-byte aligned and `size` a multiple of 8 (checked by the caller).
+  Ring(uint8_t* mem, uint64_t size, IndexEntry* index) : mem_(mem), size_(size), index_(index) {}
+
+  uint8_t* memory() const { return mem_; }
+  uint64_t size() const { return size_; }
+  RingCounters& counters() { return c_; }
+
+  // Capture thread only. Copies one packet in, overwriting the oldest records as needed.
+  void Write(const uint8_t* data, uint32_t caplen, uint32_t orig_len, uint32_t hash, uint32_t ts_sec,
+             uint32_t ts_nsec, uint16_t link_type) {
+    const uint64_t need = (kRecordHeader + caplen + 7) & ~uint64_t{7};
+    if (need > size_ / 2) {
+      c_.too_big.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    uint64_t head = c_.head.load(std::memory_order_relaxed);
+    uint64_t off = head % size_;
+    uint64_t pad = 0;
+    if (size_ - off < need) pad = size_ - off;  // does not fit before the end: wrap
+    uint64_t tail = c_.tail.load(std::memory_order_relaxed);
+    uint64_t lost = 0;
+    while (head + pad + need - tail > size_) {
+      tail += RecordLengthAt(tail, &lost);
+    }
+    if (lost) c_.overwrites.fetch_add(lost, std::memory_order_relaxed);
+    c_.tail.store(tail, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);  // tail move is visible before the overwrite
+    if (pad >= kRecordHeader) {
+      uint8_t* p = mem_ + off;
+      Put32(p, static_cast<uint32_t>(pad));
+      std::memset(p + 4, 0, 24);
+      Put16(p + 28, 0);
+      Put16(p + 30, kFlagPadding);
+    }
+    head += pad;
+    uint8_t* p = mem_ + (head % size_);
+    Put32(p, static_cast<uint32_t>(need));
+    Put32(p + 4, caplen);
+    Put32(p + 8, orig_len);
+    Put32(p + 12, hash);
+    Put32(p + 16, ts_sec);
+    Put32(p + 20, ts_nsec);
+    const uint64_t n = c_.packets.load(std::memory_order_relaxed);
+    Put32(p + 24, static_cast<uint32_t>(n));
+    Put16(p + 28, link_type);
+    Put16(p + 30, 0);
+    std::memcpy(p + kRecordHeader, data, caplen);
+    const int64_t ts_ns = static_cast<int64_t>(ts_sec) * 1'000'000'000 + ts_nsec;
+    const uint64_t bucket = static_cast<uint64_t>(ts_ns) / kBucketNs + 1;
+    if (bucket != last_bucket_) {
+      IndexEntry& e = index_[bucket % kIndexSlots];
+      e.pos.store(head, std::memory_order_relaxed);
+      e.bucket.store(bucket, std::memory_order_release);
+      last_bucket_ = bucket;
+    }
+    c_.packets.store(n + 1, std::memory_order_relaxed);
+    c_.bytes.fetch_add(caplen, std::memory_order_relaxed);
+    c_.wire_bytes.fetch_add(orig_len, std::memory_order_relaxed);
+    c_.newest_ns.store(ts_ns, std::memory_order_relaxed);
+    c_.head.store(head + need, std::memory_order_release);
+  }
+
+ private:
+  // Length to skip at abs position `pos` (a record, a padding record, or the implicit end skip).
+  uint64_t RecordLengthAt(uint64_t pos, uint64_t* lost) const {
+    const uint64_t off = pos % size_;
+    if (size_ - off < kRecordHeader) return size_ - off;
+    const uint8_t* p = mem_ + off;
+    const uint32_t len = Get32(p);
+    const uint16_t flags = static_cast<uint16_t>(p[30] | (p[31] << 8));
+    if (!(flags & kFlagPadding)) ++*lost;
+    return len;
+  }
+  static void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }  // little-endian hosts only
+  static void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+  static uint32_t Get32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+
+  uint8_t* mem_;
+  uint64_t size_;
+  IndexEntry* index_;
+  RingCounters c_;
+  uint64_t last_bucket_ = 0;
+};
+
+}  // namespace slowshake
+
+#endif  // SLOWSHAKE_RING_H_

@@ -1,0 +1,255 @@
+/**
+ * Ring reader: iterates records in a time window and looks up one flow, never returning a torn or
+ * overwritten record.
+ *
+ * 1. Read [head, tail] from the writer (positions()).
+ * 2. Find where the window starts with the coarse time index (100 ms buckets), else from tail.
+ * 3. Scan record headers only (8-byte aligned, so a Uint32Array view reads them), comparing the
+ *    symmetric flow hash; copy matching records out.
+ * 4. Read tail again: anything copied from a position now below tail may have been overwritten
+ *    while it was copied and is dropped (counted as `torn`).
+ * 5. Verify each kept packet's 5-tuple by decoding it (hash collisions), and report how far back
+ *    the ring reaches when the window starts before its oldest record.
+ */
+import { decodePacket } from '../decode/dispatch.js';
+import { DecodedPacket } from '../decode/packet.js';
+import { Status } from '../decode/reader.js';
+import { AnomalyCounters } from '../telemetry/anomalies.js';
+import { BUCKET_NS, FLAG_PADDING, H_CAPLEN, H_FLAGS, H_HASH, H_LEN, H_LINK, H_NSEC, H_ORIGLEN, H_SEC, INDEX_SLOTS, RECORD_HEADER } from './layout.js';
+import { flowHash } from './flow-hash.js';
+
+export interface RingSource {
+  readonly ring: ArrayBuffer;
+  readonly index: ArrayBuffer;
+  /** Writes [head, tail, newest timestamp ns] into `out` (positions are absolute byte counts). */
+  positions(out: Float64Array): void;
+}
+
+/** A packet copied out of the ring; the shape the pcap writer takes. */
+export interface RingPacket {
+  pos: number;
+  tsSec: number;
+  tsNsec: number;
+  /** ns since the epoch as a double (sub-µs precision is lost above 2^53; use tsSec/tsNsec for exact). */
+  tsNs: number;
+  caplen: number;
+  origLen: number;
+  linkType: number;
+  hash: number;
+  data: Uint8Array;
+}
+
+export interface FlowKey {
+  a: Uint8Array;
+  aPort: number;
+  b: Uint8Array;
+  bPort: number;
+}
+
+export interface Reach {
+  /** Oldest and newest record timestamps in ns (0 when empty). */
+  oldestNs: number;
+  newestNs: number;
+  /** newest − oldest, seconds. */
+  seconds: number;
+}
+
+export interface FlowLookup {
+  packets: RingPacket[];
+  /** Records scanned (headers read). */
+  scanned: number;
+  /** Copies dropped because the writer overwrote them while they were read. */
+  torn: number;
+  /** Hash matches whose 5-tuple differed. */
+  collisions: number;
+  /** Set when the window starts before the oldest record the ring still holds. */
+  tooOld: { reachSeconds: number; askedSeconds: number; shortBySeconds: number } | null;
+}
+
+export class RingReader {
+  readonly #src: RingSource;
+  readonly #u8: Uint8Array;
+  readonly #u32: Uint32Array;
+  readonly #u16: Uint16Array;
+  readonly #index: BigUint64Array;
+  readonly #size: number;
+  readonly #pos = new Float64Array(3);
+  readonly #pkt = new DecodedPacket();
+  readonly #an = new AnomalyCounters();
+
+  constructor(src: RingSource) {
+    this.#src = src;
+    this.#u8 = new Uint8Array(src.ring);
+    this.#u32 = new Uint32Array(src.ring);
+    this.#u16 = new Uint16Array(src.ring);
+    this.#index = new BigUint64Array(src.index);
+    this.#size = src.ring.byteLength;
+  }
+
+  #positions(): [number, number] {
+    this.#src.positions(this.#pos);
+    return [this.#pos[0]!, this.#pos[1]!];
+  }
+
+  /** Offset of the record at abs position p, after the implicit end-of-ring skip. -1 on a padding record. */
+  #normalise(p: number): number {
+    const off = p % this.#size;
+    return this.#size - off < RECORD_HEADER ? p + (this.#size - off) : p;
+  }
+
+  #tsNs(off: number): number {
+    return this.#u32[(off + H_SEC) >> 2]! * 1e9 + this.#u32[(off + H_NSEC) >> 2]!;
+  }
+
+  /** How far back the ring reaches now. */
+  reach(): Reach {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const [head, tail] = this.#positions();
+      const newest = this.#pos[2]!;
+      if (head === tail) return { oldestNs: 0, newestNs: 0, seconds: 0 };
+      const oldest = this.#oldestNs(tail, head);
+      const [, tail2] = this.#positions();
+      if (tail2 !== tail) continue; // the oldest record was overwritten while read: try again
+      return { oldestNs: oldest, newestNs: newest, seconds: Math.max(0, (newest - oldest) / 1e9) };
+    }
+    return { oldestNs: 0, newestNs: 0, seconds: 0 };
+  }
+
+  /** First position whose bucket is at or after `fromNs`'s bucket, via the time index; else tail. */
+  #startPos(fromNs: number, tail: number, head: number): number {
+    const first = Math.floor(fromNs / BUCKET_NS) + 1;
+    // Look forward bucket by bucket (bounded) for an index entry still inside the ring.
+    const idx = this.#index;
+    for (let b = first, n = 0; n < 600; b++, n++) {
+      const slot = (b % INDEX_SLOTS) * 2;
+      const bucket = Number(idx[slot]!);
+      if (bucket === b) {
+        const pos = Number(idx[slot + 1]!);
+        if (pos >= tail && pos <= head) return pos;
+        if (pos < tail) return tail;
+      } else if (bucket > b) {
+        // a slot reused by a newer bucket: nothing this old is indexed any more
+      }
+    }
+    return tail;
+  }
+
+  /**
+   * All packets of one TCP flow (either direction) with timestamps in [fromNs, toNs], verified
+   * against the 5-tuple.
+   */
+  lookupFlow(key: FlowKey, fromNs: number, toNs: number): FlowLookup {
+    const want = flowHash(key.a, key.aPort, key.b, key.bPort);
+    const out: FlowLookup = { packets: [], scanned: 0, torn: 0, collisions: 0, tooOld: null };
+    const [head, tail] = this.#positions();
+    const size = this.#size;
+    const u32 = this.#u32;
+    const u16 = this.#u16;
+    let p = this.#startPos(fromNs, tail, head);
+    const copied: RingPacket[] = [];
+    let oldestSeen = -1;
+    while (p < head) {
+      p = this.#normalise(p);
+      if (p >= head) break;
+      const off = p % size;
+      const w = off >> 2;
+      const len = u32[w]!;
+      if (len < RECORD_HEADER || len > size || (len & 7) !== 0) break; // torn header: stop here
+      if (u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING) { p += len; continue; }
+      out.scanned++;
+      const sec = u32[w + 4]!;
+      const ts = sec * 1e9 + u32[w + 5]!;
+      if (oldestSeen < 0) oldestSeen = ts;
+      if (ts > toNs) break;
+      if (u32[w + 3] === want && ts >= fromNs) {
+        const caplen = u32[(off + H_CAPLEN) >> 2]!;
+        const start = off + RECORD_HEADER;
+        copied.push({
+          pos: p, tsSec: sec, tsNsec: u32[w + 5]!, tsNs: ts, caplen, origLen: u32[(off + H_ORIGLEN) >> 2]!,
+          linkType: u16[(off + H_LINK) >> 1]!, hash: want, data: this.#u8.slice(start, start + Math.min(caplen, len - RECORD_HEADER)),
+        });
+      }
+      p += len;
+    }
+    const [, tail2] = this.#positions();
+    for (const c of copied) {
+      if (c.pos < tail2) { out.torn++; continue; }
+      if (!this.#matches(c, key)) { out.collisions++; continue; }
+      out.packets.push(c);
+    }
+    // Reach: does the ring still hold the start of the window?
+    const oldest = this.#oldestNs(tail2, head);
+    if (oldest > 0 && fromNs < oldest) {
+      const reach = (toNs - oldest) / 1e9;
+      const asked = (toNs - fromNs) / 1e9;
+      out.tooOld = { reachSeconds: Math.max(0, reach), askedSeconds: asked, shortBySeconds: (oldest - fromNs) / 1e9 };
+    }
+    return out;
+  }
+
+  #oldestNs(tail: number, head: number): number {
+    if (tail >= head) return 0;
+    let p = this.#normalise(tail);
+    let off = p % this.#size;
+    if (this.#u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING) { p = this.#normalise(p + this.#u32[off >> 2]!); off = p % this.#size; }
+    return p < head ? this.#tsNs(off) : 0;
+  }
+
+  #matches(c: RingPacket, k: FlowKey): boolean {
+    const pkt = this.#pkt;
+    pkt.buf = c.data;
+    pkt.off = 0;
+    pkt.caplen = c.data.length;
+    pkt.linkType = c.linkType;
+    if (decodePacket(pkt, this.#an) !== Status.OK) return false;
+    const alen = pkt.ipVersion === 6 ? 16 : 4;
+    if (k.a.length !== alen || k.b.length !== alen) return false;
+    const fwd = pkt.srcPort === k.aPort && pkt.dstPort === k.bPort && eq(c.data, pkt.srcAddrOff, k.a) && eq(c.data, pkt.dstAddrOff, k.b);
+    const rev = pkt.srcPort === k.bPort && pkt.dstPort === k.aPort && eq(c.data, pkt.srcAddrOff, k.b) && eq(c.data, pkt.dstAddrOff, k.a);
+    return fwd || rev;
+  }
+
+  /**
+   * Calls `fn` for every intact record between the oldest and the newest (for whole-ring dumps),
+   * in chunks so records overwritten meanwhile are dropped (and counted). Returns counts.
+   */
+  forEach(fn: (p: RingPacket) => void): { records: number; torn: number } {
+    const [end, tail0] = this.#positions(); // a snapshot ends at the head seen now
+    let p = tail0;
+    let records = 0, torn = 0;
+    const chunk: RingPacket[] = [];
+    while (p < end) {
+      chunk.length = 0;
+      for (let n = 0; n < 4096 && p < end; n++) {
+        p = this.#normalise(p);
+        if (p >= end) break;
+        const off = p % this.#size;
+        const len = this.#u32[off >> 2]!;
+        if (len < RECORD_HEADER || len > this.#size || (len & 7) !== 0) { p = end; break; }
+        if (!(this.#u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING)) {
+          const w = off >> 2;
+          const caplen = this.#u32[w + 1]!;
+          chunk.push({
+            pos: p, tsSec: this.#u32[w + 4]!, tsNsec: this.#u32[w + 5]!, tsNs: this.#tsNs(off), caplen, origLen: this.#u32[w + 2]!,
+            linkType: this.#u16[(off + H_LINK) >> 1]!, hash: this.#u32[w + 3]!,
+            data: this.#u8.slice(off + RECORD_HEADER, off + RECORD_HEADER + Math.min(caplen, len - RECORD_HEADER)),
+          });
+        }
+        p += len;
+      }
+      const [, tail] = this.#positions();
+      for (const c of chunk) {
+        if (c.pos < tail) { torn++; continue; }
+        records++;
+        fn(c);
+      }
+      if (p < tail) p = tail; // the writer lapped us: continue from the oldest record still held
+    }
+    return { records, torn };
+  }
+}
+
+function eq(buf: Uint8Array, off: number, addr: Uint8Array): boolean {
+  for (let i = 0; i < addr.length; i++) if (buf[off + i] !== addr[i]) return false;
+  return true;
+}
