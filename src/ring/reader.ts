@@ -210,6 +210,45 @@ export class RingReader {
   }
 
   /**
+   * Intact records with timestamps in [fromNs, toNs], oldest first, found through the time index.
+   * `tooOld` is set when the window starts before the oldest record still held.
+   */
+  window(fromNs: number, toNs: number): { packets: RingPacket[]; torn: number; tooOld: FlowLookup['tooOld'] } {
+    const [head, tail] = this.#positions();
+    const size = this.#size, u32 = this.#u32, u16 = this.#u16;
+    let p = this.#startPos(fromNs, tail, head);
+    const copied: RingPacket[] = [];
+    while (p < head) {
+      p = this.#normalise(p);
+      if (p >= head) break;
+      const off = p % size;
+      const w = off >> 2;
+      const len = u32[w]!;
+      if (len < RECORD_HEADER || len > size || (len & 7) !== 0) break;
+      if (!(u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING)) {
+        const ts = u32[w + 4]! * 1e9 + u32[w + 5]!;
+        if (ts > toNs) break;
+        if (ts >= fromNs) {
+          const caplen = u32[w + 1]!;
+          copied.push({
+            pos: p, tsSec: u32[w + 4]!, tsNsec: u32[w + 5]!, tsNs: ts, caplen, origLen: u32[w + 2]!,
+            linkType: u16[(off + H_LINK) >> 1]!, hash: u32[w + 3]!,
+            data: this.#u8.slice(off + RECORD_HEADER, off + RECORD_HEADER + Math.min(caplen, len - RECORD_HEADER)),
+          });
+        }
+      }
+      p += len;
+    }
+    const [, tail2] = this.#positions();
+    const packets = copied.filter((c) => c.pos >= tail2);
+    const oldest = this.#oldestNs(tail2, head);
+    const tooOld = oldest > 0 && fromNs < oldest
+      ? { reachSeconds: Math.max(0, (toNs - oldest) / 1e9), askedSeconds: (toNs - fromNs) / 1e9, shortBySeconds: (oldest - fromNs) / 1e9 }
+      : null;
+    return { packets, torn: copied.length - packets.length, tooOld };
+  }
+
+  /**
    * Calls `fn` for every intact record between the oldest and the newest (for whole-ring dumps),
    * in chunks so records overwritten meanwhile are dropped (and counted). Returns counts.
    */
