@@ -44,3 +44,13 @@ export function u32le(buf: Uint8Array, off: number, end: number): number {
     ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
     : -1;
 }
+
+/**
+ * A copy of buf[start, end). Use this, never `.slice`, on packet buffers: they may be Node
+ * Buffers, whose `slice` is a view, and the file reader reuses its buffer for the next chunk.
+ */
+export function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(buf.subarray(start, end));
+  return out;
+}

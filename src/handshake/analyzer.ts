@@ -11,7 +11,7 @@
  *    pcaps are wanted), when the flow closes or idles out first, or at the end of input.
  */
 import { decodePacket } from '../decode/dispatch.js';
-import { Status } from '../decode/reader.js';
+import { Status, copyBytes } from '../decode/reader.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_TRACKING } from '../flow/flow-table.js';
 import { AnomalyCounters } from '../telemetry/anomalies.js';
@@ -171,8 +171,8 @@ export class Analyzer {
       return -1;
     }
     const alen = p.ipVersion === 6 ? 16 : 4;
-    const src = p.buf.slice(p.srcAddrOff, p.srcAddrOff + alen);
-    const dst = p.buf.slice(p.dstAddrOff, p.dstAddrOff + alen);
+    const src = copyBytes(p.buf, p.srcAddrOff, p.srcAddrOff + alen);
+    const dst = copyBytes(p.buf, p.dstAddrOff, p.dstAddrOff + alen);
     const t = srcIsClient
       ? new HandshakeTracker(p.ipVersion, src, dst, p.srcPort, p.dstPort, this.anomalies)
       : new HandshakeTracker(p.ipVersion, dst, src, p.dstPort, p.srcPort, this.anomalies);

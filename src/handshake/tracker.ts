@@ -16,6 +16,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decod
 import { TlsStream, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
 import { decodeClientHello, decodeServerHello, type ClientHelloInfo, type ServerHelloInfo } from '../decode/tls-hello.js';
 import { TcpStream, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
+import { copyBytes } from '../decode/reader.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 import { T, newTimeline, type Timeline } from './timeline.js';
 
@@ -297,7 +298,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (kept.length >= 4096) return;
     kept.push({
       tsSec: p.tsSec, tsNsec: p.tsNsec, tsUs: p.tsUs, origLen: p.origLen, linkType: p.linkType, fromClient,
-      data: p.buf.slice(p.off, p.off + p.caplen), flags: p.flags, seq: p.seq, ack: p.ack, payloadLen: p.payloadLen,
+      data: copyBytes(p.buf, p.off, p.off + p.caplen), flags: p.flags, seq: p.seq, ack: p.ack, payloadLen: p.payloadLen,
     });
   }
 

@@ -8,6 +8,7 @@
  * Fatal format errors throw CaptureFileError naming the file and the byte offset.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { DecodedPacket } from '../decode/packet.js';
@@ -77,6 +78,21 @@ export async function readCaptureFile(path: string, pkt: DecodedPacket, sink: Pa
     } catch (err) {
       await fh?.close();
       throw new CaptureFileError(name, 0, describeOpenError(err as NodeJS.ErrnoException));
+    }
+    // Plain files take the synchronous path: one reusable buffer, no per-chunk allocation or
+    // event-loop round trip (the async stream path measured 6% copying and 5% idle time).
+    const magic = Buffer.alloc(2);
+    const got = readSync(fh.fd, magic, 0, 2, 0);
+    if (!(got === 2 && magic[0] === 0x1f && magic[1] === 0x8b)) {
+      try {
+        return readPlainSync(name, fh.fd, total, pkt, sink, opts);
+      } catch (err) {
+        if (err instanceof CaptureFileError) throw err;
+        const e = err as NodeJS.ErrnoException;
+        throw new CaptureFileError(name, 0, `read failed: ${e.code ?? e.message}`);
+      } finally {
+        await fh.close();
+      }
     }
     raw = fileChunks(fh, progress);
   }
@@ -151,6 +167,52 @@ async function readChunks(
   }
   opts.onProgress?.(progress.done, total);
   return { format: parser instanceof PcapParser ? 'pcap' : 'pcapng', gzip, bytes: base, packets: parser.packets, warnings };
+}
+
+/** Plain (uncompressed) file: synchronous reads into one buffer; leftovers move to its front. */
+function readPlainSync(name: string, fd: number, total: number, pkt: DecodedPacket, sink: PacketSink, opts: ReadOptions): ReadResult {
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let have = 0;
+  let base = 0; // stream offset of buf[0]
+  let read = 0;
+  let lastProgress = 0;
+  let parser: PcapParser | PcapngParser | null = null;
+  for (;;) {
+    if (have === buf.length) { // a record larger than the buffer: grow it
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, have);
+      buf = bigger;
+    }
+    const n = readSync(fd, buf, have, buf.length - have, read);
+    if (n === 0) break;
+    read += n;
+    have += n;
+    if (parser === null) {
+      if (have < 4) continue;
+      parser = makeParser(name, buf);
+    }
+    const pos = parser.parse(buf.subarray(0, have), 0, base, pkt, sink);
+    if (pos < have) buf.copyWithin(0, pos, have);
+    have -= pos;
+    base += pos;
+    if (opts.onProgress && read - lastProgress >= CHUNK) {
+      lastProgress = read;
+      opts.onProgress(read, total);
+    }
+  }
+  if (parser === null) {
+    if (have === 0) throw new CaptureFileError(name, 0, 'empty file (no pcap or pcapng header)');
+    throw new CaptureFileError(name, 0, `truncated file: ${have} bytes, too short for a capture header`);
+  }
+  const warnings: string[] = [];
+  if (have > 0) {
+    if (parser instanceof PcapParser && parser.packets === 0 && base === 0) {
+      throw new CaptureFileError(name, 0, `truncated file header (${have} of 24 bytes)`);
+    }
+    warnings.push(`${name}: byte ${base}: truncated last record (${have} of ${parser.needed(buf.subarray(0, have), 0)} bytes); the rest of the file was analysed`);
+  }
+  opts.onProgress?.(read, total);
+  return { format: parser instanceof PcapParser ? 'pcap' : 'pcapng', gzip: false, bytes: base, packets: parser.packets, warnings };
 }
 
 function makeParser(name: string, data: Uint8Array): PcapParser | PcapngParser {
