@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
 import { Analyzer } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
+import { recordToJson } from '../handshake/record-json.js';
 import type { KeptPacket } from '../handshake/tracker.js';
 import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
 import { CaptureFileError } from '../sources/capture-error.js';
@@ -174,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
       if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
       if (opts.ladder) return;
       if (opts.format === 'ndjson') {
-        ndjsonBuf += JSON.stringify(rec) + '\n';
+        ndjsonBuf += recordToJson(rec) + '\n';
         if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
       } else if (opts.flow === null || rec.client === opts.flow || rec.server === opts.flow) {
         records.push(rec);

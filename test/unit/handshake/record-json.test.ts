@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeCaptures } from '../../../src/index.js';
+import { recordToJson } from '../../../src/handshake/record-json.js';
+import { CAPTURES } from '../../helpers/cli.js';
+
+describe('recordToJson', () => {
+  it('equals JSON.stringify for every record of every bundled capture', async () => {
+    const files = readdirSync(CAPTURES).map((f) => join(CAPTURES, f));
+    const { records } = await analyzeCaptures(files);
+    expect(records.length).toBeGreaterThan(40);
+    for (const r of records) expect(recordToJson(r)).toBe(JSON.stringify(r));
+  });
+  it('escapes hostile strings and carries optional fields the same way', async () => {
+    const { records } = await analyzeCaptures([join(CAPTURES, 'client-think.pcap')]);
+    const r = { ...records[0]!, sni: 'a"b\\c\u0000\u2028é', notes: ['x\ny'], event: { cursor: 's=1', message: 'm "q"' }, event_elapsed_ms: 12.5, proxy_gap_ms: null, pcap: '/tmp/a b.pcap' };
+    expect(recordToJson(r)).toBe(JSON.stringify(r));
+  });
+});
