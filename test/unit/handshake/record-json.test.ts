@@ -18,3 +18,14 @@ describe('recordToJson', () => {
     expect(recordToJson(r)).toBe(JSON.stringify(r));
   });
 });
+
+describe('recordToJson number formatting', () => {
+  it('matches JSON.stringify on µs timestamps and millisecond values', async () => {
+    const base = (await analyzeCaptures([join(CAPTURES, 'client-think.pcap')])).records[0]!;
+    const values = [0, 1, 0.001, 0.01, 0.1, 0.5, 1.25, 304.334, 999.999, 1000, 12345.678, 1e12, 1795452917449832, 1795452917000000, 1795452917000001, 2e9, 0.0005, 1e-7];
+    for (const v of values) {
+      const r = { ...base, timeline: { ...base.timeline, syn: v }, phases_ms: { ...base.phases_ms, total: v } };
+      expect(recordToJson(r)).toBe(JSON.stringify(r));
+    }
+  });
+});
