@@ -110,9 +110,19 @@ napi_value Open(napi_env env, napi_callback_info info) {
   std::shared_ptr<RingStorage> st = cap->storage();
   napi_value result, handle, ring, index;
   CHECK_NAPI(napi_create_object(env, &result));
-  CHECK_NAPI(napi_create_external_arraybuffer(env, st->mem, st->bytes, FinalizeStorage, new std::shared_ptr<RingStorage>(st), &ring));
-  CHECK_NAPI(napi_create_external_arraybuffer(env, st->index, sizeof(IndexEntry) * kIndexSlots, FinalizeStorage,
-                                              new std::shared_ptr<RingStorage>(st), &index));
+  // Each ArrayBuffer holds a reference to the storage; the hint is freed here if creation fails.
+  auto* ref1 = new std::shared_ptr<RingStorage>(st);
+  if (napi_create_external_arraybuffer(env, st->mem, st->bytes, FinalizeStorage, ref1, &ring) != napi_ok) {
+    delete ref1;
+    napi_throw_error(env, "SLOWSHAKE_ERR_CAPTURE_OPEN", "cannot expose the ring memory to JavaScript (ring too large for an ArrayBuffer?)");
+    return nullptr;
+  }
+  auto* ref2 = new std::shared_ptr<RingStorage>(st);
+  if (napi_create_external_arraybuffer(env, st->index, sizeof(IndexEntry) * kIndexSlots, FinalizeStorage, ref2, &index) != napi_ok) {
+    delete ref2;
+    napi_throw_error(env, "SLOWSHAKE_ERR_CAPTURE_OPEN", "cannot expose the ring index to JavaScript");
+    return nullptr;
+  }
   const int link = cap->link_type();
   const bool nano = cap->nanosecond();
   CHECK_NAPI(napi_create_external(env, new Handle{std::move(cap)}, FinalizeHandle, nullptr, &handle));

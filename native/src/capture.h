@@ -74,6 +74,7 @@ class Capture {
   std::thread thread_;
   int wake_[2] = {-1, -1};
   int link_type_ = 0;
+  int timeout_ms_ = 50;
   bool nano_ = true;
   std::atomic<bool> stop_{false};
   std::atomic<int> state_{0};

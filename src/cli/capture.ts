@@ -78,11 +78,11 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
 }
 
 /** Writes every intact record in the ring to one file, atomically. */
-export function dumpRing(reader: RingReader, path: string): { path: string; packets: number; torn: number } {
+export function dumpRing(reader: RingReader, path: string, linkType: number): { path: string; packets: number; torn: number } {
   const dir = dirname(resolve(path));
   ensurePrivateDir(dir);
   const w = new AtomicCaptureWriter(dir, basename(path), path.endsWith('.pcapng') ? 'pcapng' : 'pcap',
-    'slowshake capture: whole-ring snapshot');
+    'slowshake capture: whole-ring snapshot', 262144, linkType);
   try {
     const r = reader.forEach((p) => w.write(p));
     return { path: w.close(), packets: w.packets, torn: r.torn };
@@ -140,7 +140,7 @@ export async function run(argv: string[]): Promise<number> {
       try {
         ensurePrivateDir(o.out);
         const name = `snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.pcap`;
-        const r = dumpRing(reader, resolve(o.out, name));
+        const r = dumpRing(reader, resolve(o.out, name), cap.linkType);
         snapshots++;
         process.stderr.write(`${tty ? '\r\x1b[K' : ''}Snapshot: ${r.packets} packets written to ${r.path}\n`);
       } catch (err) {
@@ -154,7 +154,7 @@ export async function run(argv: string[]): Promise<number> {
       const s = cap.stats();
       if (s.state === 'failed') {
         exitCode = 1;
-        finish(s.error ?? 'capture failed');
+        finish(`failed (${s.error ?? 'unknown libpcap error'})`);
         return;
       }
       if (o.durationMs !== null && Date.now() - started >= o.durationMs) { finish('duration reached'); return; }
@@ -173,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   if (snapshots) lines.push(`Snapshots written: ${snapshots} (in ${resolve(o.out)})`);
   if (o.dumpRing !== null) {
-    const r = dumpRing(reader, o.dumpRing);
+    const r = dumpRing(reader, o.dumpRing, cap.linkType);
     lines.push(`Ring dump: ${r.packets} packets written to ${r.path}${r.torn ? ` (${r.torn} overwritten while copying)` : ''}`);
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -98,7 +98,7 @@ export class RingReader {
   }
 
   #tsNs(off: number): number {
-    return this.#u32[(off + H_SEC) >> 2]! * 1e9 + this.#u32[(off + H_NSEC) >> 2]!;
+    return this.#u32[(off + H_SEC) >>> 2]! * 1e9 + this.#u32[(off + H_NSEC) >>> 2]!;
   }
 
   /** How far back the ring reaches now. */
@@ -135,6 +135,82 @@ export class RingReader {
   }
 
   /**
+   * Scans records from abs position `start` up to `end` (or the first record newer than `toNs`, or
+   * `max` records), copying those with timestamp >= fromNs and flow hash `hash` (0 = any) into
+   * `out`. Every 64 records, and at any implausible header, `tail` is read again: if the writer
+   * has overwritten anything at or after where this batch began, the whole batch is discarded
+   * (counted as torn; it may have followed a header read from overwritten memory) and the scan
+   * resumes from the new tail, whose record chain is always valid. Returns the next position.
+   */
+  #scan(start: number, end: number, fromNs: number, toNs: number, hash: number, max: number, out: RingPacket[], st: ScanStats): number {
+    const size = this.#size, u32 = this.#u32, u16 = this.#u16;
+    let p = start;
+    let batchStart = p;
+    let committed = out.length;
+    let n = 0;
+    let stopped = false;
+    for (;;) {
+      while (p < end && n < max) {
+        p = this.#normalise(p);
+        if (p >= end) break;
+        const off = p % size;
+        const w = off >>> 2;
+        const len = u32[w]!;
+        const bad = len < RECORD_HEADER || len > size || (len & 7) !== 0 || p + len > end;
+        if (bad || (++n & 63) === 0) {
+          const tail = this.#tail();
+          if (batchStart < tail || p < tail) {
+            st.torn += out.length - committed;
+            out.length = committed;
+            p = batchStart = tail;
+            continue;
+          }
+          if (bad) { st.corrupt++; stopped = true; break; } // cannot happen with an intact writer
+          batchStart = p;
+          committed = out.length;
+        }
+        if (u16[(off + H_FLAGS) >>> 1]! & FLAG_PADDING) { p += len; continue; }
+        st.scanned++;
+        const sec = u32[w + 4]!, nsec = u32[w + 5]!;
+        const ts = sec * 1e9 + nsec;
+        if (ts > toNs) { stopped = true; break; }
+        if ((hash === 0 || u32[w + 3] === hash) && ts >= fromNs) {
+          const caplen = u32[w + 1]!;
+          out.push({
+            pos: p, tsSec: sec, tsNsec: nsec, tsNs: ts, caplen, origLen: u32[w + 2]!,
+            linkType: u16[(off + H_LINK) >>> 1]!, hash: u32[w + 3]!,
+            data: this.#u8.slice(off + RECORD_HEADER, off + RECORD_HEADER + Math.min(caplen, len - RECORD_HEADER)),
+          });
+        }
+        p += len;
+      }
+      const tail = this.#tail();
+      if (batchStart >= tail) break;
+      st.torn += out.length - committed;
+      out.length = committed;
+      p = batchStart = tail;
+      if (stopped && p >= end) break;
+      stopped = false;
+      n = 0;
+    }
+    return p;
+  }
+
+  #tail(): number {
+    this.#src.positions(this.#pos);
+    return this.#pos[1]!;
+  }
+
+  /** Window-start diagnosis: only a ring that has lost data (tail moved) can be "too old". */
+  #tooOld(fromNs: number, toNs: number, head: number): FlowLookup['tooOld'] {
+    const tail = this.#tail();
+    if (tail === 0) return null;
+    const oldest = this.#oldestNs(tail, head);
+    if (oldest <= 0 || fromNs >= oldest) return null;
+    return { reachSeconds: Math.max(0, (toNs - oldest) / 1e9), askedSeconds: (toNs - fromNs) / 1e9, shortBySeconds: (oldest - fromNs) / 1e9 };
+  }
+
+  /**
    * All packets of one TCP flow (either direction) with timestamps in [fromNs, toNs], verified
    * against the 5-tuple.
    */
@@ -142,48 +218,16 @@ export class RingReader {
     const want = flowHash(key.a, key.aPort, key.b, key.bPort);
     const out: FlowLookup = { packets: [], scanned: 0, torn: 0, collisions: 0, tooOld: null };
     const [head, tail] = this.#positions();
-    const size = this.#size;
-    const u32 = this.#u32;
-    const u16 = this.#u16;
-    let p = this.#startPos(fromNs, tail, head);
     const copied: RingPacket[] = [];
-    let oldestSeen = -1;
-    while (p < head) {
-      p = this.#normalise(p);
-      if (p >= head) break;
-      const off = p % size;
-      const w = off >> 2;
-      const len = u32[w]!;
-      if (len < RECORD_HEADER || len > size || (len & 7) !== 0) break; // torn header: stop here
-      if (u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING) { p += len; continue; }
-      out.scanned++;
-      const sec = u32[w + 4]!;
-      const ts = sec * 1e9 + u32[w + 5]!;
-      if (oldestSeen < 0) oldestSeen = ts;
-      if (ts > toNs) break;
-      if (u32[w + 3] === want && ts >= fromNs) {
-        const caplen = u32[(off + H_CAPLEN) >> 2]!;
-        const start = off + RECORD_HEADER;
-        copied.push({
-          pos: p, tsSec: sec, tsNsec: u32[w + 5]!, tsNs: ts, caplen, origLen: u32[(off + H_ORIGLEN) >> 2]!,
-          linkType: u16[(off + H_LINK) >> 1]!, hash: want, data: this.#u8.slice(start, start + Math.min(caplen, len - RECORD_HEADER)),
-        });
-      }
-      p += len;
-    }
-    const [, tail2] = this.#positions();
+    const st: ScanStats = { scanned: 0, torn: 0, corrupt: 0 };
+    this.#scan(this.#startPos(fromNs, tail, head), head, fromNs, toNs, want, Infinity, copied, st);
+    out.scanned = st.scanned;
+    out.torn = st.torn;
     for (const c of copied) {
-      if (c.pos < tail2) { out.torn++; continue; }
       if (!this.#matches(c, key)) { out.collisions++; continue; }
       out.packets.push(c);
     }
-    // Reach: does the ring still hold the start of the window?
-    const oldest = this.#oldestNs(tail2, head);
-    if (oldest > 0 && fromNs < oldest) {
-      const reach = (toNs - oldest) / 1e9;
-      const asked = (toNs - fromNs) / 1e9;
-      out.tooOld = { reachSeconds: Math.max(0, reach), askedSeconds: asked, shortBySeconds: (oldest - fromNs) / 1e9 };
-    }
+    out.tooOld = this.#tooOld(fromNs, toNs, head);
     return out;
   }
 
@@ -191,7 +235,7 @@ export class RingReader {
     if (tail >= head) return 0;
     let p = this.#normalise(tail);
     let off = p % this.#size;
-    if (this.#u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING) { p = this.#normalise(p + this.#u32[off >> 2]!); off = p % this.#size; }
+    if (this.#u16[(off + H_FLAGS) >>> 1]! & FLAG_PADDING) { p = this.#normalise(p + this.#u32[off >>> 2]!); off = p % this.#size; }
     return p < head ? this.#tsNs(off) : 0;
   }
 
@@ -215,77 +259,38 @@ export class RingReader {
    */
   window(fromNs: number, toNs: number): { packets: RingPacket[]; torn: number; tooOld: FlowLookup['tooOld'] } {
     const [head, tail] = this.#positions();
-    const size = this.#size, u32 = this.#u32, u16 = this.#u16;
-    let p = this.#startPos(fromNs, tail, head);
-    const copied: RingPacket[] = [];
-    while (p < head) {
-      p = this.#normalise(p);
-      if (p >= head) break;
-      const off = p % size;
-      const w = off >> 2;
-      const len = u32[w]!;
-      if (len < RECORD_HEADER || len > size || (len & 7) !== 0) break;
-      if (!(u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING)) {
-        const ts = u32[w + 4]! * 1e9 + u32[w + 5]!;
-        if (ts > toNs) break;
-        if (ts >= fromNs) {
-          const caplen = u32[w + 1]!;
-          copied.push({
-            pos: p, tsSec: u32[w + 4]!, tsNsec: u32[w + 5]!, tsNs: ts, caplen, origLen: u32[w + 2]!,
-            linkType: u16[(off + H_LINK) >> 1]!, hash: u32[w + 3]!,
-            data: this.#u8.slice(off + RECORD_HEADER, off + RECORD_HEADER + Math.min(caplen, len - RECORD_HEADER)),
-          });
-        }
-      }
-      p += len;
-    }
-    const [, tail2] = this.#positions();
-    const packets = copied.filter((c) => c.pos >= tail2);
-    const oldest = this.#oldestNs(tail2, head);
-    const tooOld = oldest > 0 && fromNs < oldest
-      ? { reachSeconds: Math.max(0, (toNs - oldest) / 1e9), askedSeconds: (toNs - fromNs) / 1e9, shortBySeconds: (oldest - fromNs) / 1e9 }
-      : null;
-    return { packets, torn: copied.length - packets.length, tooOld };
+    const packets: RingPacket[] = [];
+    const st: ScanStats = { scanned: 0, torn: 0, corrupt: 0 };
+    this.#scan(this.#startPos(fromNs, tail, head), head, fromNs, toNs, 0, Infinity, packets, st);
+    return { packets, torn: st.torn, tooOld: this.#tooOld(fromNs, toNs, head) };
   }
 
   /**
-   * Calls `fn` for every intact record between the oldest and the newest (for whole-ring dumps),
-   * in chunks so records overwritten meanwhile are dropped (and counted). Returns counts.
+   * Calls `fn` for every intact record from the oldest to the head seen at the start (whole-ring
+   * dumps), 4096 records at a time so memory stays bounded; records overwritten while being
+   * copied are dropped and counted.
    */
   forEach(fn: (p: RingPacket) => void): { records: number; torn: number } {
     const [end, tail0] = this.#positions(); // a snapshot ends at the head seen now
     let p = tail0;
-    let records = 0, torn = 0;
+    let records = 0;
+    const st: ScanStats = { scanned: 0, torn: 0, corrupt: 0 };
     const chunk: RingPacket[] = [];
-    while (p < end) {
+    while (p < end && st.corrupt === 0) {
       chunk.length = 0;
-      for (let n = 0; n < 4096 && p < end; n++) {
-        p = this.#normalise(p);
-        if (p >= end) break;
-        const off = p % this.#size;
-        const len = this.#u32[off >> 2]!;
-        if (len < RECORD_HEADER || len > this.#size || (len & 7) !== 0) { p = end; break; }
-        if (!(this.#u16[(off + H_FLAGS) >> 1]! & FLAG_PADDING)) {
-          const w = off >> 2;
-          const caplen = this.#u32[w + 1]!;
-          chunk.push({
-            pos: p, tsSec: this.#u32[w + 4]!, tsNsec: this.#u32[w + 5]!, tsNs: this.#tsNs(off), caplen, origLen: this.#u32[w + 2]!,
-            linkType: this.#u16[(off + H_LINK) >> 1]!, hash: this.#u32[w + 3]!,
-            data: this.#u8.slice(off + RECORD_HEADER, off + RECORD_HEADER + Math.min(caplen, len - RECORD_HEADER)),
-          });
-        }
-        p += len;
-      }
-      const [, tail] = this.#positions();
-      for (const c of chunk) {
-        if (c.pos < tail) { torn++; continue; }
-        records++;
-        fn(c);
-      }
-      if (p < tail) p = tail; // the writer lapped us: continue from the oldest record still held
+      const next = this.#scan(p, end, 0, Infinity, 0, 4096, chunk, st);
+      for (const c of chunk) { records++; fn(c); }
+      if (next <= p && chunk.length === 0) break;
+      p = next;
     }
-    return { records, torn };
+    return { records, torn: st.torn };
   }
+}
+
+interface ScanStats {
+  scanned: number;
+  torn: number;
+  corrupt: number;
 }
 
 function eq(buf: Uint8Array, off: number, addr: Uint8Array): boolean {

@@ -104,7 +104,9 @@ export class AtomicCaptureWriter {
   packets = 0;
   skipped = 0;
 
-  constructor(dir: string, name: string, readonly format: 'pcap' | 'pcapng', readonly sectionComment = '', readonly snaplen = 262144) {
+  constructor(dir: string, name: string, readonly format: 'pcap' | 'pcapng', readonly sectionComment = '', readonly snaplen = 262144,
+    /** Link type written for a file that ends up with no packets. */
+    readonly emptyLinkType = 1) {
     this.#dir = dir;
     let final = join(dir, name);
     for (let i = 1; existsSync(final); i++) final = join(dir, name.replace(/(\.[a-z]+)$/, `-${i}$1`));
@@ -196,7 +198,7 @@ export class AtomicCaptureWriter {
 
   /** Flushes, fsyncs, renames into place, fsyncs the directory. Returns the final path. */
   close(): string {
-    if (this.#linkType < 0) this.#header(1); // empty capture: still a valid file
+    if (this.#linkType < 0) this.#header(this.emptyLinkType); // empty capture: still a valid file
     this.#flush();
     fsyncSync(this.#fd);
     closeSync(this.#fd);

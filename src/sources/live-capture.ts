@@ -82,6 +82,10 @@ export function validateCaptureOptions(o: CaptureOptions): void {
   if (!Number.isFinite(o.ringSize) || o.ringSize < 1024 * 1024) {
     throw new CaptureError(`--ring-size: must be at least 1MiB, got ${o.ringSize} bytes`);
   }
+  // Node 20 ArrayBuffers (the ring is one) stop at 4 GiB; the reader indexes it with >>> shifts.
+  if (o.ringSize > 4 * 1024 ** 3) {
+    throw new CaptureError(`--ring-size: at most 4GiB (the largest buffer Node can map), got ${(o.ringSize / 2 ** 30).toFixed(1)} GiB`);
+  }
   const mem = totalmem();
   if (o.ringSize > mem * 0.9) {
     throw new CaptureError(`--ring-size: ${(o.ringSize / 2 ** 30).toFixed(1)} GiB does not fit in this machine's memory (${(mem / 2 ** 30).toFixed(1)} GiB)`);
