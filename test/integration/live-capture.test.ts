@@ -122,8 +122,31 @@ interface Compare { outCount: number; inCount: number; maxDiffNs: number; nonZer
  * Ring records must be exactly `ref` per direction (same count, bytes, lengths, order) with
  * timestamps within 100 µs. Returns figures for the report.
  */
+/**
+ * Flow identity of an Ethernet frame (addresses, protocol, ports; else the ethertype). Two packet
+ * sockets on one veth see each flow's packets in the same order, but packets of different flows
+ * sent from different CPUs can reach the two sockets in different orders, so order is compared
+ * per flow and direction (a stable sort by this key keeps each flow's own order).
+ */
+function flowKeyOf(d: Uint8Array): string {
+  const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  const et = b.length >= 14 ? b.readUInt16BE(12) : 0;
+  if (et === 0x0800 && b.length >= 34) {
+    const ihl = (b[14]! & 0x0f) * 4;
+    return `4 ${b.subarray(26, 34).toString('hex')} ${b[23]} ${b.length >= 14 + ihl + 4 ? b.subarray(14 + ihl, 18 + ihl).toString('hex') : ''}`;
+  }
+  if (et === 0x86dd && b.length >= 54) return `6 ${b.subarray(22, 54).toString('hex')} ${b[20]} ${b.length >= 58 ? b.subarray(54, 58).toString('hex') : ''}`;
+  return `e ${et}`;
+}
+
+function byFlow<T extends { data: Uint8Array }>(xs: T[]): T[] {
+  const keyed = xs.map((x, i) => ({ x, i, k: flowKeyOf(x.data) }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i));
+  return keyed.map((e) => e.x);
+}
+
 function compareToReference(ring: RingPacket[], ref: Pkt[], hostMac: Buffer): Compare {
-  const split = <T extends { data: Uint8Array }>(xs: T[]): [T[], T[]] => [xs.filter((x) => isOut(x.data, hostMac)), xs.filter((x) => !isOut(x.data, hostMac))];
+  const split = <T extends { data: Uint8Array }>(xs: T[]): [T[], T[]] => [byFlow(xs.filter((x) => isOut(x.data, hostMac))), byFlow(xs.filter((x) => !isOut(x.data, hostMac)))];
   const [rOut, rIn] = split(ring);
   const [tOut, tIn] = split(ref);
   expect(rOut.length, 'packets sent on the veth').toBe(tOut.length);
@@ -133,7 +156,7 @@ function compareToReference(ring: RingPacket[], ref: Pkt[], hostMac: Buffer): Co
     for (let i = 0; i < r.length; i++) {
       const a = r[i]!, b = t[i]!;
       if (!Buffer.from(a.data).equals(b.data) || a.origLen !== b.origLen || a.caplen !== b.caplen) {
-        throw new Error(`${dir} packet ${i}: ring record (caplen ${a.caplen}, len ${a.origLen}) differs from tcpdump's (caplen ${b.caplen}, len ${b.origLen})`);
+        throw new Error(`${dir} packet ${i} (per-flow order): ring record (caplen ${a.caplen}, len ${a.origLen}) differs from tcpdump's (caplen ${b.caplen}, len ${b.origLen})`);
       }
       const d = tsDiffNs(a, b);
       if (Math.abs(d) > MAX_TS_DIFF_NS) throw new Error(`${dir} packet ${i}: timestamps ${d} ns apart`);
