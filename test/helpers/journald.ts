@@ -1,0 +1,51 @@
+/**
+ * A real systemd journal for tests: reuse a running journald when the socket answers, otherwise
+ * start /lib/systemd/systemd-journald by hand (as root) and stop it again by PID afterwards.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const SOCKET = '/run/systemd/journal/socket';
+const JOURNALD = '/lib/systemd/systemd-journald';
+
+export interface JournaldHandle {
+  started: boolean;
+  stop(): Promise<void>;
+}
+
+function probe(tag: string): boolean {
+  const r = spawnSync('logger', ['--journald'], { input: `MESSAGE=probe\nSYSLOG_IDENTIFIER=${tag}\n` });
+  if (r.status !== 0) return false;
+  for (let i = 0; i < 20; i++) {
+    const out = spawnSync('journalctl', ['-o', 'cat', '--no-pager', `SYSLOG_IDENTIFIER=${tag}`], { encoding: 'utf8' }).stdout;
+    if (out.includes('probe')) return true;
+    spawnSync('sleep', ['0.05']);
+  }
+  return false;
+}
+
+export async function ensureJournald(): Promise<JournaldHandle> {
+  const tag = `ss-probe-${process.pid}`;
+  if (existsSync(SOCKET) && probe(tag)) return { started: false, stop: async () => {} };
+  const child: ChildProcess = spawn(JOURNALD, [], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !existsSync(SOCKET); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!probe(tag)) {
+    child.kill('SIGKILL');
+    throw new Error('could not start systemd-journald for the test');
+  }
+  return {
+    started: true,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Writes one structured entry with logger's native journal protocol. */
+export function journalSend(fields: Record<string, string>): void {
+  const input = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+  const r = spawnSync('logger', ['--journald'], { input });
+  if (r.status !== 0) throw new Error(`logger --journald failed: ${r.stderr}`);
+}
