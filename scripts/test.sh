@@ -17,8 +17,9 @@ node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const passed = r.numPassedTests, failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
   const skipped = r.numPendingTests + r.numTodoTests;
-  // a suite that failed to load counts as a failure even though it has no tests
-  const badSuites = r.testResults.filter((s) => s.status === "failed" && s.assertionResults.length === 0).length;
+  // A file that failed outside its tests (failed to load, or a beforeAll threw, which vitest
+  // reports as skipped tests) counts as one failure, so the line never says 0 failed on a red run.
+  const badSuites = r.testResults.filter((s) => s.status === "failed" && !s.assertionResults.some((a) => a.status === "failed")).length;
   console.log(`${passed} passed, ${failed + badSuites} failed, ${skipped} skipped`);
   process.exit(failed + badSuites > 0 || passed === 0 ? 1 : 0);
 ' "$out/report.json"

@@ -14,6 +14,14 @@ import { AtomicCaptureWriter, ensurePrivateDir } from '../sinks/pcap-writer.js';
 import { formatBytes, parseDuration, parseSize } from '../config/units.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { dirname, basename, resolve } from 'node:path';
+import { networkInterfaces } from 'node:os';
+import { JournalFollower, JOURNAL_DEFAULTS } from '../sources/journald.js';
+import { DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventParserConfig } from '../correlate/journal-event.js';
+import { Correlator } from '../correlate/correlator.js';
+import type { FlowRecord } from '../handshake/record.js';
+import { recordToJson } from '../handshake/record-json.js';
+import { verdictTotals } from '../sinks/report.js';
+import { PHASES } from '../handshake/phases.js';
 
 const HELP = `usage: slowshake capture -i IFACE [options]
 
@@ -25,13 +33,51 @@ const HELP = `usage: slowshake capture -i IFACE [options]
   --no-promisc             do not put the interface into promiscuous mode
   --duration TIME          stop after TIME (30s, 10m, 1h); default: until Ctrl-C
   --dump-ring FILE         at the end, write everything the ring holds to FILE (.pcap or .pcapng)
-  --out DIR                directory for SIGUSR1 snapshots (default ./slowshake-out)  [SLOWSHAKE_OUT]`;
+  --out DIR                per-flow pcaps, records and SIGUSR1 snapshots (default ./slowshake-out)  [SLOWSHAKE_OUT]
+
+spot check (journal events -> per-flow pcaps and breakdowns):
+  --unit UNIT              journal match _SYSTEMD_UNIT (repeatable)             [SLOWSHAKE_UNIT]
+  --identifier ID          journal match SYSLOG_IDENTIFIER (repeatable)          [SLOWSHAKE_IDENTIFIER]
+  --journal-dir DIR        follow a journal directory instead of the system journal
+  --no-journal             capture only; do not follow the journal
+  --event-pattern REGEX    entries whose MESSAGE matches are events (default: handshake, any case)
+  --event-regex REGEX      parse MESSAGE with named groups remote, local, sni, elapsed
+  --hold TIME              keep collecting a flow after its event (default 2s)
+  --margin TIME            look back this much before the event's start (default 1s)
+  --slow MS                slow threshold for records (default 200)
+  --format table|ndjson    final table (default), or one record per line on stdout as written
+  --pcap-format pcapng|pcap  per-flow file format (default pcapng, with comments)
+  --max-writes-per-sec N   write budget for per-flow pcaps (default 50); the rest waits in the queue
+  --event-queue N          pending events at most (default 10000); beyond it events are dropped and counted`;
 
 export interface CaptureCliOptions {
   capture: CaptureOptions;
   durationMs: number | null;
   dumpRing: string | null;
   out: string;
+  journal: { enabled: boolean; units: string[]; identifiers: string[]; directory: string | null; journalctl: string };
+  events: EventParserConfig;
+  holdMs: number;
+  marginMs: number;
+  slowMs: number;
+  format: 'table' | 'ndjson';
+  pcapFormat: 'pcapng' | 'pcap';
+  maxWritesPerSec: number;
+  eventQueue: number;
+}
+
+function regexOption(name: string, text: string, flags: string): RegExp {
+  try {
+    return new RegExp(text, flags);
+  } catch (err) {
+    throw new UsageError(`${name}: not a valid regular expression: ${(err as Error).message}`);
+  }
+}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name}: expected a positive whole number, got "${text}"`);
+  return n;
 }
 
 export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): CaptureCliOptions | null {
@@ -44,6 +90,11 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         interface: { type: 'string', short: 'i' }, filter: { type: 'string' }, snaplen: { type: 'string' },
         'buffer-size': { type: 'string' }, 'ring-size': { type: 'string' }, 'no-promisc': { type: 'boolean' },
         duration: { type: 'string' }, 'dump-ring': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        unit: { type: 'string', multiple: true }, identifier: { type: 'string', multiple: true }, 'journal-dir': { type: 'string' },
+        'no-journal': { type: 'boolean' }, 'event-pattern': { type: 'string' }, 'event-regex': { type: 'string' },
+        hold: { type: 'string' }, margin: { type: 'string' }, slow: { type: 'string' }, format: { type: 'string' },
+        'pcap-format': { type: 'string' }, 'max-writes-per-sec': { type: 'string' }, 'event-queue': { type: 'string' },
+        journalctl: { type: 'string' },
       },
     });
   } catch (err) {
@@ -61,7 +112,34 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   if (durationMs !== null && durationMs <= 0) throw new UsageError(`--duration: must be positive, got "${durText}"`);
   const dump = v['dump-ring'] ?? null;
   if (dump !== null && !/\.pcap(ng)?$/.test(dump)) throw new UsageError(`--dump-ring: file name must end in .pcap or .pcapng, got "${dump}"`);
+  const format = v.format ?? env.SLOWSHAKE_FORMAT ?? 'table';
+  if (format !== 'table' && format !== 'ndjson') throw new UsageError(`--format: expected table or ndjson, got "${format}"`);
+  const pcapFormat = v['pcap-format'] ?? 'pcapng';
+  if (pcapFormat !== 'pcapng' && pcapFormat !== 'pcap') throw new UsageError(`--pcap-format: expected pcapng or pcap, got "${pcapFormat}"`);
+  const eventRegex = v['event-regex'] !== undefined ? regexOption('--event-regex', v['event-regex'], '') : null;
+  if (eventRegex !== null && !/\(\?<remote>/.test(eventRegex.source)) throw new UsageError('--event-regex: needs a named group (?<remote>…) for the client address');
+  const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
+  const slowMs = slowText !== undefined ? Number(slowText) : 200;
+  if (!Number.isFinite(slowMs) || slowMs < 0) throw new UsageError(`--slow: expected a number of milliseconds >= 0, got "${slowText}"`);
+  const units = v.unit ?? (env.SLOWSHAKE_UNIT ? env.SLOWSHAKE_UNIT.split(',') : []);
+  const identifiers = v.identifier ?? (env.SLOWSHAKE_IDENTIFIER ? env.SLOWSHAKE_IDENTIFIER.split(',') : []);
   return {
+    journal: {
+      enabled: !v['no-journal'], units, identifiers, directory: v['journal-dir'] ?? null,
+      journalctl: v.journalctl ?? env.SLOWSHAKE_JOURNALCTL ?? 'journalctl',
+    },
+    events: {
+      ...DEFAULT_EVENT_PARSER,
+      messagePattern: v['event-pattern'] !== undefined ? regexOption('--event-pattern', v['event-pattern'], 'i') : (eventRegex ? null : /handshake/i),
+      regex: eventRegex,
+    },
+    holdMs: v.hold !== undefined ? parseDuration('--hold', v.hold) : 2000,
+    marginMs: v.margin !== undefined ? parseDuration('--margin', v.margin) : 1000,
+    slowMs,
+    format,
+    pcapFormat,
+    maxWritesPerSec: v['max-writes-per-sec'] !== undefined ? positiveInt('--max-writes-per-sec', v['max-writes-per-sec']) : 50,
+    eventQueue: v['event-queue'] !== undefined ? positiveInt('--event-queue', v['event-queue']) : 10_000,
     capture: {
       ...CAPTURE_DEFAULTS,
       device,
@@ -92,14 +170,64 @@ export function dumpRing(reader: RingReader, path: string, linkType: number): { 
   }
 }
 
-function statusLine(s: NativeStats, reachSec: number, ringSize: number): string {
+function statusLine(s: NativeStats, reachSec: number, ringSize: number, events: number, written: number): string {
   const used = Math.min(1, (s.head - s.tail) / ringSize);
-  return `${fmtRate(s.pps)} pkt/s, ${s.packets} packets, ring reaches ${reachSec.toFixed(1)} s (${(used * 100).toFixed(0)}% full), ` +
-    `kernel drops ${s.kernelDrops}, interface drops ${s.ifDrops}, ring overwrites ${s.overwrites}`;
+  return `${fmtRate(s.pps)} pkt/s, ring reaches ${reachSec.toFixed(1)} s (${(used * 100).toFixed(0)}% full), ` +
+    `kernel drops ${s.kernelDrops}, ring overwrites ${s.overwrites}, events ${events}, flows written ${written}`;
 }
 
 function fmtRate(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+}
+
+/** This host's addresses: server candidates for events that log only a port (anycast, NAT). */
+function localAddresses(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      const b = parseAddress(a.address);
+      if (b) out.push(b);
+    }
+  }
+  return out;
+}
+
+/** Samples of cumulative capture drops over time, to count drops inside a flow's window. */
+class DropHistory {
+  #t: number[] = [];
+  #d: number[] = [];
+  add(ns: number, drops: number): void {
+    this.#t.push(ns);
+    this.#d.push(drops);
+    if (this.#t.length > 20_000) { this.#t.splice(0, 10_000); this.#d.splice(0, 10_000); }
+  }
+  between(fromNs: number, toNs: number): number {
+    const n = this.#t.length;
+    if (n === 0) return 0;
+    let before = 0, after = this.#d[n - 1]!;
+    for (let i = 0; i < n; i++) {
+      if (this.#t[i]! <= fromNs) before = this.#d[i]!;
+      if (this.#t[i]! >= toNs) { after = this.#d[i]!; break; }
+    }
+    return Math.max(0, after - before);
+  }
+}
+
+/** Final table of a spot check: one line per flow with its largest phases. */
+export function renderSpotTable(records: FlowRecord[]): string {
+  const top = (r: FlowRecord): string => [...PHASES, 'loss', 'cwnd_stall']
+    .map((p) => [p, r.phases_ms[p as keyof FlowRecord['phases_ms']]] as const)
+    .filter((x): x is readonly [string, number] => x[1] !== null && x[1] > 0)
+    .sort((a, b) => b[1] - a[1]).slice(0, 2).map(([p, v]) => `${p} ${v.toFixed(1)}`).join(', ');
+  const rows = [...records].sort((a, b) => (b.phases_ms.total ?? Infinity) - (a.phases_ms.total ?? Infinity))
+    .map((r) => [r.client, r.server, r.sni ?? '-', r.phases_ms.total === null ? '-' : r.phases_ms.total.toFixed(1), top(r) || (r.reason ?? '-'), r.verdict, r.pcap ?? '-']);
+  const header = ['client', 'server', 'sni', 'total ms', 'largest phases (ms)', 'verdict', 'pcap'];
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (c: string[]): string => c.map((x, i) => (i === 3 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
+  const out = [`Slow TLS handshakes: ${records.length}`];
+  if (rows.length) out.push(line(header), ...rows.map(line));
+  out.push(`Totals by verdict: ${verdictTotals(records)}`);
+  return out.join('\n') + '\n';
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -119,6 +247,38 @@ export async function run(argv: string[]): Promise<number> {
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
   process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}\n`);
+  const drops = new DropHistory();
+  const records: FlowRecord[] = [];
+  let lastPps = 0;
+  const correlator = new Correlator(reader, {
+    marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: resolve(o.out), pcapFormat: o.pcapFormat,
+    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
+    dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter, pps: () => lastPps,
+    onRecord: (rec) => {
+      records.push(rec);
+      if (o.format === 'ndjson') process.stdout.write(recordToJson(rec) + '\n');
+    },
+  });
+  let entries = 0, notEvents = 0;
+  let journalWarnings = 0;
+  const follower = o.journal.enabled
+    ? new JournalFollower({ ...JOURNAL_DEFAULTS, ...o.journal }, {
+      onEntry: (e) => {
+        entries++;
+        const r = parseJournalEntry(e, entries, o.events);
+        if ('event' in r) correlator.onEvent(r.event, Date.now());
+        else notEvents++;
+      },
+      onWarning: (w) => {
+        // rate-limited: the first few pass, the rest are counted in the summary
+        if (++journalWarnings <= 5) process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: warning: ${w}\n`);
+      },
+    })
+    : null;
+  if (follower) {
+    try { ensurePrivateDir(o.out); } catch (err) { cap.stop(); throw new UsageError(`--out: ${(err as Error).message}`); }
+    await follower.start();
+  }
   let snapshots = 0;
   let reason = 'stopped';
   let exitCode = EXIT_OK;
@@ -152,31 +312,52 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGUSR1', onUsr1);
     const timer = setInterval(() => {
       const s = cap.stats();
+      lastPps = s.pps;
+      drops.add(Date.now() * 1e6, s.kernelDrops + s.ifDrops);
+      try {
+        correlator.tick(Date.now());
+      } catch (err) {
+        process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
+      }
       if (s.state === 'failed') {
         exitCode = 1;
         finish(`failed (${s.error ?? 'unknown libpcap error'})`);
         return;
       }
       if (o.durationMs !== null && Date.now() - started >= o.durationMs) { finish('duration reached'); return; }
-      if (tty) process.stderr.write(`\r\x1b[K${statusLine(s, reader.reach().seconds, o.capture.ringSize)}`);
-    }, 200);
+      if (tty) process.stderr.write(`\r\x1b[K${statusLine(s, reader.reach().seconds, o.capture.ringSize, correlator.stats.events, correlator.stats.written)}`);
+    }, 100);
   });
+  await follower?.stop();
   cap.stop();
+  // Events still waiting for their hold are resolved now, from what the ring holds.
+  try {
+    correlator.tick(Date.now(), true);
+  } catch (err) {
+    process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
+  }
   if (tty) process.stderr.write('\r\x1b[K');
   const s = cap.stats();
   const reach = reader.reach();
   const secs = (Date.now() - started) / 1000;
-  const lines = [
+  const lines: string[] = [];
+  if (o.format === 'table' && follower) lines.push(renderSpotTable(records));
+  lines.push(
     `Capture ${reason} after ${secs.toFixed(1)} s on ${o.capture.device}.`,
     `Packets: ${s.packets} captured (${formatBytes(s.bytes)}; ${fmtRate(Math.round(s.packets / Math.max(secs, 0.001)))} pkt/s average), kernel received ${s.kernelReceived}, kernel drops ${s.kernelDrops}, interface drops ${s.ifDrops}`,
     `Ring: ${formatBytes(o.capture.ringSize)}, reaches ${reach.seconds.toFixed(1)} s, ${s.overwrites} records overwritten, ${s.tooBig} packets too large for the ring`,
-  ];
+  );
+  if (follower) {
+    const c = correlator.stats;
+    lines.push(`Journal: ${entries} entries, ${entries - notEvents} events, ${notEvents} not events, ${follower.stats.malformedLines} malformed lines, ${follower.stats.restarts} journalctl restarts${journalWarnings > 5 ? `, ${journalWarnings - 5} more warnings not shown` : ''}`);
+    lines.push(`Events: ${c.written} flows written to ${resolve(o.out)}, ${c.duplicates} duplicates, ${c.tooOld} older than the ring, ${c.notFound} not found, ${c.droppedQueueFull} dropped (queue full), ${c.rateLimitedWaits} waits for the write budget`);
+  }
   if (snapshots) lines.push(`Snapshots written: ${snapshots} (in ${resolve(o.out)})`);
   if (o.dumpRing !== null) {
     const r = dumpRing(reader, o.dumpRing, cap.linkType);
     lines.push(`Ring dump: ${r.packets} packets written to ${r.path}${r.torn ? ` (${r.torn} overwritten while copying)` : ''}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  (o.format === 'ndjson' ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
   if (exitCode !== EXIT_OK) process.stderr.write(`slowshake: capture on ${o.capture.device}: ${reason}\n`);
   return exitCode;
 }

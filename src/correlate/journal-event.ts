@@ -10,8 +10,11 @@ import { formatIp } from '../handshake/addr.js';
 export interface SlowEvent {
   /** Normalised "ip:port" / "[v6]:port" of the client. */
   client: string;
+  clientAddr: Uint8Array;
+  clientPort: number;
   /** Server endpoint when logged; `serverPort` alone when only a port is known. */
   server: string | null;
+  serverAddr: Uint8Array | null;
   serverPort: number | null;
   sni: string | null;
   /** Handshake end, µs since the epoch (journal timestamp). */
@@ -71,22 +74,32 @@ function parseIpv6(s: string): Uint8Array | null {
 }
 
 /** Normalises "ip:port" / "[v6]:port" to the record's spelling; null when unparsable. */
-export function parseEndpoint(s: string): { ep: string; port: number } | null {
+export function parseEndpoint(s: string): { ep: string; port: number; addr: Uint8Array } | null {
   const t = s.trim();
   let m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(t);
   if (m) {
     const a = parseIpv6(m[1]!.replace(/%.*$/, ''));
     const port = Number(m[2]);
-    return a && port <= 65535 ? { ep: `[${formatIp(a)}]:${port}`, port } : null;
+    return a && port <= 65535 ? { ep: `[${formatIp(a)}]:${port}`, port, addr: a } : null;
   }
   m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(t);
   if (m) {
     const parts = m.slice(1, 5).map(Number);
     const port = Number(m[5]);
     if (parts.some((x) => x > 255) || port > 65535) return null;
-    return { ep: `${parts.join('.')}:${port}`, port };
+    return { ep: `${parts.join('.')}:${port}`, port, addr: Uint8Array.from(parts) };
   }
   return null;
+}
+
+/** Address text (no port) to bytes; null when it is not an IPv4/IPv6 address. */
+export function parseAddress(s: string): Uint8Array | null {
+  const t = s.trim().replace(/^\[|\]$/g, '');
+  if (t.includes(':')) return parseIpv6(t.replace(/%.*$/, ''));
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
+  if (!m) return null;
+  const parts = m.slice(1, 5).map(Number);
+  return parts.some((x) => x > 255) ? null : Uint8Array.from(parts);
 }
 
 /** logfmt pairs: key=value, key="quoted value". */
@@ -120,11 +133,35 @@ export const DEFAULT_EVENT_FIELDS: EventFieldNames = {
 
 export type ParseOutcome = { event: SlowEvent } | { skip: string };
 
+/**
+ * How journal entries become events (config, not code): which MESSAGE text marks an event, which
+ * fields carry the endpoints and durations, or one regular expression with named groups
+ * `remote`, `local`, `sni`, `elapsed` applied to MESSAGE.
+ */
+export interface EventParserConfig {
+  messagePattern: RegExp | null;
+  fields: EventFieldNames;
+  regex: RegExp | null;
+}
+
+export const DEFAULT_EVENT_PARSER: EventParserConfig = { messagePattern: null, fields: DEFAULT_EVENT_FIELDS, regex: null };
+
 /** Turns one parsed journal entry into an event, or says why it is not one. */
-export function parseJournalEntry(entry: Record<string, unknown>, line: number, fields = DEFAULT_EVENT_FIELDS): ParseOutcome {
+export function parseJournalEntry(entry: Record<string, unknown>, line: number, cfg: EventParserConfig | EventFieldNames = DEFAULT_EVENT_PARSER): ParseOutcome {
+  const config: EventParserConfig = 'remote' in cfg ? { ...DEFAULT_EVENT_PARSER, fields: cfg } : cfg;
+  const fields = config.fields;
   const message = fieldText(entry.MESSAGE) ?? '';
+  if (config.messagePattern !== null && !config.messagePattern.test(message)) return { skip: 'message does not match the event pattern' };
   const kv = parseLogfmt(message);
+  const groups = config.regex !== null ? (config.regex.exec(message)?.groups ?? null) : null;
+  if (config.regex !== null && groups === null) return { skip: 'message does not match the event regex' };
+  const group: Record<string, string> = { remote: 'remote', local: 'local', sni: 'sni', elapsed: 'elapsed' };
   const pick = (names: string[]): string | null => {
+    if (groups !== null) {
+      const g = names === fields.remote ? groups[group.remote!] : names === fields.local ? groups[group.local!]
+        : names === fields.sni ? groups[group.sni!] : groups[group.elapsed!];
+      return g !== undefined && g !== '' ? g : null;
+    }
     for (const n of names) {
       const v = fieldText(entry[n]);
       if (v !== null && v !== '') return v;
@@ -141,11 +178,16 @@ export function parseJournalEntry(entry: Record<string, unknown>, line: number, 
   if (remote === null) return { skip: `unparsable client address "${remoteText}"` };
   const localText = pick(fields.local);
   let server: string | null = null;
+  let serverAddr: Uint8Array | null = null;
   let serverPort: number | null = null;
   if (localText !== null) {
     const l = parseEndpoint(localText);
-    if (l) { server = l.ep; serverPort = l.port; }
-    else if (/^\d{1,5}$/.test(localText)) serverPort = Number(localText);
+    if (l) {
+      server = l.ep;
+      serverPort = l.port;
+      // 0.0.0.0 / :: (a wildcard listener) says nothing about the address
+      if (l.addr.some((b) => b !== 0)) serverAddr = l.addr;
+    } else if (/^\d{1,5}$/.test(localText)) serverPort = Number(localText);
   }
   const tsText = fieldText(entry._SOURCE_REALTIME_TIMESTAMP) ?? fieldText(entry.__REALTIME_TIMESTAMP);
   if (tsText === null || !/^\d+$/.test(tsText)) return { skip: 'no __REALTIME_TIMESTAMP' };
@@ -158,7 +200,8 @@ export function parseJournalEntry(entry: Record<string, unknown>, line: number, 
   }
   return {
     event: {
-      client: remote.ep, server, serverPort, sni: pick(fields.sni), endUs: Number(tsText), elapsedMs,
+      client: remote.ep, clientAddr: remote.addr, clientPort: remote.port, server, serverAddr, serverPort,
+      sni: pick(fields.sni), endUs: Number(tsText), elapsedMs,
       cursor: fieldText(entry.__CURSOR), message, line,
     },
   };

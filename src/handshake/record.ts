@@ -41,6 +41,27 @@ export interface FlowRecord {
   /** Proxy-measured elapsed minus wire total: time before the proxy started its clock. */
   proxy_gap_ms?: number | null;
   pcap?: string;
+  /** Spot checks: false when the capture dropped packets inside this flow's time window. */
+  capture_complete?: boolean;
+  capture_drops?: number;
+  /** Spot checks: why the flow's packets are missing or partial (ring too short, filter, no flow). */
+  reason?: string;
+}
+
+/** A record for an event whose flow could not be found: every measured field null. */
+export function missingFlowRecord(client: string, server: string, sni: string | null, reason: string): FlowRecord {
+  const timeline = {} as FlowRecord['timeline'];
+  for (const p of TIMELINE_POINTS) timeline[p] = null;
+  const phases = {} as PhasesMs;
+  for (const p of PHASES) phases[p] = null;
+  phases.loss = null;
+  phases.cwnd_stall = null;
+  phases.total = null;
+  return {
+    client, server, sni, alpn: null, alpn_selected: null, tls_version: null, cipher: null, ja4: null, hrr: false, resumed: false,
+    slow: true, cwnd_stall: false, timeline, phases_ms: phases, retransmits: { client: 0, server: 0 }, verdict: 'incomplete',
+    missing: [...TIMELINE_POINTS], notes: [reason], reason,
+  };
 }
 
 const ms = (us: number | null): number | null => (us === null ? null : Math.round(us) / 1000);

@@ -13,23 +13,30 @@ export interface JournaldHandle {
   stop(): Promise<void>;
 }
 
-function probe(tag: string): boolean {
-  const r = spawnSync('logger', ['--journald'], { input: `MESSAGE=probe\nSYSLOG_IDENTIFIER=${tag}\n` });
-  if (r.status !== 0) return false;
-  for (let i = 0; i < 20; i++) {
-    const out = spawnSync('journalctl', ['-o', 'cat', '--no-pager', `SYSLOG_IDENTIFIER=${tag}`], { encoding: 'utf8' }).stdout;
-    if (out.includes('probe')) return true;
-    spawnSync('sleep', ['0.05']);
+/** Sends a probe entry and reads it back; retries for `ms` (a fresh journald needs a moment). */
+function probe(tag: string, ms = 1000): boolean {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const r = spawnSync('logger', ['--journald'], { input: `MESSAGE=probe\nSYSLOG_IDENTIFIER=${tag}\n` });
+    if (r.status === 0) {
+      for (let i = 0; i < 10; i++) {
+        const out = spawnSync('journalctl', ['-o', 'cat', '--no-pager', `SYSLOG_IDENTIFIER=${tag}`], { encoding: 'utf8' }).stdout;
+        if (out.includes('probe')) return true;
+        spawnSync('sleep', ['0.05']);
+      }
+    }
+    spawnSync('sleep', ['0.1']);
   }
   return false;
 }
 
 export async function ensureJournald(): Promise<JournaldHandle> {
   const tag = `ss-probe-${process.pid}`;
-  if (existsSync(SOCKET) && probe(tag)) return { started: false, stop: async () => {} };
+  // A socket file can outlive its journald (killed earlier): only a round trip proves one runs.
+  if (existsSync(SOCKET) && probe(tag, 300)) return { started: false, stop: async () => {} };
   const child: ChildProcess = spawn(JOURNALD, [], { stdio: 'ignore' });
   for (let i = 0; i < 100 && !existsSync(SOCKET); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!probe(tag)) {
+  if (!probe(tag, 10_000)) {
     child.kill('SIGKILL');
     throw new Error('could not start systemd-journald for the test');
   }

@@ -158,7 +158,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'capture CLI on a veth pair' : `capture CLI 
     const e = await p.wait(10_000);
     const secs = (performance.now() - t0) / 1000;
     expect(e.code, p.stderr).toBe(0);
-    expect(p.stdout).toMatch(/^Capture duration reached after 2\.\d s on /);
+    expect(p.stdout).toMatch(/^Capture duration reached after 2\.\d s on /m);
     expect(secs).toBeGreaterThan(1.9);
     expect(secs).toBeLessThan(5);
     const n = dumpCount(p.stdout, file);
@@ -187,7 +187,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'capture CLI on a veth pair' : `capture CLI 
     const ms = performance.now() - t0;
     expect(e.code, p.stderr).toBe(0);
     expect(ms).toBeLessThan(1000);
-    expect(p.stdout).toMatch(sig === 'SIGINT' ? /^Capture interrupted after/ : /^Capture terminated after/);
+    expect(p.stdout).toMatch(sig === 'SIGINT' ? /^Capture interrupted after/m : /^Capture terminated after/m);
     const n = dumpCount(p.stdout, file);
     expect(n).toBe(sent);
     expect(tsharkFrames(file)).toBe(n);

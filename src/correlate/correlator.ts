@@ -1,0 +1,287 @@
+/**
+ * Spot-check correlation: journal events ↔ flows in the packet ring.
+ *
+ * 1. onEvent(): an event names the client endpoint and the server port (the server address is
+ *    optional: anycast and NAT make it unreliable); its timestamp is the handshake end and
+ *    `elapsed` its start. Duplicates of a pending or recent event for the same flow are counted
+ *    and dropped; a full queue drops the event and counts it (back-pressure, never unbounded).
+ * 2. tick() (a coarse clock, never a timer per event): an event whose post-event hold has passed
+ *    is resolved, subject to a per-second write budget (the rest waits in the bounded queue).
+ * 3. resolve: look the flow up in the ring over [start − margin, end + hold] for each candidate
+ *    server address (the logged one, else this host's addresses), analyse its packets with the
+ *    offline analyzer, write a self-explaining per-flow pcapng (event and breakdown in the section
+ *    comment, a packet comment where each phase begins and on retransmissions), the record beside
+ *    it as JSON, and hand the record on. A flow not in the ring gets a record with the reason:
+ *    ring too short (by how much), possibly filtered out, or no such flow.
+ */
+import { formatIp } from '../handshake/addr.js';
+import { analyzePackets } from '../handshake/analyze-packets.js';
+import { missingFlowRecord, type FlowRecord } from '../handshake/record.js';
+import { recordToJson } from '../handshake/record-json.js';
+import { PHASES } from '../handshake/phases.js';
+import type { RingPacket, RingReader } from '../ring/reader.js';
+import { AtomicCaptureWriter, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { decodePacket } from '../decode/dispatch.js';
+import { DecodedPacket } from '../decode/packet.js';
+import { Status } from '../decode/reader.js';
+import { AnomalyCounters } from '../telemetry/anomalies.js';
+import type { SlowEvent } from './journal-event.js';
+
+export interface CorrelatorOptions {
+  /** Slack before the event's start (clock skew, SYN retries the proxy did not see). */
+  marginMs: number;
+  /** Keep collecting after the event so the pcap shows what followed. */
+  holdMs: number;
+  slowMs: number;
+  outDir: string;
+  pcapFormat: 'pcapng' | 'pcap';
+  maxQueue: number;
+  maxWritesPerSec: number;
+  /** Candidate server addresses when an event does not log one (this host's addresses). */
+  localAddresses: () => Uint8Array[];
+  /** Kernel + interface drops between two times (ns), from sampled capture statistics. */
+  dropsBetween: (fromNs: number, toNs: number) => number;
+  /** Capture filter in force (named in "not found" reasons). */
+  filter: string;
+  /** Packets per second, for "ring too short … at N pps". */
+  pps: () => number;
+  onRecord: (rec: FlowRecord) => void;
+}
+
+export interface CorrelatorStats {
+  events: number;
+  duplicates: number;
+  droppedQueueFull: number;
+  rateLimitedWaits: number;
+  written: number;
+  notFound: number;
+  tooOld: number;
+  queued: number;
+}
+
+interface Pending {
+  ev: SlowEvent;
+  dueMs: number;
+  key: string;
+}
+
+const DUP_WINDOW_US = 5_000_000;
+
+export class Correlator {
+  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, notFound: 0, tooOld: 0, queued: 0 };
+  #queue: Pending[] = [];
+  /** Recently seen flow keys → handshake end (µs), for de-duplication; pruned by tick(). */
+  #recent = new Map<string, number>();
+  #budgetSecond = 0;
+  #budgetUsed = 0;
+  readonly #pkt = new DecodedPacket();
+  readonly #an = new AnomalyCounters();
+
+  constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {}
+
+  onEvent(ev: SlowEvent, nowMs: number): void {
+    this.stats.events++;
+    const key = `${ev.client}|${ev.serverPort ?? ''}`;
+    const seen = this.#recent.get(key);
+    if (seen !== undefined && Math.abs(seen - ev.endUs) < DUP_WINDOW_US) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (this.#queue.length >= this.opts.maxQueue) {
+      this.stats.droppedQueueFull++;
+      return;
+    }
+    this.#recent.set(key, ev.endUs);
+    const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
+    this.#queue.push({ ev, dueMs, key });
+    this.stats.queued = this.#queue.length;
+  }
+
+  /** Resolves due events within the write budget. `flush` ignores holds (shutdown). */
+  tick(nowMs: number, flush = false): void {
+    const sec = Math.floor(nowMs / 1000);
+    if (sec !== this.#budgetSecond) { this.#budgetSecond = sec; this.#budgetUsed = 0; }
+    let i = 0;
+    while (i < this.#queue.length) {
+      const p = this.#queue[i]!;
+      if (!flush && p.dueMs > nowMs) { i++; continue; }
+      if (!flush && this.#budgetUsed >= this.opts.maxWritesPerSec) { this.stats.rateLimitedWaits++; break; }
+      this.#queue.splice(i, 1);
+      this.#budgetUsed++;
+      this.#resolve(p.ev);
+    }
+    this.stats.queued = this.#queue.length;
+    if (this.#recent.size > 4 * this.opts.maxQueue) {
+      const cutoff = nowMs * 1000 - 60_000_000;
+      for (const [k, t] of this.#recent) if (t < cutoff) this.#recent.delete(k);
+    }
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  #resolve(ev: SlowEvent): void {
+    const o = this.opts;
+    const startUs = ev.endUs - (ev.elapsedMs ?? 0) * 1000;
+    const fromNs = (startUs - o.marginMs * 1000) * 1000;
+    const toNs = (ev.endUs + o.holdMs * 1000) * 1000;
+    const serverPort = ev.serverPort;
+    let best: { packets: RingPacket[]; server: Uint8Array } | null = null;
+    let tooOld: { reachSeconds: number; askedSeconds: number; shortBySeconds: number } | null = null;
+    if (serverPort !== null) {
+      const candidates = ev.serverAddr !== null ? [ev.serverAddr]
+        : o.localAddresses().filter((a) => a.length === ev.clientAddr.length);
+      for (const server of candidates) {
+        const r = this.reader.lookupFlow({ a: ev.clientAddr, aPort: ev.clientPort, b: server, bPort: serverPort }, fromNs, toNs);
+        tooOld ??= r.tooOld;
+        if (r.packets.length > 0 && (best === null || r.packets.length > best.packets.length)) best = { packets: r.packets, server };
+      }
+    }
+    if (best === null) {
+      // No server port, or no candidate address matched: scan the window for the client endpoint.
+      const w = this.reader.window(fromNs, toNs);
+      tooOld ??= w.tooOld;
+      const mine = w.packets.filter((p) => this.#fromOrTo(p, ev.clientAddr, ev.clientPort, serverPort));
+      if (mine.length > 0) best = { packets: mine, server: new Uint8Array(0) };
+    }
+    const serverText = ev.server ?? (serverPort !== null ? `?:${serverPort}` : '?');
+    if (best === null) {
+      let reason: string;
+      if (tooOld !== null) {
+        this.stats.tooOld++;
+        reason = `ring too short: it reaches back ${tooOld.reachSeconds.toFixed(1)} s, the event needs ${tooOld.askedSeconds.toFixed(1)} s ` +
+          `(short by ${tooOld.shortBySeconds.toFixed(1)} s at ${Math.round(o.pps())} pkt/s); use a larger --ring-size`;
+      } else {
+        this.stats.notFound++;
+        reason = o.filter ? `no packets of this flow in the ring (the capture filter "${o.filter}" may exclude it)` : 'no such flow in the ring';
+      }
+      return this.#emit(this.#withEvent(missingFlowRecord(ev.client, serverText, ev.sni, reason), ev), null);
+    }
+    const { records } = analyzePackets(best.packets, o.slowMs);
+    // The record of this flow whose handshake ends closest to the event.
+    let rec: FlowRecord | null = null;
+    let dist = Infinity;
+    for (const { rec: r } of records) {
+      if (r.client !== ev.client) continue;
+      const d = Math.abs((r.timeline.done ?? r.timeline.client_hello ?? 0) - ev.endUs);
+      if (d < dist) { rec = r; dist = d; }
+    }
+    if (rec === null) {
+      const reason = 'the flow is in the ring but shows no TLS handshake (capture started mid-connection, or not TLS)';
+      rec = missingFlowRecord(ev.client, best.server.length ? bracket(best.server, serverPort) : serverText, ev.sni, reason);
+    }
+    this.#withEvent(rec, ev);
+    if (tooOld !== null && rec.timeline.syn === null) {
+      rec.reason = `ring too short: the flow's start is gone (short by ${tooOld.shortBySeconds.toFixed(1)} s)`;
+      rec.notes.push(rec.reason);
+    }
+    const drops = o.dropsBetween(fromNs, toNs);
+    rec.capture_complete = drops === 0;
+    if (drops > 0) rec.capture_drops = drops;
+    this.#emit(rec, best.packets);
+  }
+
+  #withEvent(rec: FlowRecord, ev: SlowEvent): FlowRecord {
+    rec.event = { cursor: ev.cursor, message: ev.message, timestamp_us: ev.endUs, elapsed_ms: ev.elapsedMs, sni: ev.sni, server: ev.server };
+    rec.event_elapsed_ms = ev.elapsedMs;
+    rec.proxy_gap_ms = ev.elapsedMs !== null && rec.phases_ms.total !== null ? Math.round((ev.elapsedMs - rec.phases_ms.total) * 1000) / 1000 : null;
+    return rec;
+  }
+
+  #emit(rec: FlowRecord, packets: RingPacket[] | null): void {
+    const o = this.opts;
+    const startUs = rec.timeline.syn ?? rec.timeline.client_hello ?? (rec.event as { timestamp_us: number }).timestamp_us;
+    const base = flowFileName(startUs, rec.client, rec.server.replace(/^\?/, 'unknown'), o.pcapFormat);
+    if (packets !== null && packets.length > 0) {
+      const w = new AtomicCaptureWriter(o.outDir, base, o.pcapFormat, sectionComment(rec));
+      try {
+        const comments = packetComments(rec, packets, this.#pkt, this.#an);
+        for (let i = 0; i < packets.length; i++) w.write(packets[i]!, comments[i] ?? '');
+        rec.pcap = w.close();
+      } catch (err) {
+        w.abort();
+        throw err;
+      }
+    }
+    writeFileAtomic(o.outDir, base.replace(/\.pcap(ng)?$/, '.json'), Buffer.from(recordToJson(rec) + '\n'));
+    this.stats.written++;
+    o.onRecord(rec);
+  }
+
+  #fromOrTo(p: RingPacket, addr: Uint8Array, port: number, serverPort: number | null): boolean {
+    const pkt = this.#pkt;
+    pkt.buf = p.data; pkt.off = 0; pkt.caplen = p.data.length; pkt.linkType = p.linkType;
+    if (decodePacket(pkt, this.#an) !== Status.OK) return false;
+    const b = p.data;
+    const src = pkt.srcPort === port && same(b, pkt.srcAddrOff, addr) && (serverPort === null || pkt.dstPort === serverPort);
+    const dst = pkt.dstPort === port && same(b, pkt.dstAddrOff, addr) && (serverPort === null || pkt.srcPort === serverPort);
+    return src || dst;
+  }
+}
+
+function same(b: Uint8Array, off: number, a: Uint8Array): boolean {
+  if (off + a.length > b.length) return false;
+  for (let i = 0; i < a.length; i++) if (b[off + i] !== a[i]) return false;
+  return true;
+}
+
+function bracket(a: Uint8Array, port: number | null): string {
+  return a.length === 16 ? `[${formatIp(a)}]:${port ?? '?'}` : `${formatIp(a)}:${port ?? '?'}`;
+}
+
+/** The section comment: what the proxy said and what the packets say. */
+export function sectionComment(rec: FlowRecord): string {
+  const ev = rec.event as { cursor?: string | null; message?: string } | undefined;
+  const lines = [`slowshake: TLS handshake ${rec.client} -> ${rec.server}${rec.sni ? ` (sni ${rec.sni})` : ''}`];
+  if (ev) lines.push(`journal event: ${ev.message ?? ''}`, `journal cursor: ${ev.cursor ?? '-'}`);
+  if (rec.phases_ms.total !== null) {
+    const parts = [...PHASES, 'loss', 'cwnd_stall'].map((p) => [p, rec.phases_ms[p as keyof typeof rec.phases_ms]] as const)
+      .filter(([, v]) => v !== null && v > 0).map(([p, v]) => `${p} ${v} ms`);
+    lines.push(`total ${rec.phases_ms.total} ms, verdict ${rec.verdict}: ${parts.join(', ')}`);
+  } else {
+    lines.push(`verdict ${rec.verdict}`);
+  }
+  if (rec.event_elapsed_ms != null) lines.push(`proxy measured ${rec.event_elapsed_ms} ms (gap to the wire total: ${rec.proxy_gap_ms ?? '-'} ms)`);
+  if (rec.capture_complete === false) lines.push(`capture dropped ${rec.capture_drops} packets inside this flow's time window`);
+  for (const n of rec.notes) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
+
+const PHASE_STARTS: [keyof FlowRecord['timeline'], string][] = [
+  ['syn', 'syn_ack_delay'], ['syn_ack', 'tcp_rtt'], ['ack', 'client_hello_wait'], ['client_hello', 'client_hello_xfer'],
+  ['client_hello_end', 'server_hello_delay'], ['hello_retry_request', 'hrr_rtt'], ['client_hello2_end', 'hrr_server_delay'],
+  ['server_hello', 'server_flight'], ['server_flight_end', 'flight_rtt'], ['client_ack', 'client_think'], ['client_finished', 'server_finish'],
+];
+
+/** Per-packet comments: the phase each packet begins ("client_think 412 ms begins") and retransmissions. */
+export function packetComments(rec: FlowRecord, packets: readonly RingPacket[], pkt: DecodedPacket, an: AnomalyCounters): string[] {
+  const out: string[] = new Array(packets.length).fill('');
+  const byUs = new Map<number, string[]>();
+  for (const [point, phase] of PHASE_STARTS) {
+    const t = rec.timeline[point];
+    const ms = rec.phases_ms[phase as keyof FlowRecord['phases_ms']];
+    if (t === null || ms === null) continue;
+    if (phase === 'server_hello_delay' && rec.hrr && point !== 'client_hello_end') continue;
+    const l = byUs.get(t) ?? [];
+    l.push(`${phase} ${ms} ms begins`);
+    byUs.set(t, l);
+  }
+  if (rec.timeline.done !== null) byUs.set(rec.timeline.done, [...(byUs.get(rec.timeline.done) ?? []), `handshake done (total ${rec.phases_ms.total} ms, verdict ${rec.verdict})`]);
+  const seen = new Set<string>();
+  for (let i = 0; i < packets.length; i++) {
+    const p = packets[i]!;
+    const us = p.tsSec * 1e6 + Math.floor(p.tsNsec / 1000);
+    const parts: string[] = [];
+    const labels = byUs.get(us);
+    if (labels) { parts.push(...labels); byUs.delete(us); }
+    pkt.buf = p.data; pkt.off = 0; pkt.caplen = p.data.length; pkt.linkType = p.linkType;
+    if (decodePacket(pkt, an) === Status.OK && (pkt.payloadLen > 0 || pkt.flags & 0x03)) {
+      const k = `${pkt.srcPort}>${pkt.dstPort}:${pkt.seq}:${pkt.payloadLen}:${pkt.flags & 0x03}`;
+      if (seen.has(k)) parts.push('retransmission');
+      seen.add(k);
+    }
+    out[i] = parts.join('; ');
+  }
+  return out;
+}
