@@ -8,7 +8,8 @@
  * 4. Records go to stdout as ndjson while reading, or are collected for table/json; slow flows
  *    get a pcap in --out; --ladder draws the chosen flow.
  */
-import { readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeStdout } from './stdout.js';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
 import { Analyzer } from '../handshake/analyzer.js';
@@ -135,11 +136,7 @@ export function loadEvents(path: string): EventLoad {
   return out;
 }
 
-function writeOut(s: string): void {
-  const b = Buffer.from(s);
-  let off = 0;
-  while (off < b.length) off += writeSync(1, b, off, b.length - off);
-}
+const writeOut = writeStdout;
 
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(argv);

@@ -5,7 +5,8 @@
  * the plain path and the gzip (fresh chunks) path, and the results must match.
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { writeFileSync, rmSync } from 'node:fs';
+import { replicateCapture } from '../helpers/replicate.js';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { analyzeCaptures } from '../../src/index.js';
@@ -18,27 +19,7 @@ const COPIES = 600;
 
 beforeAll(() => {
   dir = tempDir();
-  const src = readFileSync(join(CAPTURES, 'client-think.pcap'));
-  const parts: Buffer[] = [src.subarray(0, 24)];
-  for (let k = 0; k < COPIES; k++) {
-    let o = 24;
-    while (o + 16 <= src.length) {
-      const incl = src.readUInt32LE(o + 8);
-      const rec = Buffer.from(src.subarray(o, o + 16 + incl));
-      // Ethernet + IPv4: give each copy its own client address 10.k/256.k%256.2
-      if (incl >= 34 && rec.readUInt16BE(16 + 12) === 0x0800) {
-        for (const a of [16 + 26, 16 + 30]) {
-          if (rec[a] === 198 && rec[a + 1] === 51 && rec[a + 2] === 100 && rec[a + 3] === 2) {
-            rec[a] = 10; rec[a + 1] = k >> 8; rec[a + 2] = k & 0xff;
-          }
-        }
-        rec.writeUInt32LE(rec.readUInt32LE(0) + k, 0); // one second later per copy
-      }
-      parts.push(rec);
-      o += 16 + incl;
-    }
-  }
-  const file = Buffer.concat(parts);
+  const file = replicateCapture(join(CAPTURES, 'client-think.pcap'), COPIES);
   expect(file.length).toBeGreaterThan(3 * 4 * 1024 * 1024);
   plain = join(dir, 'big.pcap');
   gz = join(dir, 'big.pcap.gz');
