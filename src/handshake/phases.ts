@@ -19,21 +19,40 @@ export const PHASE_CATEGORY: Record<PhaseName, Category> = {
   flight_rtt: 'network', client_think: 'client', server_finish: 'server',
 };
 
-/** Timeline points bounding each phase; server_hello_delay ends at the HRR when there is one. */
-function bounds(name: PhaseName, tl: Timeline): [number, number] {
+/**
+ * Timeline points bounding each phase (index into PHASES); server_hello_delay ends at the HRR
+ * when there is one. Two functions instead of a tuple per phase: no allocation per flow.
+ */
+function phaseStart(i: number, tl: Timeline): number {
+  switch (i) {
+    case 0: return tl[T.SYN]!;
+    case 1: return tl[T.SYN_ACK]!;
+    case 2: return tl[T.ACK]!;
+    case 3: return tl[T.CLIENT_HELLO]!;
+    case 4: return tl[T.CLIENT_HELLO_END]!;
+    case 5: return tl[T.HELLO_RETRY_REQUEST]!;
+    case 6: return tl[T.HELLO_RETRY_REQUEST]! >= 0 ? tl[T.CLIENT_HELLO2_END]! : -1;
+    case 7: return tl[T.SERVER_HELLO]!;
+    case 8: return tl[T.SERVER_FLIGHT_END]!;
+    case 9: return tl[T.CLIENT_ACK]!;
+    default: return tl[T.CLIENT_FINISHED]!;
+  }
+}
+
+function phaseEnd(i: number, tl: Timeline): number {
   const hrr = tl[T.HELLO_RETRY_REQUEST]!;
-  switch (name) {
-    case 'syn_ack_delay': return [tl[T.SYN]!, tl[T.SYN_ACK]!];
-    case 'tcp_rtt': return [tl[T.SYN_ACK]!, tl[T.ACK]!];
-    case 'client_hello_wait': return [tl[T.ACK]!, tl[T.CLIENT_HELLO]!];
-    case 'client_hello_xfer': return [tl[T.CLIENT_HELLO]!, tl[T.CLIENT_HELLO_END]!];
-    case 'server_hello_delay': return [tl[T.CLIENT_HELLO_END]!, hrr >= 0 ? hrr : tl[T.SERVER_HELLO]!];
-    case 'hrr_rtt': return hrr >= 0 ? [hrr, tl[T.CLIENT_HELLO2_END]!] : [-1, -1];
-    case 'hrr_server_delay': return hrr >= 0 ? [tl[T.CLIENT_HELLO2_END]!, tl[T.SERVER_HELLO]!] : [-1, -1];
-    case 'server_flight': return [tl[T.SERVER_HELLO]!, tl[T.SERVER_FLIGHT_END]!];
-    case 'flight_rtt': return [tl[T.SERVER_FLIGHT_END]!, tl[T.CLIENT_ACK]!];
-    case 'client_think': return [tl[T.CLIENT_ACK]!, tl[T.CLIENT_FINISHED]!];
-    case 'server_finish': return [tl[T.CLIENT_FINISHED]!, tl[T.DONE]!];
+  switch (i) {
+    case 0: return tl[T.SYN_ACK]!;
+    case 1: return tl[T.ACK]!;
+    case 2: return tl[T.CLIENT_HELLO]!;
+    case 3: return tl[T.CLIENT_HELLO_END]!;
+    case 4: return hrr >= 0 ? hrr : tl[T.SERVER_HELLO]!;
+    case 5: return hrr >= 0 ? tl[T.CLIENT_HELLO2_END]! : -1;
+    case 6: return hrr >= 0 ? tl[T.SERVER_HELLO]! : -1;
+    case 7: return tl[T.SERVER_FLIGHT_END]!;
+    case 8: return tl[T.CLIENT_ACK]!;
+    case 9: return tl[T.CLIENT_FINISHED]!;
+    default: return tl[T.DONE]!;
   }
 }
 
@@ -100,8 +119,9 @@ export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly
   const stall = subtract(mergeIntervals(stallPairs, start, end), loss);
   const phases = {} as Record<PhaseName, number | null>;
   const byCategory = { client: 0, network: 0, server: 0, loss: 0 };
-  for (const name of PHASES) {
-    const [a, b] = bounds(name, tl);
+  for (let i = 0; i < PHASES.length; i++) {
+    const name = PHASES[i]!;
+    const a = phaseStart(i, tl), b = phaseEnd(i, tl);
     if (a < 0 || b < 0) { phases[name] = null; continue; }
     const v = Math.max(0, b - a - overlap(loss, a, b) - overlap(stall, a, b));
     phases[name] = v;

@@ -9,6 +9,8 @@ import { TIMELINE_POINTS } from './timeline.js';
 import { PHASES } from './phases.js';
 
 const str = (s: string | null): string => (s === null ? 'null' : JSON.stringify(s));
+/** Strings made by slowshake itself from a fixed alphabet (endpoints, names, hex): no escaping needed. */
+const plain = (s: string | null): string => (s === null ? 'null' : `"${s}"`);
 /**
  * Number text as JSON.stringify writes it. Timeline µs (~1.8e15) and phase ms (k/1000) are not
  * small integers, and V8's shortest-double formatting of them was 7% of analyze time; both are
@@ -35,11 +37,11 @@ export function recordToJson(r: FlowRecord): string {
   for (let i = 0; i < TIMELINE_POINTS.length; i++) tl += `${i ? ',' : ''}"${TIMELINE_POINTS[i]}":${num(r.timeline[TIMELINE_POINTS[i]!])}`;
   let ph = '';
   for (let i = 0; i < PHASE_KEYS.length; i++) ph += `${i ? ',' : ''}"${PHASE_KEYS[i]}":${num(r.phases_ms[PHASE_KEYS[i]!])}`;
-  let out = `{"client":${str(r.client)},"server":${str(r.server)},"sni":${str(r.sni)},"alpn":${str(r.alpn)},` +
-    `"alpn_selected":${str(r.alpn_selected)},"tls_version":${str(r.tls_version)},"cipher":${str(r.cipher)},"ja4":${str(r.ja4)},` +
+  let out = `{"client":${plain(r.client)},"server":${plain(r.server)},"sni":${str(r.sni)},"alpn":${str(r.alpn)},` +
+    `"alpn_selected":${str(r.alpn_selected)},"tls_version":${plain(r.tls_version)},"cipher":${plain(r.cipher)},"ja4":${plain(r.ja4)},` +
     `"hrr":${r.hrr},"resumed":${r.resumed},"slow":${r.slow},"cwnd_stall":${r.cwnd_stall},"timeline":{${tl}},"phases_ms":{${ph}},` +
-    `"retransmits":{"client":${r.retransmits.client},"server":${r.retransmits.server}},"verdict":${str(r.verdict)},` +
-    `"missing":[${r.missing.map(str).join(',')}],"notes":[${r.notes.map(str).join(',')}]`;
+    `"retransmits":{"client":${r.retransmits.client},"server":${r.retransmits.server}},"verdict":${plain(r.verdict)},` +
+    `"missing":[${r.missing.map(plain).join(',')}],"notes":[${r.notes.map(str).join(',')}]`;
   if (r.event !== undefined) out += `,"event":${JSON.stringify(r.event)}`;
   if (r.event_elapsed_ms !== undefined) out += `,"event_elapsed_ms":${num(r.event_elapsed_ms)}`;
   if (r.proxy_gap_ms !== undefined) out += `,"proxy_gap_ms":${num(r.proxy_gap_ms)}`;

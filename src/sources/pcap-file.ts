@@ -63,14 +63,18 @@ export class PcapParser {
     pkt.linkType = this.#linkType;
     pkt.ifIndex = 0;
     pkt.buf = data;
+    // Record headers are read through a DataView chosen once per chunk (byte order fixed per
+    // file): the per-field byte-order branch of #u32 cost ~3% of analyze time.
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const le = this.#le;
     while (end - pos >= RECORD_HEADER) {
-      const incl = this.#u32(data, pos + 8);
+      const incl = dv.getUint32(pos + 8, le);
       if (incl > this.#maxRecord) {
         throw new CaptureFileError(this.file, base + pos, `record length ${incl} exceeds the maximum ${this.#maxRecord} (corrupt file)`);
       }
       if (end - pos - RECORD_HEADER < incl) break;
-      const sec = this.#u32(data, pos);
-      const frac = this.#u32(data, pos + 4);
+      const sec = dv.getUint32(pos, le);
+      const frac = dv.getUint32(pos + 4, le);
       if (frac >= (nano ? 1e9 : 1e6)) {
         throw new CaptureFileError(this.file, base + pos, `timestamp fraction ${frac} out of range (corrupt file)`);
       }
@@ -78,7 +82,7 @@ export class PcapParser {
       pkt.tsNsec = nano ? frac : frac * 1000;
       pkt.tsUs = sec * 1e6 + (nano ? Math.floor(frac / 1000) : frac);
       pkt.caplen = incl;
-      pkt.origLen = this.#u32(data, pos + 12);
+      pkt.origLen = dv.getUint32(pos + 12, le);
       pkt.off = pos + RECORD_HEADER;
       this.packets++;
       sink.onPacket(pkt);
