@@ -16,7 +16,7 @@ import { EXIT_OK, UsageError } from './errors.js';
 import { dirname, basename, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { JournalFollower, JOURNAL_DEFAULTS } from '../sources/journald.js';
-import { DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventParserConfig } from '../correlate/journal-event.js';
+import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
 import { Correlator } from '../correlate/correlator.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
@@ -42,6 +42,8 @@ spot check (journal events -> per-flow pcaps and breakdowns):
   --no-journal             capture only; do not follow the journal
   --event-pattern REGEX    entries whose MESSAGE matches are events (default: handshake, any case)
   --event-regex REGEX      parse MESSAGE with named groups remote, local, sni, elapsed
+  --event-field KEY=NAME   read KEY (remote, local, sni, elapsed) from journal field or logfmt key NAME
+                           first (repeatable; defaults: REMOTE_ADDR/remote_addr, LOCAL_ADDR/local_addr, …)
   --hold TIME              keep collecting a flow after its event (default 2s)
   --margin TIME            look back this much before the event's start (default 1s)
   --slow MS                slow threshold for records (default 200)
@@ -74,6 +76,17 @@ function regexOption(name: string, text: string, flags: string): RegExp {
   }
 }
 
+/** `--event-field remote=CLIENT_ADDR`: that name is tried before the defaults for that key. */
+function eventFields(specs: string[]): EventFieldNames {
+  const f: EventFieldNames = { remote: [...DEFAULT_EVENT_FIELDS.remote], local: [...DEFAULT_EVENT_FIELDS.local], sni: [...DEFAULT_EVENT_FIELDS.sni], elapsed: [...DEFAULT_EVENT_FIELDS.elapsed] };
+  for (const spec of specs) {
+    const m = /^(remote|local|sni|elapsed)=([A-Za-z_][A-Za-z0-9_.-]*)$/.exec(spec);
+    if (!m) throw new UsageError(`--event-field: expected KEY=NAME with KEY one of remote, local, sni, elapsed, got "${spec}"`);
+    f[m[1] as keyof EventFieldNames].unshift(m[2]!);
+  }
+  return f;
+}
+
 function positiveInt(name: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name}: expected a positive whole number, got "${text}"`);
@@ -94,7 +107,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         'no-journal': { type: 'boolean' }, 'event-pattern': { type: 'string' }, 'event-regex': { type: 'string' },
         hold: { type: 'string' }, margin: { type: 'string' }, slow: { type: 'string' }, format: { type: 'string' },
         'pcap-format': { type: 'string' }, 'max-writes-per-sec': { type: 'string' }, 'event-queue': { type: 'string' },
-        journalctl: { type: 'string' },
+        journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true },
       },
     });
   } catch (err) {
@@ -130,6 +143,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     },
     events: {
       ...DEFAULT_EVENT_PARSER,
+      fields: eventFields(v['event-field'] ?? []),
       messagePattern: v['event-pattern'] !== undefined ? regexOption('--event-pattern', v['event-pattern'], 'i') : (eventRegex ? null : /handshake/i),
       regex: eventRegex,
     },
