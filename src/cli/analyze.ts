@@ -33,6 +33,8 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
   --all                       table: include fast flows too (json/ndjson always carry every TLS flow)
   --out DIR                   write a pcap per slow flow into DIR (0700 dir, 0600 files)  [SLOWSHAKE_OUT]
   --events FILE               journal entries (journalctl -o json) to attach to flows  [SLOWSHAKE_EVENTS]
+  --records FILE              also append every record to FILE (length-delimited protobuf, 0600;
+                              read it back with slowshake records)  [SLOWSHAKE_RECORDS]
   --event-margin MS           time slack when matching events to flows (default 2000)
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
@@ -44,6 +46,7 @@ interface Opts {
   all: boolean;
   out: string | null;
   events: string | null;
+  records: string | null;
   eventMarginMs: number;
   flow: string | null;
   ladder: boolean;
@@ -65,7 +68,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       allowPositionals: true,
       options: {
         format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, out: { type: 'string' },
-        events: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
+        events: { type: 'string' }, records: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
         ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -93,6 +96,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     all: v.all ?? false,
     out: v.out ?? env.SLOWSHAKE_OUT ?? null,
     events: v.events ?? env.SLOWSHAKE_EVENTS ?? null,
+    records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
     eventMarginMs: v['event-margin'] !== undefined ? positiveNumber('event-margin', v['event-margin']) : 2000,
     flow,
     ladder: v.ladder ?? false,
@@ -153,6 +157,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--out: ${(err as Error).message}`);
     }
   }
+  // loaded only when asked for: protobufjs adds ~35 ms to startup
+  const recordStream = opts.records !== null ? (await import('../sinks/protobuf-records.js')).RecordStreamWriter.open(opts.records) : null;
   const records: FlowRecord[] = [];
   const ladders: { rec: FlowRecord; kept: KeptPacket[] }[] = [];
   let pcapsWritten = 0;
@@ -169,6 +175,7 @@ export async function run(argv: string[]): Promise<number> {
         rec.pcap = writeFileAtomic(opts.out, flowFileName(t.firstTs, rec.client, rec.server), bytes);
         pcapsWritten++;
       }
+      recordStream?.append(rec);
       if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
       if (opts.ladder) return;
       if (opts.format === 'ndjson') {
@@ -197,6 +204,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (progress) process.stderr.write('\r\x1b[K');
   analyzer.finish();
+  recordStream?.close();
   const fatal = reads.filter((r) => r.warnings.some((w) => !/truncated last record|gzip stream ends early/.test(w)));
   if (analyzer.stats.packets === 0 && fatal.length > 0) {
     for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);

@@ -11,6 +11,7 @@ const USAGE = `usage: slowshake <command> [options]
 commands:
   analyze FILE...   break every TLS handshake in pcap/pcapng files (or - for stdin) into phases
   capture -i IFACE  live capture into an in-memory packet ring (native libpcap thread)
+  records FILE...   print flow records stored by analyze --records (protobuf record streams)
   help              this text
 
 run "slowshake <command> --help" for the options of a command`;
@@ -24,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'capture': {
       const m = await import('./capture.js');
+      return m.run(rest);
+    }
+    case 'records': {
+      const m = await import('./records.js');
       return m.run(rest);
     }
     case undefined: case 'help': case '--help': case '-h':

@@ -1,0 +1,118 @@
+/**
+ * `slowshake records FILE…`: prints flow records stored in record stream files (length-delimited
+ * protobuf, written by `analyze --records FILE` or the daemon) the way `analyze` prints them.
+ *
+ * 1. Options are validated up front (one-line errors naming the option).
+ * 2. Files are read in order; ndjson streams records out as they are decoded, table and json
+ *    collect them first.
+ * 3. A truncated or corrupt file keeps the records before the bad frame; its error (file and byte
+ *    offset) goes to stderr, the remaining files are still read, and the exit code is 2.
+ */
+import { writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { FlowRecord } from '../handshake/record.js';
+import { recordToJson } from '../handshake/record-json.js';
+import { CaptureFileError } from '../sources/capture-error.js';
+import { readRecordStream } from '../sinks/protobuf-records.js';
+import { renderTable, verdictTotals } from '../sinks/report.js';
+import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
+
+const HELP = `usage: slowshake records [options] FILE... (record streams written by analyze --records)
+
+  --format table|json|ndjson  output format (default: table on a terminal, else ndjson)  [SLOWSHAKE_FORMAT]
+  --slow MS                   re-decide "slow" from each record's total (default: keep the stored flag;
+                              the table header then assumes the default 200)  [SLOWSHAKE_SLOW]
+  --all                       table: include fast flows too (json/ndjson always carry every record)`;
+
+interface Opts {
+  format: 'table' | 'json' | 'ndjson';
+  slowMs: number | null;
+  all: boolean;
+  files: string[];
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Opts | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    throw new UsageError(`records: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const v = parsed.values;
+  if (v.help) return null;
+  const format = v.format ?? env.SLOWSHAKE_FORMAT ?? (process.stdout.isTTY ? 'table' : 'ndjson');
+  if (format !== 'table' && format !== 'json' && format !== 'ndjson') {
+    throw new UsageError(`--format: expected table, json or ndjson, got "${format}"`);
+  }
+  const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
+  let slowMs: number | null = null;
+  if (slowText !== undefined) {
+    slowMs = Number(slowText);
+    if (slowText.trim() === '' || !Number.isFinite(slowMs) || slowMs < 0) throw new UsageError(`--slow: expected a number of milliseconds >= 0, got "${slowText}"`);
+  }
+  if (parsed.positionals.length === 0) throw new UsageError('records: no record file given');
+  return { format, slowMs, all: v.all ?? false, files: parsed.positionals };
+}
+
+function writeOut(s: string): void {
+  const b = Buffer.from(s);
+  let off = 0;
+  while (off < b.length) off += writeSync(1, b, off, b.length - off);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const opts = parseOptions(argv);
+  if (opts === null) {
+    writeOut(HELP + '\n');
+    return EXIT_OK;
+  }
+  const records: FlowRecord[] = [];
+  const files: { file: string; records: number; bytes: number; error: string | null }[] = [];
+  const problems: string[] = [];
+  let ndjsonBuf = '';
+  let count = 0;
+  for (const file of opts.files) {
+    const stats = { bytes: 0, records: 0 };
+    let error: string | null = null;
+    try {
+      for await (const rec of readRecordStream(file, stats)) {
+        count++;
+        // Without a lastTs the "observed" rule of analyze cannot be re-applied: no total keeps the flag.
+        if (opts.slowMs !== null && rec.phases_ms.total !== null) rec.slow = rec.phases_ms.total >= opts.slowMs;
+        if (opts.format === 'ndjson') {
+          ndjsonBuf += recordToJson(rec) + '\n';
+          if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+        } else {
+          records.push(rec);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof CaptureFileError)) throw err;
+      error = err.message;
+      problems.push(err.message);
+    }
+    files.push({ file, records: stats.records, bytes: stats.bytes, error });
+  }
+  if (count === 0 && problems.length > 0) {
+    for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  const summary = `Records: ${count} read from ${files.length} file${files.length === 1 ? '' : 's'}`;
+  if (opts.format === 'ndjson') {
+    if (ndjsonBuf) writeOut(ndjsonBuf);
+    process.stderr.write(summary + '\n');
+  } else if (opts.format === 'json') {
+    const s = { files, records: count, slow_flows: records.filter((r) => r.slow).length, verdicts: verdictTotals(records) };
+    writeOut(JSON.stringify({ flows: records, summary: s }, null, 2) + '\n');
+  } else {
+    const cols = { pcap: records.some((r) => r.pcap !== undefined), event: records.some((r) => r.event !== undefined) };
+    writeOut(renderTable(records, opts.slowMs ?? 200, opts.all, cols));
+    writeOut(summary + '\n');
+  }
+  for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
+  return problems.length > 0 ? EXIT_BAD_INPUT : EXIT_OK;
+}
