@@ -50,7 +50,9 @@ spot check (journal events -> per-flow pcaps and breakdowns):
   --format table|ndjson    final table (default), or one record per line on stdout as written
   --pcap-format pcapng|pcap  per-flow file format (default pcapng, with comments)
   --max-writes-per-sec N   write budget for per-flow pcaps (default 50); the rest waits in the queue
-  --event-queue N          pending events at most (default 10000); beyond it events are dropped and counted`;
+  --event-queue N          pending events at most (default 10000); beyond it events are dropped and counted
+  --records FILE           append every record to this length-delimited protobuf stream (default OUT/records.pb;
+                           read it back with "slowshake records FILE")`;
 
 export interface CaptureCliOptions {
   capture: CaptureOptions;
@@ -66,6 +68,8 @@ export interface CaptureCliOptions {
   pcapFormat: 'pcapng' | 'pcap';
   maxWritesPerSec: number;
   eventQueue: number;
+  /** Protobuf record stream; null: OUT/records.pb. */
+  records: string | null;
 }
 
 function regexOption(name: string, text: string, flags: string): RegExp {
@@ -107,7 +111,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         'no-journal': { type: 'boolean' }, 'event-pattern': { type: 'string' }, 'event-regex': { type: 'string' },
         hold: { type: 'string' }, margin: { type: 'string' }, slow: { type: 'string' }, format: { type: 'string' },
         'pcap-format': { type: 'string' }, 'max-writes-per-sec': { type: 'string' }, 'event-queue': { type: 'string' },
-        journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true },
+        journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true }, records: { type: 'string' },
       },
     });
   } catch (err) {
@@ -154,6 +158,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     pcapFormat,
     maxWritesPerSec: v['max-writes-per-sec'] !== undefined ? positiveInt('--max-writes-per-sec', v['max-writes-per-sec']) : 50,
     eventQueue: v['event-queue'] !== undefined ? positiveInt('--event-queue', v['event-queue']) : 10_000,
+    records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
     capture: {
       ...CAPTURE_DEFAULTS,
       device,
@@ -263,6 +268,17 @@ export async function run(argv: string[]): Promise<number> {
   process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}\n`);
   const drops = new DropHistory();
   const records: FlowRecord[] = [];
+  let recordStream: import('../sinks/protobuf-records.js').RecordStreamWriter | null = null;
+  if (o.journal.enabled) {
+    try {
+      ensurePrivateDir(o.out);
+      const { RecordStreamWriter } = await import('../sinks/protobuf-records.js');
+      recordStream = RecordStreamWriter.open(o.records ?? resolve(o.out, 'records.pb'));
+    } catch (err) {
+      cap.stop();
+      throw new UsageError(`--records: ${(err as Error).message}`);
+    }
+  }
   let lastPps = 0;
   const correlator = new Correlator(reader, {
     marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: resolve(o.out), pcapFormat: o.pcapFormat,
@@ -270,6 +286,7 @@ export async function run(argv: string[]): Promise<number> {
     dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter, pps: () => lastPps,
     onRecord: (rec) => {
       records.push(rec);
+      recordStream?.append(rec);
       if (o.format === 'ndjson') process.stdout.write(recordToJson(rec) + '\n');
     },
   });
@@ -350,6 +367,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
   }
+  recordStream?.close();
   if (tty) process.stderr.write('\r\x1b[K');
   const s = cap.stats();
   const reach = reader.reach();
@@ -364,6 +382,7 @@ export async function run(argv: string[]): Promise<number> {
   if (follower) {
     const c = correlator.stats;
     lines.push(`Journal: ${entries} entries, ${entries - notEvents} events, ${notEvents} not events, ${follower.stats.malformedLines} malformed lines, ${follower.stats.restarts} journalctl restarts${journalWarnings > 5 ? `, ${journalWarnings - 5} more warnings not shown` : ''}`);
+    lines.push(`Records: ${recordStream?.records ?? 0} appended to ${o.records ?? resolve(o.out, 'records.pb')}`);
     lines.push(`Events: ${c.written} flows written to ${resolve(o.out)}, ${c.duplicates} duplicates, ${c.tooOld} older than the ring, ${c.notFound} not found, ${c.droppedQueueFull} dropped (queue full), ${c.rateLimitedWaits} waits for the write budget`);
   }
   if (snapshots) lines.push(`Snapshots written: ${snapshots} (in ${resolve(o.out)})`);
