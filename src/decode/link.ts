@@ -30,17 +30,6 @@ const MAX_VLAN_TAGS = 4;
  */
 export const link = { netOff: 0, ethertype: 0, status: Status.OK as Status };
 
-/** True for the link types decodeLink understands. */
-export function isSupportedLinkType(lt: number): boolean {
-  switch (lt) {
-    case LINKTYPE_NULL: case LINKTYPE_ETHERNET: case LINKTYPE_RAW_DLT12: case LINKTYPE_RAW_DLT14:
-    case LINKTYPE_RAW: case LINKTYPE_LOOP: case LINKTYPE_LINUX_SLL: case LINKTYPE_IPV4:
-    case LINKTYPE_IPV6: case LINKTYPE_LINUX_SLL2:
-      return true;
-    default:
-      return false;
-  }
-}
 
 function ethertypeOfVersion(b: number): number {
   const v = b >> 4;

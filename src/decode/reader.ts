@@ -23,27 +23,9 @@ export function u16(buf: Uint8Array, off: number, end: number): number {
   return off + 2 <= end ? (buf[off]! << 8) | buf[off + 1]! : -1;
 }
 
-export function u24(buf: Uint8Array, off: number, end: number): number {
-  return off + 3 <= end ? (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]! : -1;
-}
 
-/** Unsigned 32-bit read; the result is a non-negative double (`>>> 0`). */
-export function u32(buf: Uint8Array, off: number, end: number): number {
-  return off + 4 <= end
-    ? ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0
-    : -1;
-}
 
-/** Little-endian variants, for pcap/pcapng files written on little-endian hosts. */
-export function u16le(buf: Uint8Array, off: number, end: number): number {
-  return off + 2 <= end ? buf[off]! | (buf[off + 1]! << 8) : -1;
-}
 
-export function u32le(buf: Uint8Array, off: number, end: number): number {
-  return off + 4 <= end
-    ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
-    : -1;
-}
 
 /**
  * A copy of buf[start, end). Use this, never `.slice`, on packet buffers: they may be Node

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { FlowTable, SLOT_PASSIVE, SLOT_TRACKING } from '../../../src/flow/flow-table.js';
+import { DecodedPacket } from '../../../src/decode/packet.js';
+import { AnomalyCounters } from '../../../src/telemetry/anomalies.js';
+
+/** A packet view with just the fields the table reads. */
+function pkt(v6: boolean, src: number, dst: number, sport: number, dport: number): DecodedPacket {
+  const p = new DecodedPacket();
+  const alen = v6 ? 16 : 4;
+  const buf = new Uint8Array(2 * alen);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(alen - 4, src);
+  dv.setUint32(2 * alen - 4, dst);
+  if (v6) { buf[0] = 0x20; buf[alen] = 0x20; }
+  p.buf = buf;
+  p.ipVersion = v6 ? 6 : 4;
+  p.srcAddrOff = 0;
+  p.dstAddrOff = alen;
+  p.srcPort = sport;
+  p.dstPort = dport;
+  return p;
+}
+
+describe('FlowTable', () => {
+  it('maps both directions to one entry and tells which side sent', () => {
+    const t = new FlowTable<string>(16);
+    const a = pkt(false, 0xc6336402, 0xcb007101, 40001, 443);
+    expect(t.lookup(a)).toBe(-1);
+    const s = t.insert(SLOT_TRACKING, 'flow', 1);
+    const fromA = t.fromA;
+    expect(t.lookup(pkt(false, 0xcb007101, 0xc6336402, 443, 40001))).toBe(s);
+    expect(t.fromA).toBe(!fromA);
+    expect(t.lookup(a)).toBe(s);
+    expect(t.fromA).toBe(fromA);
+    expect(t.values[s]).toBe('flow');
+    // same addresses, other port; IPv6 with the same low words: different flows
+    expect(t.lookup(pkt(false, 0xc6336402, 0xcb007101, 40002, 443))).toBe(-1);
+    expect(t.lookup(pkt(true, 0xc6336402, 0xcb007101, 40001, 443))).toBe(-1);
+    // equal addresses: ports decide the side
+    t.lookup(pkt(false, 1, 1, 5, 6));
+    const same = t.insert(SLOT_PASSIVE, null, 1);
+    expect(t.lookup(pkt(false, 1, 1, 6, 5))).toBe(same);
+  });
+
+  it('grows past its initial capacity, keeps every entry, removes and reuses slots', () => {
+    const t = new FlowTable<number>(16);
+    const n = 5000;
+    const slots: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = pkt(i % 2 === 1, 0x0a000000 + i, 0xcb007101, 1024 + (i % 50000), 443);
+      expect(t.lookup(p)).toBe(-1);
+      slots.push(t.insert(SLOT_TRACKING, i, i));
+    }
+    expect(t.size).toBe(n);
+    expect(t.capacity).toBeGreaterThanOrEqual(n);
+    for (let i = 0; i < n; i++) {
+      const s = t.lookup(pkt(i % 2 === 1, 0xcb007101, 0x0a000000 + i, 443, 1024 + (i % 50000)));
+      expect(s).toBe(slots[i]);
+      expect(t.values[s]).toBe(i);
+    }
+    for (let i = 0; i < n; i += 2) t.remove(slots[i]!);
+    expect(t.size).toBe(n / 2);
+    for (let i = 0; i < n; i++) {
+      const found = t.lookup(pkt(i % 2 === 1, 0x0a000000 + i, 0xcb007101, 1024 + (i % 50000), 443));
+      expect(found >= 0).toBe(i % 2 === 1);
+    }
+    const cap = t.capacity;
+    t.lookup(pkt(false, 9, 9, 9, 9));
+    const reused = t.insert(SLOT_PASSIVE, -1, 0);
+    expect(reused).toBeLessThan(cap);
+    expect(t.state[reused]).toBe(SLOT_PASSIVE);
+  });
+
+  it('refuses new flows beyond its maximum and counts them', () => {
+    const an = new AnomalyCounters();
+    const t = new FlowTable<null>(16, 32, an);
+    let refused = 0;
+    for (let i = 0; i < 40; i++) {
+      t.lookup(pkt(false, i, 1000, 1, 2));
+      if (t.insert(SLOT_PASSIVE, null, 0) < 0) refused++;
+    }
+    expect(refused).toBe(8);
+    expect(an.toObject()).toEqual({ flow_table_full: 8 });
+  });
+});
