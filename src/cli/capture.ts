@@ -268,17 +268,11 @@ export async function run(argv: string[]): Promise<number> {
   process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}\n`);
   const drops = new DropHistory();
   const records: FlowRecord[] = [];
+  // The output directory and the record stream are created when the first record is written,
+  // so a capture that writes nothing leaves nothing behind.
+  const { RecordStreamWriter } = await import('../sinks/protobuf-records.js');
   let recordStream: import('../sinks/protobuf-records.js').RecordStreamWriter | null = null;
-  if (o.journal.enabled) {
-    try {
-      ensurePrivateDir(o.out);
-      const { RecordStreamWriter } = await import('../sinks/protobuf-records.js');
-      recordStream = RecordStreamWriter.open(o.records ?? resolve(o.out, 'records.pb'));
-    } catch (err) {
-      cap.stop();
-      throw new UsageError(`--records: ${(err as Error).message}`);
-    }
-  }
+  const recordsPath = o.records ?? resolve(o.out, 'records.pb');
   let lastPps = 0;
   const correlator = new Correlator(reader, {
     marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: resolve(o.out), pcapFormat: o.pcapFormat,
@@ -286,7 +280,11 @@ export async function run(argv: string[]): Promise<number> {
     dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter, pps: () => lastPps,
     onRecord: (rec) => {
       records.push(rec);
-      recordStream?.append(rec);
+      if (recordStream === null) {
+        ensurePrivateDir(dirname(recordsPath));
+        recordStream = RecordStreamWriter.open(recordsPath);
+      }
+      recordStream.append(rec);
       if (o.format === 'ndjson') process.stdout.write(recordToJson(rec) + '\n');
     },
   });
@@ -306,10 +304,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     })
     : null;
-  if (follower) {
-    try { ensurePrivateDir(o.out); } catch (err) { cap.stop(); throw new UsageError(`--out: ${(err as Error).message}`); }
-    await follower.start();
-  }
+  if (follower) await follower.start();
   let snapshots = 0;
   let reason = 'stopped';
   let exitCode = EXIT_OK;
@@ -367,7 +362,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
   }
-  recordStream?.close();
+  (recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null)?.close();
   if (tty) process.stderr.write('\r\x1b[K');
   const s = cap.stats();
   const reach = reader.reach();
@@ -382,7 +377,8 @@ export async function run(argv: string[]): Promise<number> {
   if (follower) {
     const c = correlator.stats;
     lines.push(`Journal: ${entries} entries, ${entries - notEvents} events, ${notEvents} not events, ${follower.stats.malformedLines} malformed lines, ${follower.stats.restarts} journalctl restarts${journalWarnings > 5 ? `, ${journalWarnings - 5} more warnings not shown` : ''}`);
-    lines.push(`Records: ${recordStream?.records ?? 0} appended to ${o.records ?? resolve(o.out, 'records.pb')}`);
+    const rs = recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null;
+    if (rs !== null) lines.push(`Records: ${rs.records} appended to ${recordsPath}`);
     lines.push(`Events: ${c.written} flows written to ${resolve(o.out)}, ${c.duplicates} duplicates, ${c.tooOld} older than the ring, ${c.notFound} not found, ${c.droppedQueueFull} dropped (queue full), ${c.rateLimitedWaits} waits for the write budget`);
   }
   if (snapshots) lines.push(`Snapshots written: ${snapshots} (in ${resolve(o.out)})`);

@@ -20,7 +20,7 @@ import { missingFlowRecord, type FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { PHASES } from '../handshake/phases.js';
 import type { RingPacket, RingReader } from '../ring/reader.js';
-import { AtomicCaptureWriter, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { AtomicCaptureWriter, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
 import { decodePacket } from '../decode/dispatch.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { Status } from '../decode/reader.js';
@@ -76,6 +76,7 @@ export class Correlator {
   #budgetUsed = 0;
   readonly #pkt = new DecodedPacket();
   readonly #an = new AnomalyCounters();
+  #dirReady = false;
 
   constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {}
 
@@ -191,6 +192,10 @@ export class Correlator {
 
   #emit(rec: FlowRecord, packets: RingPacket[] | null): void {
     const o = this.opts;
+    if (!this.#dirReady) {
+      ensurePrivateDir(o.outDir); // created on the first write only: a quiet spot check leaves nothing
+      this.#dirReady = true;
+    }
     const startUs = rec.timeline.syn ?? rec.timeline.client_hello ?? (rec.event as { timestamp_us: number }).timestamp_us;
     const base = flowFileName(startUs, rec.client, rec.server.replace(/^\?/, 'unknown'), o.pcapFormat);
     if (packets !== null && packets.length > 0) {
