@@ -23,6 +23,7 @@ export function decodePacket(pkt: DecodedPacket, an: AnomalyCounters): Status {
     return Status.UNSUPPORTED;
   }
   pkt.ipVersion = ip.version;
+  pkt.ipId = ip.id;
   pkt.srcAddrOff = ip.srcOff;
   pkt.dstAddrOff = ip.dstOff;
   return decodeTcp(pkt, buf, ip.l4Off, ip.capEnd, ip.declEnd, an);

@@ -20,7 +20,7 @@ const MAX_EXT_HEADERS = 8;
  * `declEnd`: end according to the IP length fields (may exceed capEnd when snaplen cut it);
  * `proto` is -1 when the packet must be skipped (anomaly already counted).
  */
-export const ip = { version: 0, srcOff: 0, dstOff: 0, proto: -1, l4Off: 0, capEnd: 0, declEnd: 0, status: Status.OK as Status };
+export const ip = { version: 0, srcOff: 0, dstOff: 0, proto: -1, l4Off: 0, capEnd: 0, declEnd: 0, id: -1, status: Status.OK as Status };
 
 function fail(an: AnomalyCounters, a: Anomaly, s: Status): void {
   ip.status = s;
@@ -43,6 +43,7 @@ export function decodeIpv4(buf: Uint8Array, off: number, end: number, an: Anomal
   const frag = (buf[off + 6]! << 8) | buf[off + 7]!;
   if ((frag & 0x3fff) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // MF set or offset != 0
   ip.version = 4;
+  ip.id = (buf[off + 4]! << 8) | buf[off + 5]!;
   ip.srcOff = off + 12;
   ip.dstOff = off + 16;
   ip.l4Off = off + hlen;
@@ -83,6 +84,7 @@ export function decodeIpv6(buf: Uint8Array, off: number, end: number, an: Anomal
   }
   if (p > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
   ip.version = 6;
+  ip.id = -1;
   ip.srcOff = off + 8;
   ip.dstOff = off + 24;
   ip.l4Off = p;

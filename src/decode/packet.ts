@@ -21,6 +21,8 @@ export class DecodedPacket {
 
   // --- network layer
   ipVersion = 0;
+  /** IPv4 identification field; -1 for IPv6. */
+  ipId = -1;
   /** Offsets in `buf` of the source and destination addresses (4 or 16 bytes). */
   srcAddrOff = 0;
   dstAddrOff = 0;

@@ -94,6 +94,7 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   if (t.closed && tl[T.DONE]! < 0) notes.push(`handshake not completed: ${t.closeReason.replace(/_/g, ' ')}`);
   if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
   if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);
+  if (t.inferredLosses > 0) notes.push(`${t.inferredLosses} segment(s) lost before the capture point, inferred from gaps in the sender's IPv4 IDs (charged to loss)`);
   if (t.cli.contentLost || t.srv.contentLost) notes.push('payload bytes cut by the capture snaplen');
   const ch = t.clientHello;
   const sh = t.serverHello;

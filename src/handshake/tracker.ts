@@ -15,7 +15,8 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { TlsStream, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
 import { decodeClientHello, decodeServerHello, type ClientHelloInfo, type ServerHelloInfo } from '../decode/tls-hello.js';
-import { TcpStream, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
+import { TcpStream, SEG_NEW, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
+import { IpIdSequence } from '../flow/ip-id.js';
 import { copyBytes } from '../decode/reader.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 import { T, newTimeline, type Timeline } from './timeline.js';
@@ -69,6 +70,8 @@ export class HandshakeTracker implements TlsStreamOwner {
   closeReason = '';
   tlsError = '';
   kept: KeptPacket[] | null = null;
+  /** Losses before the capture point inferred from IPv4 ID gaps (see flow/ip-id.ts). */
+  inferredLosses = 0;
 
   // --- working state
   #chCount = 0;
@@ -81,6 +84,11 @@ export class HandshakeTracker implements TlsStreamOwner {
   #clientAckCandidate = -1;
   #serverCcsTs = -1;
   #firstClientDataTs = -1;
+  readonly #cliIds = new IpIdSequence();
+  readonly #srvIds = new IpIdSequence();
+  /** MSS each side announced in its SYN: the peer's segments are at most this long. */
+  #cliMss = 0;
+  #srvMss = 0;
 
   constructor(
     readonly ipVersion: number,
@@ -125,8 +133,10 @@ export class HandshakeTracker implements TlsStreamOwner {
 
   #clientPacket(p: DecodedPacket, ts: number, flags: number, tl: Timeline): void {
     const s = this.cli;
+    const idGap = this.#cliIds.observe(p.ipId, p.payloadLen, this.#srvMss, ts);
     if (flags & TCP_SYN) {
       if (flags & TCP_ACK) return; // simultaneous open: not modelled
+      if (p.mss > 0) this.#cliMss = p.mss;
       if (tl[T.SYN]! < 0) { tl[T.SYN] = ts; s.setIsn(p.seq); }
       else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN]!, ts, this.loss);
       return;
@@ -137,7 +147,9 @@ export class HandshakeTracker implements TlsStreamOwner {
     }
     if (p.payloadLen === 0) return;
     const rel = s.rel(p.seq);
+    const inOrder = rel === s.maxRel;
     const kind = s.classify(rel, p.payloadLen, ts, this.loss);
+    if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.#cliIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
       if (this.#firstClientDataTs < 0) this.#firstClientDataTs = ts;
       if (this.tls === TLS_UNKNOWN) this.#recognise(p, true, tl, ts);
@@ -169,17 +181,28 @@ export class HandshakeTracker implements TlsStreamOwner {
     }
   }
 
+  #inferLoss(from: number, to: number): void {
+    if (from < 0) return;
+    this.loss.push(from, to);
+    this.inferredLosses++;
+  }
+
   #serverPacket(p: DecodedPacket, ts: number, flags: number, tl: Timeline): void {
     const s = this.srv;
+    // Linux sends the SYN-ACK from the request socket with ID 0: the counter starts after it.
+    const idGap = flags & TCP_SYN ? 0 : this.#srvIds.observe(p.ipId, p.payloadLen, this.#cliMss, ts);
     if (flags & TCP_SYN) {
       if (!(flags & TCP_ACK)) return;
+      if (p.mss > 0) this.#srvMss = p.mss;
       if (tl[T.SYN_ACK]! < 0) { tl[T.SYN_ACK] = ts; s.setIsn(p.seq); }
       else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN_ACK]!, ts, this.loss);
       return;
     }
     if (p.payloadLen === 0) return;
     const rel = s.rel(p.seq);
+    const inOrder = rel === s.maxRel;
     const kind = s.classify(rel, p.payloadLen, ts, this.loss);
+    if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.#srvIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
       if (this.tls === TLS_UNKNOWN) this.#recognise(p, false, tl, ts);
       if (this.tls === TLS_NO) return;
