@@ -23,6 +23,11 @@
  *   --drop-repeats K               with --drop-first-data-from-port: also drop the next K
  *                                  segments from port P that carry the same sequence number
  *                                  (retransmissions of the dropped segment; default 0)
+ *   --data-nth K                   with --drop-first-data-from-port: drop the K-th segment
+ *                                  carrying payload from port P instead of the first (K >= 1,
+ *                                  default 1; every segment with payload counts, retransmissions
+ *                                  included), e.g. K=2 for a client's second flight when its
+ *                                  OUTPUT packets are queued
  *   --drop-nth N                   drop the N-th packet seen on the queue (1-based; may be
  *                                  given up to 32 times)
  *   --verbose                      log every verdict to stderr
@@ -75,6 +80,7 @@ struct config {
 	bool drop_synack_once;
 	int drop_data_port;   /* -1: off */
 	long drop_repeats;
+	long data_nth;        /* which data segment from drop_data_port to drop (1-based) */
 	unsigned long drop_nth[MAX_DROP_NTH];
 	int n_drop_nth;
 	bool verbose;
@@ -87,8 +93,9 @@ struct state {
 	unsigned head, count;
 	uint64_t seen, delayed, dropped, accepted;
 	bool synack_dropped;
-	bool data_dropped;        /* first data segment from drop_data_port already dropped */
+	bool data_dropped;        /* the (data_nth-th) data segment from drop_data_port dropped */
 	uint32_t data_drop_seq;   /* its sequence number */
+	long data_seen;           /* segments with payload from drop_data_port so far */
 	long data_repeats_left;
 	uint64_t start_ns;
 };
@@ -120,7 +127,8 @@ static void logmsg(const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fputs("usage: delayline --queue N [--delay-ms D] [--drop-synack-once]\n"
-	      "                 [--drop-first-data-from-port P [--drop-repeats K]] [--drop-nth N]...\n"
+	      "                 [--drop-first-data-from-port P [--drop-repeats K] [--data-nth K]]\n"
+	      "                 [--drop-nth N]...\n"
 	      "                 [--verbose]\n", f);
 }
 
@@ -150,7 +158,8 @@ static void parse_args(int argc, char **argv, struct config *c)
 	memset(c, 0, sizeof *c);
 	c->queue = -1;
 	c->drop_data_port = -1;
-	bool have_repeats = false;
+	c->data_nth = 1;
+	bool have_repeats = false, have_nth = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -168,6 +177,10 @@ static void parse_args(int argc, char **argv, struct config *c)
 		} else if (strcmp(a, "--drop-repeats") == 0) {
 			c->drop_repeats = parse_int(a, v, 0, 100);
 			have_repeats = true;
+			i++;
+		} else if (strcmp(a, "--data-nth") == 0) {
+			c->data_nth = parse_int(a, v, 1, 1000000);
+			have_nth = true;
 			i++;
 		} else if (strcmp(a, "--drop-nth") == 0) {
 			if (c->n_drop_nth >= MAX_DROP_NTH)
@@ -187,6 +200,8 @@ static void parse_args(int argc, char **argv, struct config *c)
 		die("--queue N is required (see --help)");
 	if (have_repeats && c->drop_data_port < 0)
 		die("--drop-repeats needs --drop-first-data-from-port");
+	if (have_nth && c->drop_data_port < 0)
+		die("--data-nth needs --drop-first-data-from-port");
 }
 
 /* What the rules need to know about a packet. */
@@ -303,13 +318,13 @@ static const char *drop_rule(const struct pkt *k, uint64_t nth)
 		return "synack-once";
 	}
 	if (c->drop_data_port >= 0 && k->sport == c->drop_data_port && k->payload > 0) {
-		if (!S.data_dropped) {
+		if (!S.data_dropped && ++S.data_seen == c->data_nth) {
 			S.data_dropped = true;
 			S.data_drop_seq = k->seq;
 			S.data_repeats_left = c->drop_repeats;
 			return "first-data";
 		}
-		if (S.data_repeats_left > 0 && k->seq == S.data_drop_seq) {
+		if (S.data_dropped && S.data_repeats_left > 0 && k->seq == S.data_drop_seq) {
 			S.data_repeats_left--;
 			return "first-data-repeat";
 		}
@@ -437,9 +452,9 @@ int main(int argc, char **argv)
 	int qfd = nfq_fd(h);
 
 	logmsg("ready queue=%d delay=%ldms drop_synack_once=%d drop_first_data_from_port=%d "
-	       "drop_repeats=%ld drop_nth=%d",
+	       "drop_repeats=%ld data_nth=%ld drop_nth=%d",
 	       S.cfg.queue, S.cfg.delay_ms, S.cfg.drop_synack_once, S.cfg.drop_data_port,
-	       S.cfg.drop_repeats, S.cfg.n_drop_nth);
+	       S.cfg.drop_repeats, S.cfg.data_nth, S.cfg.n_drop_nth);
 
 	static char buf[0x10000 + 4096] __attribute__((aligned));
 	struct pollfd fds[3] = {

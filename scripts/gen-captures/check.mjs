@@ -5,7 +5,8 @@
 //
 // For every TCP flow it rebuilds a rough handshake timeline from tshark's TLS dissection
 // (following the "Handshake timeline" table in the design: original transmissions only), the
-// phases, the loss intervals, congestion-window stalls (charged to the network, as the analyzer
+// phases, the loss intervals (original -> retransmission, plus losses before the capture point
+// inferred from gaps in a direction's per-socket IPv4 ID sequence), congestion-window stalls (charged to the network, as the analyzer
 // does), and a verdict by the design's rule, then checks every expectation
 // in the truth file: the flow exists and completes, TLS version, SNI, ALPN, HRR, resumption,
 // slow, verdict, retransmission minimums, cwnd stall, phase lower bounds, ClientHello segment
@@ -41,7 +42,7 @@ const FIELDS = [
   'tcp.analysis.spurious_retransmission', 'tcp.reassembled_in', 'tls.record.content_type',
   'tls.handshake.type', 'tls.handshake.random', 'tls.handshake.extensions.supported_version',
   'tls.handshake.extension.type', 'tls.handshake.extensions_alpn_str',
-  'tls.handshake.extensions_server_name', 'tls.handshake.version',
+  'tls.handshake.extensions_server_name', 'tls.handshake.version', 'ip.id', 'tcp.options.mss_val',
 ];
 
 const ports = [...new Set(truth.flows.map((f) => f.server.replace(/^.*:/, '')))];
@@ -82,6 +83,8 @@ const frames = out.split('\n').filter(Boolean).map((line) => {
     alpn: list(o['tls.handshake.extensions_alpn_str']),
     sni: list(o['tls.handshake.extensions_server_name']),
     hsVersion: list(o['tls.handshake.version']),
+    ipId: o['ip.id'] === '' ? -1 : parseInt(list(o['ip.id'])[0], 16),
+    mss: Number(list(o['tcp.options.mss_val'])[0] || 0),
   };
 });
 
@@ -114,6 +117,28 @@ function subtract(u, minus) {
   }
   return out;
 }
+// Gaps in one direction's IPv4 ID sequence (Linux: a per-socket counter, +1 per packet). Same
+// narrow rule as the analyzer: IPv4 only, only after the direction showed a sequential step, a gap
+// of 1-8 IDs, and any irregular step turns the inference off for that direction. Returns, per
+// frame number, [missing IDs, time of the previous packet of that direction].
+function ipIdGaps(dirFrames, mss) {
+  const gaps = new Map();
+  let last = -1; let step = 1; let sequential = 0; let prevT = null;
+  for (const f of dirFrames) {
+    if (f.ipId < 0) return gaps;
+    const st = mss > 0 && f.len > mss ? Math.ceil(f.len / mss) : 1;
+    if (last >= 0) {
+      const diff = (f.ipId - ((last + step) & 0xffff)) & 0xffff;
+      if (diff === 0) sequential++;
+      else if (diff >= 0x10000 - 32) continue; // duplicate or reordered: ignore
+      else if (diff <= 8 && sequential >= 1) gaps.set(f.no, [diff, prevT]);
+      else return gaps; // not a per-socket counter
+    }
+    last = f.ipId; step = st; prevT = f.t;
+  }
+  return gaps;
+}
+
 const overlap = (iv, a, b) => iv.reduce((s, [x, y]) => s + Math.max(0, Math.min(b, y) - Math.max(a, x)), 0);
 
 function analyze(fr) {
@@ -191,6 +216,22 @@ function analyze(fr) {
       (g.len > 0 || g.syn) && !g.rtx);
     if (orig) iv.push([Math.max(orig.t, T.syn), Math.min(f.t, T.done)]);
   }
+  // Losses before the capture point: a packet with new in-order data (before done) whose IP ID is
+  // ahead of the direction's sequence. Interval: the previous packet of that direction -> it.
+  // Linux sends the SYN-ACK from the request socket with ID 0, so the server's sequence starts after it.
+  r.idGaps = [];
+  for (const [dir, mss] of [[C, synAck?.mss ?? 0], [S.filter((f) => !f.syn), synF.mss]]) {
+    const gaps = ipIdGaps(dir, mss);
+    let maxNxt = 1; // relative sequence numbers: data starts at 1
+    for (const f of dir) {
+      const g = gaps.get(f.no);
+      if (g && f.len > 0 && !f.rtx && f.seq === maxNxt && f.no <= done.no && g[1] != null) {
+        iv.push([Math.max(g[1], T.syn), Math.min(f.t, T.done)]);
+        r.idGaps.push(`${f.src === r.client ? 'client' : 'server'} id+${g[0]} ${Math.round(f.t - g[1])}ms`);
+      }
+      if (f.len > 0) maxNxt = Math.max(maxNxt, f.nxt);
+    }
+  }
   const loss = union(iv);
   // cwnd stall: inside the server flight, the server paused (> 2 ms) and resumed within 2 ms of
   // a client ACK: the wait [last server segment, that ACK] was the server waiting for the ACK.
@@ -262,7 +303,8 @@ for (const e of truth.flows) {
     const nz = Object.entries(r.phases).filter(([k, v]) => k !== 'total' && v >= 1).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
     process.stdout.write(`  ${e.client.padEnd(22)} TLS${r.tls}${r.hrr ? ' HRR' : ''}${r.resumed ? ' resumed' : ''} total=${fmt(r.phases.total)}ms ` +
       `verdict=${r.verdict} rtx c/s=${r.retransmits.client}/${r.retransmits.server} ch_segs=${r.chSegments} ` +
-      `flight_segs=${r.serverFlightSegments}${r.cwndStall ? ' cwnd_stall' : ''} [${nz}]\n`);
+      `flight_segs=${r.serverFlightSegments}${r.cwndStall ? ' cwnd_stall' : ''}` +
+      `${r.idGaps.length ? ` ip_id_gaps=${r.idGaps.join(',')}` : ''} [${nz}]\n`);
   }
 }
 if (errors.length) {

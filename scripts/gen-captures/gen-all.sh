@@ -21,7 +21,7 @@ DELAYLINE=$ROOT/scripts/delayline/delayline
 source "$GEN_DIR/lib.sh"
 
 ALL_SCENARIOS=(fast-tls13 fast-tls12 network-delay client-think server-delay loss-synack
-  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall)
+  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client)
 
 KEEP=0
 SELECTED=()
@@ -105,7 +105,8 @@ make_big_chain() {
 # ---------------------------------------------------------------------------------------------
 # Scenarios. Each one starts the capture, the servers and the injectors it needs, runs its flows
 # one after another (except interleaved), and records the truth with `flow`. Client ports are
-# unique across all scenarios: 40001+ fast-tls13, 40101+ fast-tls12, ... 41201+ cwnd-stall.
+# unique across all scenarios: 40001+ fast-tls13, 40101+ fast-tls12, ... 41201+ cwnd-stall,
+# 41301+ loss-client.
 
 A4=$SRV4
 C4=$CLI4
@@ -382,6 +383,31 @@ sc_cwnd_stall() {
   tls_client c2 "[$SRV6]:443" "[$CLI6]:41202" -tls1_3
   flow client="[$CLI6]:41202" server="[$SRV6]:443" tls=1.3 kind=network_delay ms=60 \
     detail="initcwnd 40, 23 KB certificate chain, +30 ms each way: no stall" verdict=network slow=false
+  capture_stop
+}
+
+sc_loss_client() {
+  DESC="Lost client segments, before the capture point: the delay line sits on the client namespace's OUTPUT chain (client -> server only) and drops one client data segment of flows 41302/41303 before it reaches the wire, so the server-side capture never sees the original, only the client's retransmission. The client's route to the server has rto_min 300ms, so the repair (a tail-loss probe, 2*SRTT + min RTO, with one segment outstanding) takes about 330 ms (300 ms plus timer slack). 41302 (TLS 1.3): the ClientHello is dropped. 41303 (TLS 1.2): the client's second flight (ClientKeyExchange/CCS/Finished, one segment) is dropped. Nothing in the capture is flagged as a retransmission; the loss shows as a one-ID gap in the client's IPv4 ID sequence. 41301 is a baseline."
+  ip -n "$NS_CLI" route change 203.0.113.0/24 dev "$DEV_CLI" rto_min 300ms
+  capture_start "$CAP/loss-client.pcap"
+  s_server srv "$A4:443"
+  nfq 4 12 41302 out; nfq 4 13 41303 out
+  delayline dl12 12 --drop-first-data-from-port 41302
+  delayline dl13 13 --drop-first-data-from-port 41303 --data-nth 2
+  tls_client c1 "$A4:443" "$C4:41301" -tls1_3
+  flow client="$C4:41301" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:41302" -tls1_3
+  log "client TCP counters after 41302: $(in_cli nstat -asz TcpExtTCPLossProbes TcpRetransSegs TcpExtTCPTimeouts | awk 'NR > 1 { printf "%s=%s ", $1, $2 }')"
+  flow client="$C4:41302" server="$A4:443" tls=1.3 kind=client_loss ms=330 \
+    detail="ClientHello (the client's first data segment) dropped before the capture point; only its tail-loss-probe retransmission (~330 ms later) is captured" \
+    verdict=loss slow=true rc=0 min=loss:260
+  sleep 0.2
+  tls_client c3 "$A4:443" "$C4:41303" -tls1_2
+  log "client TCP counters after 41303: $(in_cli nstat -asz TcpExtTCPLossProbes TcpRetransSegs TcpExtTCPTimeouts | awk 'NR > 1 { printf "%s=%s ", $1, $2 }')"
+  flow client="$C4:41303" server="$A4:443" tls=1.2 kind=client_loss ms=330 \
+    detail="client's second flight (ClientKeyExchange/CCS/Finished, its second data segment) dropped before the capture point; only its tail-loss-probe retransmission (~330 ms later) is captured" \
+    verdict=loss slow=true rc=0 min=loss:260
   capture_stop
 }
 

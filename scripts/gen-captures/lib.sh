@@ -153,8 +153,9 @@ node_server() {
 }
 
 # nfq FAMILY QUEUE PORT [DIR]: sends the flow of client PORT to QUEUE in the client namespace.
-# DIR: both (default: OUTPUT --sport PORT and INPUT --dport PORT) or in (INPUT only, i.e. the
-# server->client direction; used for the drop rules, which need no delay).
+# DIR: both (default: OUTPUT --sport PORT and INPUT --dport PORT), in (INPUT only, i.e. the
+# server->client direction; used for the drop rules, which need no delay) or out (OUTPUT only,
+# the client->server direction: drops there happen before the server-side capture point).
 nfq() {
   local fam=$1 q=$2 port=$3 dir=${4:-both} ipt=iptables
   [[ $fam == 6 ]] && ipt=ip6tables
@@ -164,6 +165,8 @@ nfq() {
       in_cli "$ipt" -A INPUT -p tcp --dport "$port" -j NFQUEUE --queue-num "$q" ;;
     in)
       in_cli "$ipt" -A INPUT -p tcp --dport "$port" -j NFQUEUE --queue-num "$q" ;;
+    out)
+      in_cli "$ipt" -A OUTPUT -p tcp --sport "$port" -j NFQUEUE --queue-num "$q" ;;
     *) die "nfq: bad direction $dir" ;;
   esac
 }
