@@ -40,6 +40,7 @@ export const INFLATED_BY: Readonly<Record<string, readonly BreakdownName[]>> = {
   server_delay: ['server_hello_delay', 'hrr_server_delay', 'server_flight'],
   network_delay: ['tcp_rtt', 'client_hello_xfer', 'hrr_rtt', 'flight_rtt'],
   loss: ['loss'],
+  client_loss: ['loss'],
   cwnd_stall: ['cwnd_stall'],
   syn_backlog: ['syn_ack_delay'],
 };
