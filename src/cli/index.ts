@@ -11,6 +11,7 @@ const USAGE = `usage: slowshake <command> [options]
 commands:
   analyze FILE...   break every TLS handshake in pcap/pcapng files (or - for stdin) into phases
   capture -i IFACE  live capture into an in-memory packet ring (native libpcap thread)
+  demo              spot check on a throwaway edge in network namespaces (root, under a minute)
   records FILE...   print flow records stored by analyze --records (protobuf record streams)
   help              this text
 
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
       const m = await import('./records.js');
       return m.run(rest);
     }
+    case 'demo': return (await import('./demo.js')).run(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE + '\n');
       return 0;
