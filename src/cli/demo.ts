@@ -350,7 +350,9 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const budget = new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`demo did not finish within ${BUDGET_MS / 1000} s`)), BUDGET_MS).unref());
   try {
-    return await Promise.race([runDemo(lab, out), stopped, budget]);
+    const code = await Promise.race([runDemo(lab, out), stopped, budget]);
+    if (code === 130) say(`output directory (kept): ${out}`);
+    return code;
   } catch (err) {
     say(`failed: ${(err as Error).message}`);
     say(`output directory (kept): ${out}`);
