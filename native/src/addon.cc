@@ -2,7 +2,7 @@
 // Errors cross into JS here only, as thrown Errors with a `code`. No C++ exception is used.
 //
 //   open({device, filter, snaplen, bufferSize, promisc, timeoutMs, ringSize})
-//        -> {handle, ring: ArrayBuffer, index: ArrayBuffer, linkType, nanosecond}
+//        -> {handle, ring: ArrayBuffer, index: ArrayBuffer, flows: ArrayBuffer, linkType, nanosecond}
 //   positions(handle, Float64Array(3))  writes [head, tail, newest ns] (abs byte positions)
 //   stats(handle) -> {...counters}
 //   stop(handle)                         stops the thread; the ring stays readable
@@ -117,6 +117,13 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "SLOWSHAKE_ERR_CAPTURE_OPEN", "cannot expose the ring memory to JavaScript (ring too large for an ArrayBuffer?)");
     return nullptr;
   }
+  napi_value flows;
+  auto* ref3 = new std::shared_ptr<RingStorage>(st);
+  if (napi_create_external_arraybuffer(env, st->flows, sizeof(FlowSlot) * kFlowBuckets * kFlowWays, FinalizeStorage, ref3, &flows) != napi_ok) {
+    delete ref3;
+    napi_throw_error(env, "SLOWSHAKE_ERR_CAPTURE_OPEN", "cannot expose the ring flow table to JavaScript");
+    return nullptr;
+  }
   auto* ref2 = new std::shared_ptr<RingStorage>(st);
   if (napi_create_external_arraybuffer(env, st->index, sizeof(IndexEntry) * kIndexSlots, FinalizeStorage, ref2, &index) != napi_ok) {
     delete ref2;
@@ -129,6 +136,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "handle", handle);
   napi_set_named_property(env, result, "ring", ring);
   napi_set_named_property(env, result, "index", index);
+  napi_set_named_property(env, result, "flows", flows);
   SetNumber(env, result, "linkType", link);
   napi_value b;
   napi_get_boolean(env, nano, &b);

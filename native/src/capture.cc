@@ -23,14 +23,23 @@ RingStorage::RingStorage(uint64_t n, std::string* err) : bytes(n) {
     *err = "cannot allocate the ring time index";
     return;
   }
+  void* fl = mmap(nullptr, sizeof(FlowSlot) * kFlowBuckets * kFlowWays, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fl == MAP_FAILED) {
+    munmap(m, n);
+    munmap(ix, sizeof(IndexEntry) * kIndexSlots);
+    *err = "cannot allocate the ring flow table";
+    return;
+  }
   mem = static_cast<uint8_t*>(m);
   index = static_cast<IndexEntry*>(ix);  // zero pages: every bucket empty
-  ring = std::make_unique<Ring>(mem, n, index);
+  flows = static_cast<FlowSlot*>(fl);
+  ring = std::make_unique<Ring>(mem, n, index, flows);
 }
 
 RingStorage::~RingStorage() {
   if (mem) munmap(mem, bytes);
   if (index) munmap(index, sizeof(IndexEntry) * kIndexSlots);
+  if (flows) munmap(flows, sizeof(FlowSlot) * kFlowBuckets * kFlowWays);
 }
 
 std::string ListInterfaces() {

@@ -35,10 +35,11 @@ struct CaptureOptions {
 struct RingStorage {
   RingStorage(uint64_t bytes, std::string* err);
   ~RingStorage();
-  bool ok() const { return mem != nullptr && index != nullptr; }
+  bool ok() const { return mem != nullptr && index != nullptr && flows != nullptr; }
   uint8_t* mem = nullptr;
   uint64_t bytes = 0;
   IndexEntry* index = nullptr;
+  FlowSlot* flows = nullptr;
   std::unique_ptr<Ring> ring;
 };
 

@@ -19,9 +19,16 @@
 //   12 u32 flow_hash    symmetric 5-tuple hash (0 when not TCP/UDP over IP)
 //   16 u32 ts_sec       capture time, seconds since the epoch
 //   20 u32 ts_nsec      nanoseconds
-//   24 u32 seq          low 32 bits of the packet number (debugging, tear checks)
+//   24 u32 prev_delta   bytes back to the previous record of the same flow (0: none)
 //   28 u16 link_type    LINKTYPE_* of the packet
-//   30 u16 flags        bit 0: padding record (skip to the ring start)
+//   30 u16 flags        bit 0: padding record (skip to the ring start); bit 1: first record of
+//                       its flow's chain, but an entry was evicted from its flow-table bucket
+//                       while its data is still in the ring (the chain may be cut: scan further)
+//
+// Flow chains: a flow table of 2^18 buckets x 4 ways { hash u32, pad u32, pos+1 u64 } points at
+// each flow's newest record, and every record's prev_delta links to the one before, so a lookup
+// walks one flow's records instead of scanning a time window (a scan is memory-latency bound:
+// ~65 ns per record over a 1 GiB ring).
 // When fewer than 32 bytes remain before the end of the ring, writer and readers both skip to
 // offset 0 without a padding record.
 //
@@ -34,11 +41,22 @@
 #include <atomic>   // std::atomic for head/tail/counters
 #include <cstdint>  // fixed-width integers
 #include <cstring>  // memcpy
+#include <memory>   // std::unique_ptr for the eviction positions
 
 namespace slowshake {
 
 constexpr uint32_t kRecordHeader = 32;
 constexpr uint16_t kFlagPadding = 1;
+constexpr uint16_t kFlagChainUncertain = 2;
+constexpr uint32_t kFlowBuckets = 1u << 18;
+constexpr uint32_t kFlowWays = 4;
+
+struct FlowSlot {
+  std::atomic<uint32_t> hash;
+  uint32_t evict_pos_hi;          // bucket's way 0 only: abs position of its last eviction >> 32
+  std::atomic<uint64_t> pos1;     // abs position of the newest record + 1 (0 = empty)
+};
+static_assert(sizeof(FlowSlot) == 16, "src/ring/layout.ts reads flow slots as 4 x u32");
 // Time index: one entry per 100 ms bucket, 2^16 entries (~109 minutes before slots are reused).
 constexpr uint64_t kBucketNs = 100'000'000;
 constexpr uint32_t kIndexSlots = 1u << 16;
@@ -63,7 +81,8 @@ struct RingCounters {
 class Ring {
  public:
   // `mem` must be 8-byte aligned and `size` a multiple of 8 (checked by the caller).
-  Ring(uint8_t* mem, uint64_t size, IndexEntry* index) : mem_(mem), size_(size), index_(index) {}
+  Ring(uint8_t* mem, uint64_t size, IndexEntry* index, FlowSlot* flows)
+      : mem_(mem), size_(size), index_(index), flows_(flows) {}
 
   uint8_t* memory() const { return mem_; }
   uint64_t size() const { return size_; }
@@ -105,9 +124,12 @@ class Ring {
     Put32(p + 16, ts_sec);
     Put32(p + 20, ts_nsec);
     const uint64_t n = c_.packets.load(std::memory_order_relaxed);
-    Put32(p + 24, static_cast<uint32_t>(n));
+    uint32_t prev_delta = 0;
+    uint16_t flags = 0;
+    if (hash != 0) Link(hash, head, tail, &prev_delta, &flags);
+    Put32(p + 24, prev_delta);
     Put16(p + 28, link_type);
-    Put16(p + 30, 0);
+    Put16(p + 30, flags);
     std::memcpy(p + kRecordHeader, data, caplen);
     const int64_t ts_ns = static_cast<int64_t>(ts_sec) * 1'000'000'000 + ts_nsec;
     const uint64_t bucket = static_cast<uint64_t>(ts_ns) / kBucketNs + 1;
@@ -121,6 +143,7 @@ class Ring {
     c_.bytes.fetch_add(caplen, std::memory_order_relaxed);
     c_.wire_bytes.fetch_add(orig_len, std::memory_order_relaxed);
     c_.newest_ns.store(ts_ns, std::memory_order_relaxed);
+    if (hash != 0) flows_[link_slot_].pos1.store(head + 1, std::memory_order_release);
     c_.head.store(head + need, std::memory_order_release);
   }
 
@@ -135,6 +158,40 @@ class Ring {
     if (!(flags & kFlagPadding)) ++*lost;
     return len;
   }
+  // Finds (or makes) the flow-table way for `hash`; sets the link to the flow's previous record.
+  // The way's position is published after the record is written (see Write).
+  void Link(uint32_t hash, uint64_t pos, uint64_t tail, uint32_t* prev_delta, uint16_t* flags) {
+    FlowSlot* b = flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays;
+    uint32_t victim = 0;
+    uint64_t oldest = UINT64_MAX;
+    for (uint32_t i = 0; i < kFlowWays; i++) {
+      const uint64_t p1 = b[i].pos1.load(std::memory_order_relaxed);
+      if (p1 != 0 && b[i].hash.load(std::memory_order_relaxed) == hash) {
+        const uint64_t prev = p1 - 1;
+        if (prev >= tail && pos - prev < (uint64_t{1} << 32)) *prev_delta = static_cast<uint32_t>(pos - prev);
+        link_slot_ = static_cast<uint64_t>(b - flows_) + i;
+        if (*prev_delta == 0) MarkStart(b, tail, flags);
+        return;
+      }
+      if (p1 < oldest) { oldest = p1; victim = i; }  // an empty way (0) wins
+    }
+    if (oldest != 0) {  // evicting a live entry: remember where, so later chain starts are doubted
+      b[0].evict_pos_hi = static_cast<uint32_t>(pos >> 32);
+      evict_pos_lo_[hash & (kFlowBuckets - 1)] = static_cast<uint32_t>(pos);
+    }
+    b[victim].hash.store(hash, std::memory_order_relaxed);
+    link_slot_ = static_cast<uint64_t>(b - flows_) + victim;
+    MarkStart(b, tail, flags);
+  }
+
+  // A chain starts here. It is certain unless this bucket evicted an entry whose data may still
+  // be in the ring (the eviction position is at or after the tail).
+  void MarkStart(FlowSlot* b, uint64_t tail, uint16_t* flags) {
+    const uint32_t bucket = static_cast<uint32_t>((b - flows_) / kFlowWays);
+    const uint64_t ev = (static_cast<uint64_t>(b[0].evict_pos_hi) << 32) | evict_pos_lo_[bucket];
+    if (ev != 0 && ev >= tail) *flags |= kFlagChainUncertain;
+  }
+
   static void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }  // little-endian hosts only
   static void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
   static uint32_t Get32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
@@ -142,6 +199,9 @@ class Ring {
   uint8_t* mem_;
   uint64_t size_;
   IndexEntry* index_;
+  FlowSlot* flows_;
+  std::unique_ptr<uint32_t[]> evict_pos_lo_{new uint32_t[kFlowBuckets]()};  // writer-private
+  uint64_t link_slot_ = 0;
   RingCounters c_;
   uint64_t last_bucket_ = 0;
 };

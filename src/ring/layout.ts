@@ -8,6 +8,8 @@
  * Positions are absolute byte counts (head = next write, tail = oldest valid record);
  * offset = position % size. All little-endian, records 8-byte aligned.
  * Time index: 2^16 slots of { bucket u64 (ts_ns / 100 ms + 1), pos u64 }, slot = bucket % 2^16.
+ * Flow chains: each record's prev_delta links to the flow's previous record; the flow table
+ * points at each flow's newest record (native/src/ring.h explains the rules).
  */
 export const RECORD_HEADER = 32;
 export const H_LEN = 0;
@@ -16,9 +18,15 @@ export const H_ORIGLEN = 8;
 export const H_HASH = 12;
 export const H_SEC = 16;
 export const H_NSEC = 20;
-export const H_SEQ = 24;
+/** Bytes back to the previous record of the same flow (0: none). */
+export const H_PREV = 24;
 export const H_LINK = 28;
 export const H_FLAGS = 30;
 export const FLAG_PADDING = 1;
+/** First record of its flow chain, but older records of the flow may exist (bucket eviction). */
+export const FLAG_CHAIN_UNCERTAIN = 2;
+/** Flow table: 2^18 buckets x 4 ways of { hash u32, pad u32, pos+1 u64 (lo u32, hi u32) }. */
+export const FLOW_BUCKETS = 1 << 18;
+export const FLOW_WAYS = 4;
 export const BUCKET_NS = 100_000_000;
 export const INDEX_SLOTS = 1 << 16;

@@ -50,7 +50,7 @@ export interface NativeStats {
 }
 
 interface Addon {
-  open(o: object): { handle: unknown; ring: ArrayBuffer; index: ArrayBuffer; linkType: number; nanosecond: boolean };
+  open(o: object): { handle: unknown; ring: ArrayBuffer; index: ArrayBuffer; flows: ArrayBuffer; linkType: number; nanosecond: boolean };
   positions(h: unknown, out: Float64Array): void;
   stats(h: unknown): NativeStats;
   stop(h: unknown): void;
@@ -101,6 +101,7 @@ export function validateCaptureOptions(o: CaptureOptions): void {
 export class LiveCapture implements RingSource {
   readonly ring: ArrayBuffer;
   readonly index: ArrayBuffer;
+  readonly flows: ArrayBuffer;
   readonly linkType: number;
   readonly nanosecond: boolean;
   readonly #addon: Addon;
@@ -112,6 +113,7 @@ export class LiveCapture implements RingSource {
     this.#handle = r.handle;
     this.ring = r.ring;
     this.index = r.index;
+    this.flows = r.flows;
     this.linkType = r.linkType;
     this.nanosecond = r.nanosecond;
   }
