@@ -11,7 +11,7 @@
  *    backoff from the last cursor, so no entry is lost or repeated.
  * 4. stop() SIGTERMs the child; nothing is left running.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 export interface JournalConfig {
   /** Follow this journal directory instead of the system journal (`journalctl --directory`). */
@@ -26,22 +26,29 @@ export interface JournalConfig {
 
 export const JOURNAL_DEFAULTS: JournalConfig = { directory: null, units: [], identifiers: [], journalctl: 'journalctl' };
 
-/** Pure: the journalctl command line for `config`, resuming after `cursor` when given. */
+/**
+ * Pure: the journalctl command line for `config`, resuming after `cursor` when given.
+ * Matches (unit, identifier) are NOT passed to journalctl: systemd 252 following with a match on
+ * a value new to the journal file delivered only the last entry of a burst (three back-to-back
+ * entries, only the third arrived, every time). Entries are filtered in-process instead.
+ */
 export function buildJournalctlArgs(config: JournalConfig, cursor: string | null): string[] {
   const args = ['--follow', '--output=json', '--no-pager', '--all'];
   if (config.directory) args.push(`--directory=${config.directory}`);
   if (cursor) args.push(`--after-cursor=${cursor}`);
   else args.push('--lines=0'); // spot checks start at "now"
-  // journalctl ORs matches of the same field and ANDs different fields; '+' ORs groups.
-  const unitMatches = config.units.map((u) => `_SYSTEMD_UNIT=${/\.[a-z]+$/.test(u) ? u : `${u}.service`}`);
-  const idMatches = config.identifiers.map((i) => `SYSLOG_IDENTIFIER=${i}`);
-  if (unitMatches.length && idMatches.length) args.push(...unitMatches, '+', ...idMatches);
-  else args.push(...unitMatches, ...idMatches);
   return args;
+}
+
+/** Unit names as journald records them (".service" added when there is no suffix). */
+function unitNames(config: JournalConfig): string[] {
+  return config.units.map((u) => (/\.[a-z]+$/.test(u) ? u : `${u}.service`));
 }
 
 export interface JournalStats {
   entries: number;
+  /** Entries of other units/identifiers, skipped. */
+  filtered: number;
   malformedLines: number;
   restarts: number;
   stderrLines: number;
@@ -58,9 +65,12 @@ export interface JournalFollowerOptions {
 }
 
 const MAX_LINE = 1024 * 1024;
+const CURSOR_RE = /"__CURSOR":"((?:[^"\\]|\\.)*)"/;
 
 export class JournalFollower {
-  readonly stats: JournalStats = { entries: 0, malformedLines: 0, restarts: 0, stderrLines: 0 };
+  readonly stats: JournalStats = { entries: 0, filtered: 0, malformedLines: 0, restarts: 0, stderrLines: 0 };
+  readonly #units: string[];
+  readonly #needles: string[];
   #child: ChildProcessWithoutNullStreams | null = null;
   #cursor: string | null;
   #stopped = false;
@@ -73,6 +83,12 @@ export class JournalFollower {
   constructor(readonly config: JournalConfig, readonly opts: JournalFollowerOptions) {
     this.#cursor = opts.cursor ?? null;
     this.#backoff = opts.backoffMs ?? 250;
+    this.#units = unitNames(config);
+    // Cheap pre-filter on the raw JSON text before parsing (journalctl prints `"KEY":"value"`).
+    this.#needles = [
+      ...this.#units.map((u) => `"_SYSTEMD_UNIT":${JSON.stringify(u)}`),
+      ...config.identifiers.map((i) => `"SYSLOG_IDENTIFIER":${JSON.stringify(i)}`),
+    ];
   }
 
   /** The cursor of the last entry handed out (persist it to resume a daemon). */
@@ -84,12 +100,27 @@ export class JournalFollower {
     return this.#child?.pid;
   }
 
-  /** Starts following; resolves once journalctl is running. */
+  /**
+   * Starts following; resolves once journalctl is running. Without a saved cursor the journal's
+   * current tail cursor is taken first, so even a restart before the first event resumes exactly
+   * where following began (journalctl's "--lines=0" would start at a later "now" and lose what
+   * was logged in between).
+   */
   start(): Promise<void> {
+    if (this.#cursor === null) this.#cursor = this.#tailCursor();
     return new Promise((resolve) => {
       this.#readyResolve = resolve;
       this.#spawn();
     });
+  }
+
+  #tailCursor(): string | null {
+    const args = ['--lines=1', '--output=json', '--no-pager', '--all'];
+    if (this.config.directory) args.push(`--directory=${this.config.directory}`);
+    const r = spawnSync(this.config.journalctl, args, { encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0 || !r.stdout) return null;
+    const m = CURSOR_RE.exec(r.stdout);
+    return m ? JSON.parse(`"${m[1]}"`) as string : null;
   }
 
   #spawn(): void {
@@ -148,6 +179,13 @@ export class JournalFollower {
 
   #line(line: string): void {
     if (!line.trim()) return;
+    // Every line moves the resume position, also lines that are filtered out below.
+    const cm = CURSOR_RE.exec(line);
+    if (cm) this.#cursor = JSON.parse(`"${cm[1]}"`) as string;
+    if (this.#needles.length > 0 && !this.#needles.some((n) => line.includes(n))) {
+      this.stats.filtered++;
+      return;
+    }
     let entry: unknown;
     try {
       entry = JSON.parse(line);
@@ -161,6 +199,10 @@ export class JournalFollower {
     }
     const e = entry as Record<string, unknown>;
     if (typeof e.__CURSOR === 'string') this.#cursor = e.__CURSOR;
+    if (this.#needles.length > 0 && !this.#units.includes(e._SYSTEMD_UNIT as string) && !this.config.identifiers.includes(e.SYSLOG_IDENTIFIER as string)) {
+      this.stats.filtered++; // the text matched inside another field
+      return;
+    }
     this.stats.entries++;
     this.opts.onEntry(e);
   }
