@@ -277,7 +277,8 @@ export async function run(argv: string[]): Promise<number> {
   const correlator = new Correlator(reader, {
     marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: resolve(o.out), pcapFormat: o.pcapFormat,
     maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
-    dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter, pps: () => lastPps,
+    dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter,
+    pps: () => { const st = cap.stats(), r = reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : lastPps; },
     onRecord: (rec) => {
       records.push(rec);
       if (recordStream === null) {
@@ -336,15 +337,19 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGUSR1', onUsr1);
+    // A 20 ms clock resolves events soon after their hold (one timer, never one per event);
+    // statistics, status and the duration check run on every fifth tick.
+    let ticks = 0;
     const timer = setInterval(() => {
-      const s = cap.stats();
-      lastPps = s.pps;
-      drops.add(Date.now() * 1e6, s.kernelDrops + s.ifDrops);
       try {
         correlator.tick(Date.now());
       } catch (err) {
         process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
       }
+      if (ticks++ % 5 !== 0) return;
+      const s = cap.stats();
+      lastPps = s.pps;
+      drops.add(Date.now() * 1e6, s.kernelDrops + s.ifDrops);
       if (s.state === 'failed') {
         exitCode = 1;
         finish(`failed (${s.error ?? 'unknown libpcap error'})`);
@@ -352,7 +357,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (o.durationMs !== null && Date.now() - started >= o.durationMs) { finish('duration reached'); return; }
       if (tty) process.stderr.write(`\r\x1b[K${statusLine(s, reader.reach().seconds, o.capture.ringSize, correlator.stats.events, correlator.stats.written)}`);
-    }, 100);
+    }, 20);
   });
   await follower?.stop();
   cap.stop();

@@ -43,7 +43,7 @@ export interface CorrelatorOptions {
   dropsBetween: (fromNs: number, toNs: number) => number;
   /** Capture filter in force (named in "not found" reasons). */
   filter: string;
-  /** Packets per second, for "ring too short … at N pps". */
+  /** Average packets per second the ring holds (for "ring too short" reasons). */
   pps: () => number;
   onRecord: (rec: FlowRecord) => void;
 }
@@ -88,11 +88,11 @@ export class Correlator {
       this.stats.duplicates++;
       return;
     }
+    this.#recent.set(key, ev.endUs); // also for dropped events, so their repeats count as duplicates
     if (this.#queue.length >= this.opts.maxQueue) {
       this.stats.droppedQueueFull++;
       return;
     }
-    this.#recent.set(key, ev.endUs);
     const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
     this.#queue.push({ ev, dueMs, key });
     this.stats.queued = this.#queue.length;
@@ -151,8 +151,9 @@ export class Correlator {
       let reason: string;
       if (tooOld !== null) {
         this.stats.tooOld++;
-        reason = `ring too short: it reaches back ${tooOld.reachSeconds.toFixed(1)} s, the event needs ${tooOld.askedSeconds.toFixed(1)} s ` +
-          `(short by ${tooOld.shortBySeconds.toFixed(1)} s at ${Math.round(o.pps())} pkt/s); use a larger --ring-size`;
+        const held = this.reader.reach().seconds;
+        reason = `ring too short: it holds the last ${held.toFixed(1)} s of packets, the event needs ${tooOld.askedSeconds.toFixed(1)} s ` +
+          `(its window starts ${tooOld.shortBySeconds.toFixed(1)} s before the oldest packet still held; ~${Math.round(o.pps())} pkt/s fill the ring); use a larger --ring-size`;
       } else {
         this.stats.notFound++;
         reason = o.filter ? `no packets of this flow in the ring (the capture filter "${o.filter}" may exclude it)` : 'no such flow in the ring';

@@ -124,7 +124,7 @@ describe('Correlator', () => {
     const r = offline.find((x) => x.slow)!;
     c.onEvent(event(r.client, r.server, r.timeline.done!, r.phases_ms.total!), 0); // the first copy: long gone
     c.tick(Number.MAX_SAFE_INTEGER);
-    expect(out[0]!.reason).toMatch(/^ring too short: it reaches back [0-9.]+ s, the event needs [0-9.]+ s \(short by [0-9.]+ s at 1000 pkt\/s\)/);
+    expect(out[0]!.reason).toMatch(/^ring too short: it holds the last [0-9.]+ s of packets, the event needs [0-9.]+ s \(its window starts [0-9.]+ s before the oldest packet still held; ~1000 pkt\/s fill the ring\)/);
     expect(c.stats.tooOld).toBe(1);
   });
 
