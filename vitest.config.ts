@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    globalSetup: ['test/setup/journald.ts'],
     // Collected when scripts/test.sh (CI) passes --coverage.enabled: the decoders and flow
     // tracking see every byte of untrusted input, so their tests must reach nearly all of them.
     coverage: {

@@ -1,0 +1,17 @@
+/**
+ * One systemd journal for the whole test run (root only). Test files call ensureJournald(),
+ * which finds this one running and leaves it alone, so parallel files never start a second
+ * journald or stop the one another file is using. Stopped by PID after the run if started here.
+ */
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const { ensureJournald } = await import('../helpers/journald.js');
+  try {
+    const h = await ensureJournald();
+    return () => h.stop();
+  } catch (err) {
+    // The tests that need a journal report it themselves; everything else still runs.
+    process.stderr.write(`test setup: no journal (${(err as Error).message})\n`);
+    return undefined;
+  }
+}
