@@ -139,12 +139,13 @@ export class Correlator {
         if (r.packets.length > 0 && (best === null || r.packets.length > best.packets.length)) best = { packets: r.packets, server };
       }
     }
-    if (best === null) {
-      // No server port, or no candidate address matched: scan the window for the client endpoint.
-      const w = this.reader.window(fromNs, toNs);
-      tooOld ??= w.tooOld;
-      const mine = w.packets.filter((p) => this.#fromOrTo(p, ev.clientAddr, ev.clientPort, serverPort));
-      if (mine.length > 0) best = { packets: mine, server: new Uint8Array(0) };
+    if (best === null && serverPort === null) {
+      // No server port, so no flow hash: search the window for the client endpoint, decoding in
+      // place and copying only its packets. (With a port, the candidate addresses were tried;
+      // scanning the window for every unmatched event would cost each of them the whole window.)
+      const w = this.reader.windowMatching(fromNs, toNs, (pkt) => this.#endpointMatch(pkt, ev.clientAddr, ev.clientPort));
+      if (w.packets.length > 0) best = { packets: w.packets, server: new Uint8Array(0) };
+      else tooOld ??= this.reader.tooOld(fromNs, toNs);
     }
     const serverText = ev.server ?? (serverPort !== null ? `?:${serverPort}` : '?');
     if (best === null) {
@@ -215,14 +216,11 @@ export class Correlator {
     o.onRecord(rec);
   }
 
-  #fromOrTo(p: RingPacket, addr: Uint8Array, port: number, serverPort: number | null): boolean {
-    const pkt = this.#pkt;
-    pkt.buf = p.data; pkt.off = 0; pkt.caplen = p.data.length; pkt.linkType = p.linkType;
-    if (decodePacket(pkt, this.#an) !== Status.OK) return false;
-    const b = p.data;
-    const src = pkt.srcPort === port && same(b, pkt.srcAddrOff, addr) && (serverPort === null || pkt.dstPort === serverPort);
-    const dst = pkt.dstPort === port && same(b, pkt.dstAddrOff, addr) && (serverPort === null || pkt.srcPort === serverPort);
-    return src || dst;
+  /** The decoded packet (in the ring's memory) is from or to addr:port. */
+  #endpointMatch(pkt: DecodedPacket, addr: Uint8Array, port: number): boolean {
+    const alen = pkt.ipVersion === 6 ? 16 : 4;
+    if (alen !== addr.length) return false;
+    return (pkt.srcPort === port && same(pkt.buf, pkt.srcAddrOff, addr)) || (pkt.dstPort === port && same(pkt.buf, pkt.dstAddrOff, addr));
   }
 }
 
