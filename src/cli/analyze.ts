@@ -23,6 +23,7 @@ import { parseJournalEntry, parseEndpoint, type SlowEvent } from '../correlate/j
 import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
 import { renderTable, verdictTotals } from '../sinks/report.js';
 import { renderLadder } from '../sinks/ladder.js';
+import { outputFormat } from './options.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
 import { log } from '../telemetry/log.js';
 
@@ -77,10 +78,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   const v = parsed.values;
   if (v.help) return null;
-  const format = v.format ?? env.SLOWSHAKE_FORMAT ?? (process.stdout.isTTY ? 'table' : 'ndjson');
-  if (format !== 'table' && format !== 'json' && format !== 'ndjson') {
-    throw new UsageError(`--format: expected table, json or ndjson, got "${format}"`);
-  }
+  const format = outputFormat(v.format, env);
   const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
   let flow: string | null = null;
   if (v.flow !== undefined) {

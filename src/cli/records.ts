@@ -15,6 +15,7 @@ import { recordToJson } from '../handshake/record-json.js';
 import { CaptureFileError } from '../sources/capture-error.js';
 import { readRecordStream } from '../sinks/protobuf-records.js';
 import { renderTable, verdictTotals } from '../sinks/report.js';
+import { outputFormat } from './options.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
 
 const HELP = `usage: slowshake records [options] FILE... (record streams written by analyze --records)
@@ -44,10 +45,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   const v = parsed.values;
   if (v.help) return null;
-  const format = v.format ?? env.SLOWSHAKE_FORMAT ?? (process.stdout.isTTY ? 'table' : 'ndjson');
-  if (format !== 'table' && format !== 'json' && format !== 'ndjson') {
-    throw new UsageError(`--format: expected table, json or ndjson, got "${format}"`);
-  }
+  const format = outputFormat(v.format, env);
   const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
   let slowMs: number | null = null;
   if (slowText !== undefined) {

@@ -109,18 +109,7 @@ export function decodeClientHello(buf: Uint8Array, off: number, end: number): Cl
     offersPsk: false,
   };
   if (p === end) return info; // RFC 5246 §7.4.1.2: extensions may be absent
-  const extTotal = u16(buf, p, end);
-  if (extTotal < 0) return fail(Status.TRUNCATED);
-  p += 2;
-  const extEnd = p + extTotal;
-  if (extEnd > end) return fail(Status.TRUNCATED);
-  while (p < extEnd) {
-    const type = u16(buf, p, extEnd);
-    const len = u16(buf, p + 2, extEnd);
-    if (type < 0 || len < 0) return fail(Status.INVALID);
-    const d = p + 4;
-    const dEnd = d + len;
-    if (dEnd > extEnd) return fail(Status.INVALID);
+  const st = walkExtensions(buf, p, end, (type, d, dEnd, len) => {
     info.extensions.push(type);
     switch (type) {
       case EXT_SERVER_NAME: {
@@ -178,9 +167,32 @@ export function decodeClientHello(buf: Uint8Array, off: number, end: number): Cl
         info.offersPsk = true;
         break;
     }
+  });
+  return st === Status.OK ? info : fail(st);
+}
+
+/**
+ * Walks an extensions block (RFC 8446 §4.2: u16 total, then { u16 type, u16 length, data }),
+ * calling `visit` with each extension's data bounds; every length is checked against its
+ * enclosing one first. Returns the status of the block.
+ */
+function walkExtensions(buf: Uint8Array, p: number, end: number, visit: (type: number, d: number, dEnd: number, len: number) => void): Status {
+  const extTotal = u16(buf, p, end);
+  if (extTotal < 0) return Status.TRUNCATED;
+  p += 2;
+  const extEnd = p + extTotal;
+  if (extEnd > end) return Status.TRUNCATED;
+  while (p < extEnd) {
+    const type = u16(buf, p, extEnd);
+    const len = u16(buf, p + 2, extEnd);
+    if (type < 0 || len < 0) return Status.INVALID;
+    const d = p + 4;
+    const dEnd = d + len;
+    if (dEnd > extEnd) return Status.INVALID;
+    visit(type, d, dEnd, len);
     p = dEnd;
   }
-  return info;
+  return Status.OK;
 }
 
 /** Parses a ServerHello body in `buf[off, end)`. Returns null (and sets `helloStatus`) on bad input. */
@@ -214,18 +226,7 @@ export function decodeServerHello(buf: Uint8Array, off: number, end: number): Se
     alpn: null,
   };
   if (p >= end) return info;
-  const extTotal = u16(buf, p, end);
-  if (extTotal < 0) return fail(Status.TRUNCATED);
-  p += 2;
-  const extEnd = p + extTotal;
-  if (extEnd > end) return fail(Status.TRUNCATED);
-  while (p < extEnd) {
-    const type = u16(buf, p, extEnd);
-    const len = u16(buf, p + 2, extEnd);
-    if (type < 0 || len < 0) return fail(Status.INVALID);
-    const d = p + 4;
-    const dEnd = d + len;
-    if (dEnd > extEnd) return fail(Status.INVALID);
+  const st = walkExtensions(buf, p, end, (type, d, dEnd, len) => {
     info.extensions.push(type);
     if (type === EXT_SUPPORTED_VERSIONS && len >= 2) info.version = (buf[d]! << 8) | buf[d + 1]!;
     else if (type === EXT_PRE_SHARED_KEY) info.pskAccepted = true;
@@ -233,9 +234,8 @@ export function decodeServerHello(buf: Uint8Array, off: number, end: number): Se
       const n = buf[d + 2]!;
       if (d + 3 + n <= dEnd) info.alpn = latin1(buf, d + 3, n);
     }
-    p = dEnd;
-  }
-  return info;
+  });
+  return st === Status.OK ? info : fail(st);
 }
 
 function fail(s: Status): null {
