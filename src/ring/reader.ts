@@ -299,7 +299,12 @@ export class RingReader {
       const o = b + i * 4;
       if (f[o] === want) { pos1 = f[o + 2]! + f[o + 3]! * 4294967296; break; }
     }
-    if (pos1 === 0) return CHAIN_MISS;
+    if (pos1 === 0) {
+      // Not in the table. If this bucket never evicted an entry whose data is still in the ring,
+      // no chain of this flow can exist: it is not in the ring, and no window scan is needed.
+      const ev = f[b + 1]! * 4294967296 + f[b + 4 + 1]!;
+      return ev === 0 || ev < tail ? CHAIN_COMPLETE : CHAIN_MISS;
+    }
     let pos = pos1 - 1;
     const found: RingPacket[] = [];
     let result = CHAIN_COMPLETE;
