@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, statSync, readdirSync, rmSync, existsSync 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { CAPTURES, runCli, tempDir } from '../helpers/cli.js';
+import { CAPTURES, expectOneLineError, runCli, tempDir } from '../helpers/cli.js';
 
 const THINK = join(CAPTURES, 'client-think.pcap');
 const FAST = join(CAPTURES, 'fast-tls13.pcap');
@@ -12,14 +12,6 @@ let dir: string;
 beforeAll(() => { dir = tempDir(); });
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
 
-/** One line on stderr, exit 2, no stack trace. */
-function expectOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
-  expect(r.status).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 describe('analyze: bad input', () => {
   it('missing file names the file', () => {

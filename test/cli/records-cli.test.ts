@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CAPTURES, runCli, tempDir } from '../helpers/cli.js';
+import { CAPTURES, expectOneLineError, runCli, tempDir } from '../helpers/cli.js';
 import { readRecordFile } from '../../src/sinks/protobuf-records.js';
 
 const CAPTURE_FILES = readdirSync(CAPTURES).sort().map((f) => join(CAPTURES, f));
@@ -17,13 +17,6 @@ let dir: string;
 beforeAll(() => { dir = tempDir(); });
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
 
-function expectOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
-  expect(r.status).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 /** Lines of a table output before the summary (the part both commands render with renderTable). */
 const tablePart = (out: string): string => out.split(/\n(?=Summary:|Records:)/)[0]!;

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,4 +20,13 @@ export function runCli(args: string[], opts: { input?: Buffer | string; env?: No
 
 export function tempDir(prefix = 'slowshake-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Bad input ends as one line on stderr, exit 2, no stack trace. */
+export function expectOneLineError(r: CliResult, pattern: RegExp): void {
+  expect(r.status).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
 }
