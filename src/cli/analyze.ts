@@ -23,7 +23,7 @@ import { parseJournalEntry, parseEndpoint, type SlowEvent } from '../correlate/j
 import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
 import { renderTable, verdictTotals } from '../sinks/report.js';
 import { renderLadder } from '../sinks/ladder.js';
-import { outputFormat } from './options.js';
+import { milliseconds, outputFormat } from './options.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
 import { log } from '../telemetry/log.js';
 
@@ -55,12 +55,6 @@ interface Opts {
   files: string[];
 }
 
-function positiveNumber(name: string, v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name}: expected a number of milliseconds >= 0, got "${v}"`);
-  return n;
-}
-
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Opts | null {
   let parsed;
   try {
@@ -90,12 +84,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (parsed.positionals.length === 0) throw new UsageError('analyze: no capture file given (use - for stdin)');
   return {
     format,
-    slowMs: slowText !== undefined ? positiveNumber('slow', slowText) : 200,
+    slowMs: slowText !== undefined ? milliseconds('--slow', slowText) : 200,
     all: v.all ?? false,
     out: v.out ?? env.SLOWSHAKE_OUT ?? null,
     events: v.events ?? env.SLOWSHAKE_EVENTS ?? null,
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
-    eventMarginMs: v['event-margin'] !== undefined ? positiveNumber('event-margin', v['event-margin']) : 2000,
+    eventMarginMs: v['event-margin'] !== undefined ? milliseconds('--event-margin', v['event-margin']) : 2000,
     flow,
     ladder: v.ladder ?? false,
     progress: !v['no-progress'],

@@ -13,6 +13,7 @@ import { RingReader } from '../ring/reader.js';
 import { AtomicCaptureWriter, ensurePrivateDir } from '../sinks/pcap-writer.js';
 import { formatBytes, parseDuration, parseSize } from '../config/units.js';
 import { EXIT_OK, UsageError } from './errors.js';
+import { milliseconds } from './options.js';
 import { dirname, basename, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { JournalFollower, JOURNAL_DEFAULTS } from '../sources/journald.js';
@@ -136,8 +137,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   const eventRegex = v['event-regex'] !== undefined ? regexOption('--event-regex', v['event-regex'], '') : null;
   if (eventRegex !== null && !/\(\?<remote>/.test(eventRegex.source)) throw new UsageError('--event-regex: needs a named group (?<remote>…) for the client address');
   const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
-  const slowMs = slowText !== undefined ? Number(slowText) : 200;
-  if (!Number.isFinite(slowMs) || slowMs < 0) throw new UsageError(`--slow: expected a number of milliseconds >= 0, got "${slowText}"`);
+  const slowMs = slowText !== undefined ? milliseconds('--slow', slowText) : 200;
   const units = v.unit ?? (env.SLOWSHAKE_UNIT ? env.SLOWSHAKE_UNIT.split(',') : []);
   const identifiers = v.identifier ?? (env.SLOWSHAKE_IDENTIFIER ? env.SLOWSHAKE_IDENTIFIER.split(',') : []);
   return {

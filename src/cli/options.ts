@@ -11,3 +11,10 @@ export function outputFormat(flag: string | undefined, env: NodeJS.ProcessEnv): 
   }
   return format;
 }
+
+/** A millisecond option such as --slow or --event-margin: a number >= 0. */
+export function milliseconds(option: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${option}: expected a number of milliseconds >= 0, got "${text}"`);
+  return n;
+}

@@ -8,14 +8,14 @@
  * 3. A truncated or corrupt file keeps the records before the bad frame; its error (file and byte
  *    offset) goes to stderr, the remaining files are still read, and the exit code is 2.
  */
-import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { CaptureFileError } from '../sources/capture-error.js';
 import { readRecordStream } from '../sinks/protobuf-records.js';
 import { renderTable, verdictTotals } from '../sinks/report.js';
-import { outputFormat } from './options.js';
+import { milliseconds, outputFormat } from './options.js';
+import { writeStdout } from './stdout.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
 
 const HELP = `usage: slowshake records [options] FILE... (record streams written by analyze --records)
@@ -47,20 +47,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (v.help) return null;
   const format = outputFormat(v.format, env);
   const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
-  let slowMs: number | null = null;
-  if (slowText !== undefined) {
-    slowMs = Number(slowText);
-    if (slowText.trim() === '' || !Number.isFinite(slowMs) || slowMs < 0) throw new UsageError(`--slow: expected a number of milliseconds >= 0, got "${slowText}"`);
-  }
+  const slowMs = slowText !== undefined ? milliseconds('--slow', slowText) : null;
   if (parsed.positionals.length === 0) throw new UsageError('records: no record file given');
   return { format, slowMs, all: v.all ?? false, files: parsed.positionals };
 }
 
-function writeOut(s: string): void {
-  const b = Buffer.from(s);
-  let off = 0;
-  while (off < b.length) off += writeSync(1, b, off, b.length - off);
-}
+/** Blocking stdout writes that survive a slow pipe (EAGAIN), shared with analyze. */
+const writeOut = writeStdout;
 
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(argv);
