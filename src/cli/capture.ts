@@ -16,7 +16,7 @@ import { EXIT_OK, UsageError } from './errors.js';
 import { milliseconds } from './options.js';
 import { dirname, basename, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
-import { JournalFollower, JOURNAL_DEFAULTS } from '../sources/journald.js';
+import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
 import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
 import { Correlator } from '../correlate/correlator.js';
 import type { FlowRecord } from '../handshake/record.js';
@@ -305,6 +305,9 @@ export async function run(argv: string[]): Promise<number> {
       },
     })
     : null;
+  // A machine where no journald ever ran follows nothing, silently: say so once, at start.
+  const journalProblem = follower && o.journal.directory === null ? systemJournalProblem() : null;
+  if (journalProblem !== null) process.stderr.write(`slowshake: warning: ${journalProblem}\n`);
   if (follower) await follower.start();
   let snapshots = 0;
   let reason = 'stopped';
@@ -381,6 +384,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (follower) {
     const c = correlator.stats;
+    if (journalProblem !== null) lines.push(`Journal: ${journalProblem}`);
     lines.push(`Journal: ${entries} entries, ${entries - notEvents} events, ${notEvents} not events, ${follower.stats.malformedLines} malformed lines, ${follower.stats.restarts} journalctl restarts${journalWarnings > 5 ? `, ${journalWarnings - 5} more warnings not shown` : ''}`);
     const rs = recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null;
     if (rs !== null) lines.push(`Records: ${rs.records} appended to ${recordsPath}`);

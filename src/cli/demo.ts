@@ -179,11 +179,14 @@ function preflight(): void {
   }
 }
 
-/** True when a probe entry written with logger can be read back. */
+/**
+ * True when a probe entry written with logger can be read back within `ms`. A journald that was
+ * just started creates its socket a moment later, so a missing socket is waited for, not a "no".
+ */
 function journalWorks(tag: string, ms: number): boolean {
-  if (!existsSync(JOURNAL_SOCKET)) return false;
   const end = Date.now() + ms;
   do {
+    if (!existsSync(JOURNAL_SOCKET)) { spawnSync('sleep', ['0.05']); continue; }
     if (spawnSync('logger', ['--journald'], { input: `MESSAGE=slowshake demo probe\nSYSLOG_IDENTIFIER=${tag}\n` }).status === 0) {
       for (let i = 0; i < 10; i++) {
         const r = spawnSync('journalctl', ['-o', 'cat', '--no-pager', `SYSLOG_IDENTIFIER=${tag}`], { encoding: 'utf8' });
@@ -199,7 +202,7 @@ function journalWorks(tag: string, ms: number): boolean {
 async function ensureJournal(lab: Lab): Promise<string> {
   const tag = `slowshake-demo-probe-${process.pid}`;
   // A socket file can outlive its journald: only a round trip proves one runs.
-  if (journalWorks(tag, 300)) return 'the running systemd-journald';
+  if (existsSync(JOURNAL_SOCKET) && journalWorks(tag, 300)) return 'the running systemd-journald';
   const bin = JOURNALD.find((p) => existsSync(p));
   if (!bin) throw new UsageError('demo: no journal is running and systemd-journald was not found (install systemd)');
   const j = new Child('systemd-journald', spawn(bin, [], { stdio: 'ignore', detached: true }));

@@ -12,6 +12,8 @@
  * 4. stop() SIGTERMs the child; nothing is left running.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface JournalConfig {
   /** Follow this journal directory instead of the system journal (`journalctl --directory`). */
@@ -38,6 +40,35 @@ export function buildJournalctlArgs(config: JournalConfig, cursor: string | null
   if (cursor) args.push(`--after-cursor=${cursor}`);
   else args.push('--lines=0'); // spot checks start at "now"
   return args;
+}
+
+/** Where journald listens and where it keeps its files (systemd-journald.service(8)). */
+export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
+export const JOURNAL_DIRS = ['/run/log/journal', '/var/log/journal'];
+
+/** True when `dir` or one of its subdirectories (the machine-id folders) holds a .journal file. */
+function holdsJournalFiles(dir: string): boolean {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return false; }
+  for (const n of names) {
+    if (n.endsWith('.journal')) return true;
+    try { if (readdirSync(join(dir, n)).some((f) => f.endsWith('.journal'))) return true; } catch { /* not a directory */ }
+  }
+  return false;
+}
+
+/**
+ * Why following the system journal cannot deliver events, or null when it can: no journal files
+ * anywhere journalctl looks (journalctl then follows nothing and says nothing), or no journald
+ * socket (nothing logged from now on would reach the files). Checked once at start.
+ */
+export function systemJournalProblem(socket = JOURNAL_SOCKET, dirs = JOURNAL_DIRS): string | null {
+  const files = dirs.some(holdsJournalFiles);
+  const listening = existsSync(socket);
+  if (!files && !listening) return `no system journal is reachable: no systemd-journald is running (no ${socket}) and ${dirs.join(' and ')} hold no journal files, so no events can arrive (start systemd-journald, or follow a journal directory with --journal-dir)`;
+  if (!files) return `the system journal has no files yet (${dirs.join(' and ')} are empty): journalctl follows nothing until journald writes one`;
+  if (!listening) return `no systemd-journald is running (no ${socket}): the journal files are read, but nothing logged from now on will arrive`;
+  return null;
 }
 
 /** Unit names as journald records them (".service" added when there is no suffix). */
