@@ -2,22 +2,185 @@
  * Per-flow pcap writer: classic pcap with nanosecond timestamps (magic 0xA1B23C4D), written
  * atomically — temp name in the same directory, fsync, rename, directory fsync — as 0600 files
  * inside 0700 directories, because captures hold client addresses.
+ *
+ * For `capture`'s privilege drop (issue 8) the writers can be set up while still root:
+ * - `OutputDir.hold` keeps a directory fd, so a directory the dropped user owns stays usable
+ *   below a parent it cannot enter (`/root/spot`); files are still written atomically in it.
+ * - `PreopenedFile.create` opens the target itself, for a directory the dropped user cannot
+ *   write at all (`--dump-ring /root/ring.pcapng`): what tcpdump does with its -w file.
+ * - `ensurePrivateDir(dir, owner)` chowns the directories it creates.
+ * - `removeStaleTemps` deletes the `.NAME.PID.tmp` files a SIGKILLed writer left behind.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync, chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fchownSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, chmodSync, chownSync, existsSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import type { KeptPacket } from '../handshake/tracker.js';
 
 const MAGIC_NS = 0xa1b23c4d;
 
-/** Creates `dir` (0700) when missing. Returns whether it was created. */
-export function ensurePrivateDir(dir: string): boolean {
+/** Who owns what a root process creates on behalf of the user it will become. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Creates `dir` (0700, and its missing parents 0700) when missing; with `owner`, chowns every
+ * directory it created. Returns whether it created any. A path that exists and is not a
+ * directory throws with code ENOTDIR.
+ */
+export function ensurePrivateDir(dir: string, owner?: FileOwner): boolean {
   if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a directory`);
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir}: exists and is not a directory`), { code: 'ENOTDIR' });
     return false;
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  const first = mkdirSync(dir, { recursive: true, mode: 0o700 }) ?? dir;
+  // mkdir's mode passes through the umask: set it, and the owner, on each directory made here.
+  for (let d = dir; ; d = dirname(d)) {
+    chmodSync(d, 0o700);
+    if (owner) chownSync(d, owner.uid, owner.gid);
+    if (d === first || dirname(d) === d) break;
+  }
   return true;
+}
+
+/**
+ * A directory the writers put files in, by path or through a directory fd held since before a
+ * privilege drop. Node has no openat(2), so a held directory's files are named
+ * /proc/self/fd/N/NAME: the magic link resolves to the directory without searching its
+ * ancestors, so `/root/spot`, chowned to the dropped user, stays writable although /root is
+ * 0700; the kernel lets a process use its own /proc/self/fd after setuid (fs/proc/fd.c
+ * proc_fd_permission: same thread group). Rename stays inside the directory, so writes stay
+ * atomic. Paths shown to the user (`shown`) are always the real ones.
+ */
+export class OutputDir {
+  readonly #fd: number | null;
+
+  constructor(readonly path: string, fd: number | null = null) {
+    this.#fd = fd;
+  }
+
+  /** Opens and keeps a directory fd for `path` (before a privilege drop). */
+  static hold(path: string): OutputDir {
+    return new OutputDir(path, openSync(path, constants.O_RDONLY | constants.O_DIRECTORY));
+  }
+
+  get held(): boolean {
+    return this.#fd !== null;
+  }
+
+  /** The name to use in system calls for `name` inside this directory. */
+  at(name: string): string {
+    return this.#fd === null ? join(this.path, name) : `/proc/self/fd/${this.#fd}/${name}`;
+  }
+
+  /** The real path of `name` inside this directory. */
+  shown(name: string): string {
+    return join(this.path, name);
+  }
+
+  /** Creates the directory (0700) when it is not held and missing: a quiet run leaves nothing. */
+  ensure(): void {
+    if (this.#fd === null) ensurePrivateDir(this.path);
+  }
+
+  /** fsyncs the directory (makes a rename durable). */
+  sync(): void {
+    if (this.#fd !== null) { fsyncSync(this.#fd); return; }
+    const dfd = openSync(this.path, constants.O_RDONLY);
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  }
+
+  close(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+  }
+}
+
+/** `name` in `dir`, or `name-1`, `name-2`, … before the extension: existing files are never replaced. */
+function uniqueName(dir: OutputDir, name: string): string {
+  let final = name;
+  for (let i = 1; existsSync(dir.at(final)); i++) final = name.replace(/(\.[a-z]+)$/, `-${i}$1`);
+  return final;
+}
+
+/**
+ * A capture file opened (created, 0600, chowned to `owner`) before a privilege drop in a
+ * directory the dropped user cannot write: after the drop, neither a temp file nor a rename is
+ * possible there, so the file is written in place, as tcpdump writes its -w file (a crash
+ * mid-write leaves a partial file under the final name). Used once, by an AtomicCaptureWriter.
+ */
+export class PreopenedFile {
+  private constructor(readonly path: string, readonly fd: number) {}
+
+  static create(dir: string, name: string, owner?: FileOwner): PreopenedFile {
+    const d = new OutputDir(dir);
+    for (;;) {
+      const final = uniqueName(d, name);
+      let fd: number;
+      try {
+        fd = openSync(d.at(final), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue; // created meanwhile
+        throw err;
+      }
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
+      d.sync();
+      return new PreopenedFile(d.shown(final), fd);
+    }
+  }
+}
+
+const TEMP_RE = /^\.(.+\.(?:pcapng|pcap|json))\.(\d+)\.tmp$/;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
+  }
+}
+
+/**
+ * Removes the temp files our writers leave when killed mid-write (`.NAME.PID.tmp`, NAME a
+ * .pcap/.pcapng/.json) whose PID no longer runs; a live process's temp files, and any other
+ * file, are left alone. Call at start, before this process writes: a file carrying our own PID
+ * is then from an earlier process that had it. (PIDs are those of this PID namespace.)
+ * Returns the names removed.
+ */
+export function removeStaleTemps(dir: OutputDir): string[] {
+  let names: string[];
+  try { names = readdirSync(dir.at('')); } catch { return []; }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = TEMP_RE.exec(n);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && pidAlive(pid)) continue;
+    try { unlinkSync(dir.at(n)); removed.push(n); } catch { /* raced, or not ours to remove */ }
+  }
+  return removed;
+}
+
+/** The errno name of a failed write (ENOSPC, EACCES, …), else the error's own code or name. */
+export function errorCause(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown }; name?: string } | null;
+  if (typeof e?.cause?.code === 'string' && /^E[A-Z0-9]+$/.test(e.cause.code)) return e.cause.code;
+  if (typeof e?.code === 'string') return e.code;
+  return e?.name ?? 'Error';
+}
+
+let errnoText: Map<string, string> | null = null;
+
+/** "ENOSPC (no space left on device)" for system errors, else the error's message. */
+export function describeError(err: unknown): string {
+  const cause = errorCause(err);
+  if (errnoText === null) {
+    errnoText = new Map();
+    for (const [name, text] of getSystemErrorMap().values()) errnoText.set(name, text);
+  }
+  const text = errnoText.get(cause);
+  return text !== undefined ? `${cause} (${text})` : `${cause}: ${(err as Error)?.message ?? String(err)}`;
 }
 
 /** File-name-safe endpoint: IPv6 colons become dashes, brackets go. */
@@ -57,23 +220,30 @@ export function buildPcap(packets: readonly KeptPacket[], linkType: number, snap
   return { bytes: out, skipped };
 }
 
-/** Writes `bytes` to dir/name atomically with mode 0600; picks a unique name. Returns the final path. */
-export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): string {
-  let final = join(dir, name);
-  for (let i = 1; existsSync(final); i++) final = join(dir, name.replace(/(\.[a-z]+)$/, `-${i}$1`));
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+/**
+ * Writes `bytes` to dir/name atomically with mode 0600; picks a unique name. Returns the final
+ * path. On failure the temp file is removed and the error thrown.
+ */
+export function writeFileAtomic(dir: string | OutputDir, name: string, bytes: Uint8Array): string {
+  const d = typeof dir === 'string' ? new OutputDir(dir) : dir;
+  const final = uniqueName(d, name);
+  const tmp = d.at(`.${name}.${process.pid}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
   try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, d.at(final));
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* gone */ }
+    throw err;
   }
-  renameSync(tmp, final);
-  const dfd = openSync(dir, constants.O_RDONLY);
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  return final;
+  d.sync();
+  return d.shown(final);
 }
 
 /** What the capture writers need of a packet (KeptPacket and RingPacket both fit). */
@@ -91,28 +261,45 @@ const STAGE = 4 * 1024 * 1024;
  * Streams packets into a pcap (ns) or pcapng (if_tsresol 9) file written atomically: a hidden
  * temp file in the target directory (0600), fsync, rename, directory fsync on close(); abort()
  * removes the temp file. Packets of another link type than the first are skipped and counted.
- * pcapng carries comments: a section comment and per-packet comments.
+ * pcapng carries comments: a section comment and per-packet comments, each cut to the 65535
+ * bytes an option can hold (pcapng §3.5: 16-bit option length) with a marker saying so.
+ * Given a PreopenedFile, it writes that file in place instead (no temp file, no rename).
  */
 export class AtomicCaptureWriter {
   readonly #fd: number;
-  readonly #tmp: string;
+  /** Temp file (null: writing a PreopenedFile in place). */
+  readonly #tmp: string | null;
   readonly #final: string;
-  readonly #dir: string;
+  readonly #finalAt: string;
+  readonly #dir: OutputDir | null;
   #buf = Buffer.allocUnsafe(STAGE);
   #used = 0;
   #linkType = -1;
   packets = 0;
   skipped = 0;
 
-  constructor(dir: string, name: string, readonly format: 'pcap' | 'pcapng', readonly sectionComment = '', readonly snaplen = 262144,
+  constructor(target: string | OutputDir | PreopenedFile, name: string, readonly format: 'pcap' | 'pcapng', readonly sectionComment = '', readonly snaplen = 262144,
     /** Link type written for a file that ends up with no packets. */
     readonly emptyLinkType = 1) {
+    if (target instanceof PreopenedFile) {
+      this.#dir = null;
+      this.#final = this.#finalAt = target.path;
+      this.#tmp = null;
+      this.#fd = target.fd;
+      return;
+    }
+    const dir = typeof target === 'string' ? new OutputDir(target) : target;
     this.#dir = dir;
-    let final = join(dir, name);
-    for (let i = 1; existsSync(final); i++) final = join(dir, name.replace(/(\.[a-z]+)$/, `-${i}$1`));
-    this.#final = final;
-    this.#tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    const final = uniqueName(dir, name);
+    this.#final = dir.shown(final);
+    this.#finalAt = dir.at(final);
+    this.#tmp = dir.at(`.${name}.${process.pid}.tmp`);
     this.#fd = openSync(this.#tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  }
+
+  /** The path the file gets on close(). */
+  get path(): string {
+    return this.#final;
   }
 
   #ensure(n: number): void {
@@ -137,7 +324,7 @@ export class AtomicCaptureWriter {
       this.#used += 24;
       return;
     }
-    const comment = Buffer.from(this.sectionComment, 'utf8');
+    const comment = optionText(this.sectionComment);
     const appl = Buffer.from('slowshake', 'utf8');
     // SHB: 24 fixed bytes, options (comment, userappl, end), trailing length.
     const shbLen = 24 + (comment.length ? 4 + pad4(comment.length) : 0) + 4 + pad4(appl.length) + 4 + 4;
@@ -176,7 +363,7 @@ export class AtomicCaptureWriter {
       b.set(p.data, o + 16);
       this.#used += 16 + n;
     } else {
-      const c = comment ? Buffer.from(comment, 'utf8') : null;
+      const c = comment ? optionText(comment) : null;
       const optLen = c ? 4 + pad4(c.length) + 4 : 0;
       const len = 28 + pad4(n) + optLen + 4;
       this.#ensure(len);
@@ -202,16 +389,34 @@ export class AtomicCaptureWriter {
     this.#flush();
     fsyncSync(this.#fd);
     closeSync(this.#fd);
-    renameSync(this.#tmp, this.#final);
-    const dfd = openSync(this.#dir, constants.O_RDONLY);
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+    if (this.#tmp !== null) {
+      renameSync(this.#tmp, this.#finalAt);
+      this.#dir!.sync();
+    }
     return this.#final;
   }
 
+  /** Gives up: removes the temp file (a PreopenedFile keeps what was written). */
   abort(): void {
     try { closeSync(this.#fd); } catch { /* already closed */ }
-    try { unlinkSync(this.#tmp); } catch { /* gone */ }
+    if (this.#tmp !== null) { try { unlinkSync(this.#tmp); } catch { /* gone */ } }
   }
+}
+
+/** Longest option value: the option length is a 16-bit field (pcapng §3.5). */
+export const MAX_OPTION_BYTES = 0xffff;
+
+/**
+ * UTF-8 bytes of a comment option, cut to MAX_OPTION_BYTES at a character boundary with a
+ * marker naming how much was kept (a journal MESSAGE can be far longer than an option holds).
+ */
+export function optionText(text: string): Buffer {
+  const b = Buffer.from(text, 'utf8');
+  if (b.length <= MAX_OPTION_BYTES) return b;
+  const marker = (kept: number): string => ` [comment truncated by slowshake: ${kept} of ${b.length} bytes kept]`;
+  let kept = MAX_OPTION_BYTES - Buffer.byteLength(marker(MAX_OPTION_BYTES));
+  while (kept > 0 && (b[kept]! & 0xc0) === 0x80) kept--; // not inside a UTF-8 sequence
+  return Buffer.concat([b.subarray(0, kept), Buffer.from(marker(kept), 'utf8')]);
 }
 
 function pad4(n: number): number {

@@ -11,17 +11,21 @@
  *    file for appending. An existing file's framing is checked first: appending behind a torn
  *    last record (a writer killed mid-write, a full disk) would make every later record
  *    unreadable, so a torn tail is reported — or cut off with `repairTornTail`.
+ *    `capture` opens it before dropping privileges (`owner` chowns a file it creates).
  * 2. `append` writes each record with one write(2) on an O_APPEND descriptor: nothing is buffered
  *    in the process, so a crash loses at most the record being written, and appenders in other
  *    processes do not interleave inside a record (Linux serialises O_APPEND writes to a regular
  *    file on local filesystems). Durability against power loss is separate: `fsyncEvery`
  *    fsyncs after every N records (1 = each record is on disk when append returns; 0, the
- *    default = only at close, the right choice for a one-shot `analyze`).
+ *    default = only at close, the right choice for a one-shot `analyze`). A write that fails
+ *    (a full disk) throws RecordWriteError after cutting its partial frame off again, so the
+ *    stream stays readable and the next append, once there is space, goes on; only when that cut
+ *    fails does the writer refuse further appends.
  * 3. `readRecordStream` yields the records of a file in order. A truncated or corrupt stream
  *    ends with a CaptureFileError naming the file and the byte offset of the bad frame, after
  *    every record before it has been yielded.
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FlowRecord } from '../handshake/record.js';
@@ -95,13 +99,21 @@ export interface RecordStreamOptions {
   fsyncEvery?: number;
   /** An existing file whose last frame is torn or corrupt is cut back to its last good frame instead of refused. */
   repairTornTail?: boolean;
+  /** Owner of a file this writer creates (a root process writing for the user it becomes). */
+  owner?: { uid: number; gid: number };
+}
+
+/** A failed append; `cause` is the system error (ENOSPC, EIO, …). */
+export class RecordWriteError extends CaptureFileError {
+  constructor(file: string, offset: number, reason: string, override readonly cause: NodeJS.ErrnoException) {
+    super(file, offset, reason);
+  }
 }
 
 /** Appends FlowRecords to a length-delimited protobuf file. Synchronous; one owner at a time per instance. */
 export class RecordStreamWriter {
   #fd: number;
   #regular: boolean;
-  #created: boolean;
   #fsyncEvery: number;
   #unsynced = 0;
   #failed: Error | null = null;
@@ -113,10 +125,16 @@ export class RecordStreamWriter {
 
   private constructor(readonly path: string, fd: number, created: boolean, opts: RecordStreamOptions) {
     this.#fd = fd;
-    this.#created = created;
     this.#fsyncEvery = opts.fsyncEvery ?? 0;
     const st = fstatSync(fd);
     this.#regular = st.isFile();
+    if (created && opts.owner) fchownSync(fd, opts.owner.uid, opts.owner.gid);
+    if (created && this.#regular) {
+      // The new directory entry is made durable now, while the directory can still be opened
+      // (after a privilege drop it may be out of reach, e.g. /root).
+      const d = openSync(dirname(path), 'r');
+      try { fsyncSync(d); } finally { closeSync(d); }
+    }
     if (!this.#regular || st.size === 0) return;
     const bad = findBadFrame(fd, st.size);
     if (bad === null) return;
@@ -147,34 +165,48 @@ export class RecordStreamWriter {
     return new RecordStreamWriter(path, fd, created, opts);
   }
 
-  /** Appends one record (one write(2)). After a failed write the writer refuses further appends. */
+  /**
+   * Appends one record (one write(2)). A failed write throws RecordWriteError; its partial frame
+   * is cut off first, so later appends can succeed (disk space returned). When the cut itself
+   * fails, the tail is torn and the writer refuses every further append.
+   */
   append(rec: FlowRecord): void {
     if (this.#failed) throw this.#failed;
     if (this.#fd < 0) throw new Error(`${this.path}: record stream is closed`);
+    if (this.#regular && fstatSync(this.#fd).nlink === 0) {
+      // Deleted under us (its directory removed): appends would succeed into a file nobody can read.
+      throw new RecordWriteError(this.path, this.bytes, 'the file was removed while open; nothing appended would be kept',
+        Object.assign(new Error(`${this.path}: removed while open`), { code: 'ENOENT', errno: -2 }));
+    }
     const frame = encodeRecordDelimited(rec);
+    let off = 0;
     try {
-      let off = 0;
       while (off < frame.length) off += writeSync(this.#fd, frame, off, frame.length - off);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      this.#failed = new CaptureFileError(this.path, this.bytes, `write failed: ${e.code ?? e.message}`);
-      throw this.#failed;
+      const failure = new RecordWriteError(this.path, this.bytes, `write failed: ${e.code ?? e.message}`, e);
+      if (off > 0) {
+        // A short write left part of the frame at the end of the file (O_APPEND: ours are the
+        // last `off` bytes); without this cut every later record would be unreadable.
+        try {
+          ftruncateSync(this.#fd, fstatSync(this.#fd).size - off);
+        } catch (cutErr) {
+          this.#failed = new RecordWriteError(this.path, this.bytes, `write failed: ${e.code ?? e.message}, and the partial record could not be cut off (${(cutErr as NodeJS.ErrnoException).code ?? String(cutErr)}): the stream ends torn, no further records are appended`, e);
+          throw this.#failed;
+        }
+      }
+      throw failure;
     }
     this.records++;
     this.bytes += frame.length;
     if (this.#fsyncEvery > 0 && ++this.#unsynced >= this.#fsyncEvery) this.sync();
   }
 
-  /** fsyncs the file (and, once, the directory of a file this writer created). */
+  /** fsyncs the file (the directory entry of a file this writer created was fsynced at open). */
   sync(): void {
     this.#unsynced = 0;
     if (!this.#regular || this.#fd < 0) return;
     fsyncSync(this.#fd);
-    if (this.#created) {
-      this.#created = false;
-      const d = openSync(dirname(this.path), 'r');
-      try { fsyncSync(d); } finally { closeSync(d); }
-    }
   }
 
   /** fsyncs and closes. Idempotent. */
