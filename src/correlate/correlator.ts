@@ -13,6 +13,9 @@
  *    comment, a packet comment where each phase begins and on retransmissions), the record beside
  *    it as JSON, and hand the record on. A flow not in the ring gets a record with the reason:
  *    ring too short (by how much), possibly filtered out, or no such flow.
+ * 4. A file that cannot be written (a full disk, a directory gone) never loses the event: the
+ *    record goes on with `reason` naming the error and the path, the failure is counted by its
+ *    cause, and the next event tries again (writes resume as soon as there is space).
  */
 import { formatIp } from '../handshake/addr.js';
 import { analyzePackets } from '../handshake/analyze-packets.js';
@@ -20,7 +23,7 @@ import { missingFlowRecord, type FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { PHASES } from '../handshake/phases.js';
 import type { RingPacket, RingReader } from '../ring/reader.js';
-import { AtomicCaptureWriter, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { AtomicCaptureWriter, describeError, errorCause, flowFileName, OutputDir, writeFileAtomic } from '../sinks/pcap-writer.js';
 import { decodePacket } from '../decode/dispatch.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { Status } from '../decode/reader.js';
@@ -33,7 +36,8 @@ export interface CorrelatorOptions {
   /** Keep collecting after the event so the pcap shows what followed. */
   holdMs: number;
   slowMs: number;
-  outDir: string;
+  /** Where pcaps and records go: a path (created on the first write) or a held directory. */
+  outDir: string | OutputDir;
   pcapFormat: 'pcapng' | 'pcap';
   maxQueue: number;
   maxWritesPerSec: number;
@@ -53,7 +57,12 @@ export interface CorrelatorStats {
   duplicates: number;
   droppedQueueFull: number;
   rateLimitedWaits: number;
+  /** Events whose pcap and record file were written. */
   written: number;
+  /** Events with at least one file not written (their records say why in `reason`). */
+  writeFailed: number;
+  /** Files not written, by cause (ENOSPC, ENOTDIR, …). */
+  writeFailures: Record<string, number>;
   notFound: number;
   tooOld: number;
   queued: number;
@@ -68,7 +77,7 @@ interface Pending {
 const DUP_WINDOW_US = 5_000_000;
 
 export class Correlator {
-  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, notFound: 0, tooOld: 0, queued: 0 };
+  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, writeFailures: {}, notFound: 0, tooOld: 0, queued: 0 };
   #queue: Pending[] = [];
   /** Recently seen flow keys → handshake end (µs), for de-duplication; pruned by tick(). */
   #recent = new Map<string, number>();
@@ -76,9 +85,11 @@ export class Correlator {
   #budgetUsed = 0;
   readonly #pkt = new DecodedPacket();
   readonly #an = new AnomalyCounters();
-  #dirReady = false;
+  readonly #dir: OutputDir;
 
-  constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {}
+  constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {
+    this.#dir = typeof opts.outDir === 'string' ? new OutputDir(opts.outDir) : opts.outDir;
+  }
 
   onEvent(ev: SlowEvent, nowMs: number): void {
     this.stats.events++;
@@ -194,25 +205,47 @@ export class Correlator {
 
   #emit(rec: FlowRecord, packets: RingPacket[] | null): void {
     const o = this.opts;
-    if (!this.#dirReady) {
-      ensurePrivateDir(o.outDir); // created on the first write only: a quiet spot check leaves nothing
-      this.#dirReady = true;
-    }
+    const dir = this.#dir;
     const startUs = rec.timeline.syn ?? rec.timeline.client_hello ?? (rec.event as { timestamp_us: number }).timestamp_us;
     const base = flowFileName(startUs, rec.client, rec.server.replace(/^\?/, 'unknown'), o.pcapFormat);
-    if (packets !== null && packets.length > 0) {
-      const w = new AtomicCaptureWriter(o.outDir, base, o.pcapFormat, sectionComment(rec));
+    const jsonName = base.replace(/\.pcap(ng)?$/, '.json');
+    let failed = false;
+    const fail = (what: string, path: string, err: unknown): void => {
+      failed = true;
+      const cause = errorCause(err);
+      this.stats.writeFailures[cause] = (this.stats.writeFailures[cause] ?? 0) + 1;
+      const text = `${what} not written: ${describeError(err)}: ${path}`;
+      rec.reason = rec.reason ? `${rec.reason}; ${text}` : text;
+    };
+    let dirOk = true;
+    try {
+      dir.ensure(); // created on the first write only: a quiet spot check leaves nothing
+    } catch (err) {
+      dirOk = false;
+      if (packets !== null && packets.length > 0) fail('pcap', dir.shown(base), err);
+      fail('record file', dir.shown(jsonName), err);
+    }
+    if (dirOk && packets !== null && packets.length > 0) {
+      let w: AtomicCaptureWriter | null = null;
       try {
+        w = new AtomicCaptureWriter(dir, base, o.pcapFormat, sectionComment(rec));
         const comments = packetComments(rec, packets, this.#pkt, this.#an);
         for (let i = 0; i < packets.length; i++) w.write(packets[i]!, comments[i] ?? '');
         rec.pcap = w.close();
       } catch (err) {
-        w.abort();
-        throw err;
+        w?.abort();
+        fail('pcap', w?.path ?? dir.shown(base), err);
       }
     }
-    writeFileAtomic(o.outDir, base.replace(/\.pcap(ng)?$/, '.json'), Buffer.from(recordToJson(rec) + '\n'));
-    this.stats.written++;
+    if (dirOk) {
+      try {
+        writeFileAtomic(dir, jsonName, Buffer.from(recordToJson(rec) + '\n'));
+      } catch (err) {
+        fail('record file', dir.shown(jsonName), err);
+      }
+    }
+    if (failed) this.stats.writeFailed++;
+    else this.stats.written++;
     o.onRecord(rec);
   }
 
