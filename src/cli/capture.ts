@@ -6,15 +6,20 @@
  *    overwrites); SIGUSR1 writes a whole-ring snapshot into --out while capture goes on.
  * 3. On --duration, SIGINT/SIGTERM, or the interface going away: stop within a second, write
  *    --dump-ring, print the summary with the same figures.
+ *
+ * Around that (issue 8): every output is checked before the device opens (capture-outputs.ts),
+ * and once the capture handle is open root is dropped (privileges.ts). A write that fails later
+ * never loses a result silently: the record says why, the summary counts it by cause and names
+ * the path, and the exit status is EXIT_RESULTS_LOST.
  */
 import { parseArgs } from 'node:util';
 import { LiveCapture, CAPTURE_DEFAULTS, CaptureError, type CaptureOptions, type NativeStats } from '../sources/live-capture.js';
 import { RingReader } from '../ring/reader.js';
-import { AtomicCaptureWriter, ensurePrivateDir } from '../sinks/pcap-writer.js';
+import { AtomicCaptureWriter, describeError, ensurePrivateDir, errorCause } from '../sinks/pcap-writer.js';
 import { formatBytes, parseDuration, parseSize } from '../config/units.js';
-import { EXIT_OK, UsageError } from './errors.js';
+import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { milliseconds } from './options.js';
-import { dirname, basename, resolve } from 'node:path';
+import { dirname, basename, join, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
 import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
@@ -23,6 +28,8 @@ import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { verdictTotals } from '../sinks/report.js';
 import { PHASES } from '../handshake/phases.js';
+import { checkOutputs, openOutputs, type CaptureOutputs, type DumpTarget } from './capture-outputs.js';
+import { asUser, dropPrivileges, journalReadProblem, resolveRunAs } from './privileges.js';
 
 const HELP = `usage: slowshake capture -i IFACE [options]
 
@@ -35,6 +42,7 @@ const HELP = `usage: slowshake capture -i IFACE [options]
   --duration TIME          stop after TIME (30s, 10m, 1h); default: until Ctrl-C
   --dump-ring FILE         at the end, write everything the ring holds to FILE (.pcap or .pcapng)
   --out DIR                per-flow pcaps, records and SIGUSR1 snapshots (default ./slowshake-out)  [SLOWSHAKE_OUT]
+  --user NAME              once the interface is open, run as NAME (default slowshake, else nobody; root keeps root)  [SLOWSHAKE_USER]
 
 spot check (journal events -> per-flow pcaps and breakdowns):
   --unit UNIT              journal match _SYSTEMD_UNIT (repeatable)             [SLOWSHAKE_UNIT]
@@ -71,6 +79,10 @@ export interface CaptureCliOptions {
   eventQueue: number;
   /** Protobuf record stream; null: OUT/records.pb. */
   records: string | null;
+  /** --out was given (it is then prepared at start even without a journal). */
+  outGiven: boolean;
+  /** --user; null: the default (slowshake, else nobody). */
+  user: string | null;
 }
 
 function regexOption(name: string, text: string, flags: string): RegExp {
@@ -113,6 +125,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         hold: { type: 'string' }, margin: { type: 'string' }, slow: { type: 'string' }, format: { type: 'string' },
         'pcap-format': { type: 'string' }, 'max-writes-per-sec': { type: 'string' }, 'event-queue': { type: 'string' },
         journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true }, records: { type: 'string' },
+        user: { type: 'string' },
       },
     });
   } catch (err) {
@@ -139,6 +152,8 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
   const slowMs = slowText !== undefined ? milliseconds('--slow', slowText) : 200;
   const units = v.unit ?? (env.SLOWSHAKE_UNIT ? env.SLOWSHAKE_UNIT.split(',') : []);
+  const user = v.user ?? env.SLOWSHAKE_USER ?? null;
+  if (user !== null && !/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/.test(user)) throw new UsageError(`--user: not a user name: "${user}"`);
   const identifiers = v.identifier ?? (env.SLOWSHAKE_IDENTIFIER ? env.SLOWSHAKE_IDENTIFIER.split(',') : []);
   return {
     journal: {
@@ -171,14 +186,19 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     durationMs,
     dumpRing: dump,
     out: v.out ?? env.SLOWSHAKE_OUT ?? 'slowshake-out',
+    outGiven: (v.out ?? env.SLOWSHAKE_OUT) !== undefined,
+    user,
   };
 }
 
-/** Writes every intact record in the ring to one file, atomically. */
-export function dumpRing(reader: RingReader, path: string, linkType: number): { path: string; packets: number; torn: number } {
-  const dir = dirname(resolve(path));
-  ensurePrivateDir(dir);
-  const w = new AtomicCaptureWriter(dir, basename(path), path.endsWith('.pcapng') ? 'pcapng' : 'pcap',
+/**
+ * Writes every intact record in the ring to one file: atomically into a directory (created 0700
+ * when missing), or in place into a file opened before the privilege drop.
+ */
+export function dumpRing(reader: RingReader, target: DumpTarget, linkType: number): { path: string; packets: number; torn: number } {
+  const name = 'file' in target ? basename(target.file.path) : target.name;
+  if ('dir' in target) target.dir.ensure();
+  const w = new AtomicCaptureWriter('file' in target ? target.file : target.dir, name, name.endsWith('.pcapng') ? 'pcapng' : 'pcap',
     'slowshake capture: whole-ring snapshot', 262144, linkType);
   try {
     const r = reader.forEach((p) => w.write(p));
@@ -255,6 +275,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return EXIT_OK;
   }
+  const runAs = resolveRunAs(o.user);
   let cap: LiveCapture;
   try {
     cap = LiveCapture.open(o.capture);
@@ -262,30 +283,70 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof CaptureError) throw new UsageError(err.message);
     throw err;
   }
+  // The capture handle was all root was needed for. Before anything is created: can the user
+  // capture continues as write what it must, and read the journal? If not, one line, exit 2.
+  // Then create and open what will be written (as tcpdump opens its -w file before -Z), and drop.
+  let outputs: CaptureOutputs;
+  try {
+    const plan = checkOutputs({
+      out: resolve(o.out), outNeeded: o.outGiven || o.journal.enabled,
+      records: o.journal.enabled ? resolve(o.records ?? join(o.out, 'records.pb')) : null,
+      dumpRing: o.dumpRing !== null ? resolve(o.dumpRing) : null, journalDir: o.journal.directory,
+    }, runAs);
+    if (runAs !== null && o.journal.enabled) {
+      const problem = asUser(runAs, () => journalReadProblem(runAs, o.journal.directory));
+      if (problem !== null) throw new UsageError(problem);
+    }
+    outputs = openOutputs(plan, runAs);
+  } catch (err) {
+    cap.stop();
+    throw err;
+  }
+  if (runAs !== null) {
+    try {
+      dropPrivileges(runAs);
+    } catch (err) {
+      outputs.close();
+      cap.stop();
+      throw err;
+    }
+  }
   const reader = new RingReader(cap);
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
-  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}\n`);
+  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
+    `${runAs !== null ? `, as user ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}) without capabilities` : ''}\n`);
+  for (const r of outputs.staleRemoved) process.stderr.write(`slowshake: removed ${r.names.length} temp file${r.names.length > 1 ? 's' : ''} left in ${r.dir} by killed processes: ${r.names.join(', ')}\n`);
   const drops = new DropHistory();
   const records: FlowRecord[] = [];
-  // The output directory and the record stream are created when the first record is written,
-  // so a capture that writes nothing leaves nothing behind.
+  const lost = new LostResults();
+  // Without a privilege drop, the output directory and the record stream are created when the
+  // first record is written, so a capture that writes nothing leaves nothing behind.
   const { RecordStreamWriter } = await import('../sinks/protobuf-records.js');
-  let recordStream: import('../sinks/protobuf-records.js').RecordStreamWriter | null = null;
-  const recordsPath = o.records ?? resolve(o.out, 'records.pb');
+  let recordStream = outputs.records;
+  const recordsPath = outputs.recordsPath;
   let lastPps = 0;
   const correlator = new Correlator(reader, {
-    marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: resolve(o.out), pcapFormat: o.pcapFormat,
+    marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: outputs.out, pcapFormat: o.pcapFormat,
     maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
     dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter,
     pps: () => { const st = cap.stats(), r = reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : lastPps; },
     onRecord: (rec) => {
       records.push(rec);
-      if (recordStream === null) {
-        ensurePrivateDir(dirname(recordsPath));
-        recordStream = RecordStreamWriter.open(recordsPath);
+      if (recordsPath !== null) {
+        try {
+          if (recordStream === null) {
+            ensurePrivateDir(dirname(recordsPath));
+            recordStream = RecordStreamWriter.open(recordsPath);
+          }
+          recordStream.append(rec);
+        } catch (err) {
+          // The record still goes to stdout and the table, saying it is missing from the stream.
+          lost.add('records', recordsPath, err);
+          const text = `record not appended to the record stream: ${describeError(err)}: ${recordsPath}`;
+          rec.reason = rec.reason ? `${rec.reason}; ${text}` : text;
+        }
       }
-      recordStream.append(rec);
       if (o.format === 'ndjson') process.stdout.write(recordToJson(rec) + '\n');
     },
   });
@@ -327,14 +388,14 @@ export async function run(argv: string[]): Promise<number> {
     const onInt = (): void => finish('interrupted');
     const onTerm = (): void => finish('terminated');
     const onUsr1 = (): void => {
+      const name = `snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.pcap`;
       try {
-        ensurePrivateDir(o.out);
-        const name = `snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.pcap`;
-        const r = dumpRing(reader, resolve(o.out, name), cap.linkType);
+        const r = dumpRing(reader, { dir: outputs.out, name }, cap.linkType);
         snapshots++;
         process.stderr.write(`${tty ? '\r\x1b[K' : ''}Snapshot: ${r.packets} packets written to ${r.path}\n`);
       } catch (err) {
-        process.stderr.write(`slowshake: snapshot failed: ${(err as Error).message}\n`);
+        lost.add('snapshot', outputs.out.shown(name), err);
+        process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: snapshot not written: ${describeError(err)}: ${outputs.out.shown(name)}\n`);
       }
     };
     process.on('SIGINT', onInt);
@@ -347,7 +408,8 @@ export async function run(argv: string[]): Promise<number> {
       try {
         correlator.tick(Date.now());
       } catch (err) {
-        process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
+        lost.add('unresolved event', '-', err); // not a write: a bug while resolving an event
+        process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: an event could not be resolved: ${(err as Error).message}\n`);
       }
       if (ticks++ % 5 !== 0) return;
       const s = cap.stats();
@@ -368,9 +430,15 @@ export async function run(argv: string[]): Promise<number> {
   try {
     correlator.tick(Date.now(), true);
   } catch (err) {
-    process.stderr.write(`slowshake: writing a per-flow capture failed: ${(err as Error).message}\n`);
+    lost.add('unresolved event', '-', err);
+    process.stderr.write(`slowshake: an event could not be resolved: ${(err as Error).message}\n`);
   }
-  (recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null)?.close();
+  const rs = recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null;
+  try {
+    rs?.close();
+  } catch (err) {
+    lost.add('records', recordsPath!, err); // the final fsync: what was appended may not be on disk
+  }
   if (tty) process.stderr.write('\r\x1b[K');
   const s = cap.stats();
   const reach = reader.reach();
@@ -386,16 +454,93 @@ export async function run(argv: string[]): Promise<number> {
     const c = correlator.stats;
     if (journalProblem !== null) lines.push(`Journal: ${journalProblem}`);
     lines.push(`Journal: ${entries} entries, ${entries - notEvents} events, ${notEvents} not events, ${follower.stats.malformedLines} malformed lines, ${follower.stats.restarts} journalctl restarts${journalWarnings > 5 ? `, ${journalWarnings - 5} more warnings not shown` : ''}`);
-    const rs = recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null;
-    if (rs !== null) lines.push(`Records: ${rs.records} appended to ${recordsPath}`);
-    lines.push(`Events: ${c.written} flows written to ${resolve(o.out)}, ${c.duplicates} duplicates, ${c.tooOld} older than the ring, ${c.notFound} not found, ${c.droppedQueueFull} dropped (queue full), ${c.rateLimitedWaits} waits for the write budget`);
+    const notAppended = lost.count('records');
+    if (rs !== null || notAppended > 0) lines.push(`Records: ${rs?.records ?? 0} appended to ${recordsPath}${notAppended ? `, ${notAppended} not appended (${lost.causes('records')})` : ''}`);
+    lines.push(`Events: ${c.written} flows written to ${resolve(o.out)}, ${c.duplicates} duplicates, ${c.tooOld} older than the ring, ${c.notFound} not found, ${c.droppedQueueFull} dropped (queue full), ${c.rateLimitedWaits} waits for the write budget` +
+      `${c.writeFailed ? `, ${c.writeFailed} with files not written` : ''}`);
+    for (const [cause, n] of Object.entries(c.writeFailures)) lost.addCount('flow', cause, n);
   }
   if (snapshots) lines.push(`Snapshots written: ${snapshots} (in ${resolve(o.out)})`);
-  if (o.dumpRing !== null) {
-    const r = dumpRing(reader, o.dumpRing, cap.linkType);
-    lines.push(`Ring dump: ${r.packets} packets written to ${r.path}${r.torn ? ` (${r.torn} overwritten while copying)` : ''}`);
+  if (outputs.dump !== null) {
+    const shown = 'file' in outputs.dump ? outputs.dump.file.path : outputs.dump.dir.shown(outputs.dump.name);
+    try {
+      const r = dumpRing(reader, outputs.dump, cap.linkType);
+      lines.push(`Ring dump: ${r.packets} packets written to ${r.path}${r.torn ? ` (${r.torn} overwritten while copying)` : ''}`);
+    } catch (err) {
+      lost.add('ring dump', shown, err);
+      lines.push(`Ring dump: not written: ${describeError(err)}: ${shown}${'file' in outputs.dump ? ' (what was written before the error is left in place)' : ''}`);
+    }
   }
+  outputs.close();
+  if (!lost.empty) lines.push(...lost.summary(records));
   (o.format === 'ndjson' ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
   if (exitCode !== EXIT_OK) process.stderr.write(`slowshake: capture on ${o.capture.device}: ${reason}\n`);
+  else if (!lost.empty) {
+    process.stderr.write(`slowshake: ${lost.headline()}\n`);
+    exitCode = lost.onlyWrites ? EXIT_RESULTS_LOST : EXIT_INTERNAL;
+  }
   return exitCode;
+}
+
+/**
+ * What did not get written, by what and cause: a record stream append, a flow's pcap or record
+ * file (counted by the correlator), a snapshot, the ring dump; or an event that could not be
+ * resolved at all (a bug).
+ */
+class LostResults {
+  #counts = new Map<string, Map<string, number>>();
+  #first = new Map<string, string>();
+
+  add(what: string, path: string, err: unknown): void {
+    this.addCount(what, errorCause(err), 1);
+    if (!this.#first.has(what)) this.#first.set(what, `${describeError(err)}: ${path}`);
+  }
+
+  addCount(what: string, cause: string, n: number): void {
+    const m = this.#counts.get(what) ?? new Map<string, number>();
+    m.set(cause, (m.get(cause) ?? 0) + n);
+    this.#counts.set(what, m);
+  }
+
+  count(what: string): number {
+    let n = 0;
+    for (const v of this.#counts.get(what)?.values() ?? []) n += v;
+    return n;
+  }
+
+  causes(what: string): string {
+    return [...this.#counts.get(what) ?? []].map(([c, n]) => `${c} ${n}`).join(', ');
+  }
+
+  get empty(): boolean {
+    return this.#counts.size === 0;
+  }
+
+  get onlyWrites(): boolean {
+    return !this.#counts.has('unresolved event');
+  }
+
+  #total(): { n: number; byCause: string } {
+    const all = new Map<string, number>();
+    let n = 0;
+    for (const m of this.#counts.values()) for (const [c, k] of m) { all.set(c, (all.get(c) ?? 0) + k); n += k; }
+    return { n, byCause: [...all].sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ${k}`).join(', ') };
+  }
+
+  /** Summary lines: totals by cause and what, then the records that carry a write failure (first 20). */
+  summary(records: FlowRecord[]): string[] {
+    const t = this.#total();
+    const parts = [...this.#counts.keys()].map((w) => `${w} ${this.count(w)}`).join(', ');
+    const out = [`Write failures: ${t.n} (${t.byCause}; ${parts})`];
+    for (const [w, first] of this.#first) if (w !== 'flow') out.push(`  ${w}: ${first}`);
+    const failed = records.filter((r) => r.reason !== undefined && / not (written|appended)/.test(r.reason));
+    for (const r of failed.slice(0, 20)) out.push(`  not written: ${r.client} -> ${r.server}: ${r.reason}`);
+    if (failed.length > 20) out.push(`  … and ${failed.length - 20} more records with files not written (each says why in "reason")`);
+    return out;
+  }
+
+  headline(): string {
+    const t = this.#total();
+    return `results were lost: ${t.n} writes failed (${t.byCause}); the summary names each path`;
+  }
 }

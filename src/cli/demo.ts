@@ -286,8 +286,10 @@ async function runDemo(lab: Lab, out: string): Promise<number> {
   const edge = lab.start('edge', lab.nsServer, process.execPath, [EDGE, '--listen', `${SERVER_IP}:${PORT}`, '--identifier', ident,
     '--slow-ms', String(EDGE_SLOW_MS), '--delay-sni', 'slow-server.example=300']);
   await edge.waitFor(/edge: ready/, 10_000);
+  // --user root: the lab is throwaway, its --out is root's own (existing) directory, and a
+  // journald the demo started by hand has no systemd-journal group permissions.
   const capture = lab.start('capture', lab.nsServer, process.execPath, [CLI, 'capture', '-i', lab.devServer, '--identifier', ident,
-    '--duration', '55s', '--out', out, '--format', 'table', '--hold', HOLD, '--ring-size', '64MiB']);
+    '--duration', '55s', '--out', out, '--format', 'table', '--hold', HOLD, '--ring-size', '64MiB', '--user', 'root']);
   await capture.waitFor(/Capturing on/, 10_000, 'err');
   await waitJournalFollower(capture.pid, 3000);
   say(`slowshake capture -i ${lab.devServer} --identifier ${ident} --hold ${HOLD} running (pid ${capture.pid}); edge logs handshakes slower than ${EDGE_SLOW_MS} ms`);

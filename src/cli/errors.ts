@@ -10,3 +10,5 @@ export class UsageError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
 export const EXIT_BAD_INPUT = 2;
+/** The run completed, but some results could not be written (a full disk …): the summary says which. */
+export const EXIT_RESULTS_LOST = 3;

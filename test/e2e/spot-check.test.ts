@@ -107,7 +107,9 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
   let lab: EdgeLab | undefined;
   const ident = `ss-e2e-${process.pid}`;
   const dirs: string[] = [];
-  const outDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'ss-e2e-')); dirs.push(d); return d; };
+  // A new directory below a root-only one: capture creates it at start and chowns it to the
+  // user it drops to (an existing root-owned --out would be refused).
+  const outDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'ss-e2e-')); dirs.push(d); return join(d, 'out'); };
 
   beforeAll(async () => {
     ensureDelayline();

@@ -56,3 +56,13 @@ export function journalSend(fields: Record<string, string>): void {
   const r = spawnSync('logger', ['--journald'], { input });
   if (r.status !== 0) throw new Error(`logger --journald failed: ${r.stderr}`);
 }
+
+/**
+ * Gives the journal systemd's stock permissions (group systemd-journal, setgid directories), as
+ * systemd-tmpfiles does at boot on any systemd machine: a journald started by hand in a container
+ * leaves its files root:root 0640, which the user capture drops to could not read. Idempotent.
+ */
+export function stockJournalPermissions(): void {
+  const r = spawnSync('systemd-tmpfiles', ['--create', '--prefix=/run/log/journal', '--prefix=/var/log/journal'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`systemd-tmpfiles --create --prefix=/run/log/journal: ${r.error?.message ?? r.stderr}`);
+}

@@ -69,7 +69,7 @@ describe.runIf(root)('README command 1 on a fresh machine (no journald, no journ
   }, 120_000);
 
   it('capture following the system journal says in one line at start that no journal is reachable', async () => {
-    const r = await runFresh(['capture', '-i', 'lo', '--duration', '1s', '--out', mkdtempSync(join(tmpdir(), 'slowshake-fresh-cap-'))], 30_000);
+    const r = await runFresh(['capture', '-i', 'lo', '--duration', '1s', '--out', join(mkdtempSync(join(tmpdir(), 'slowshake-fresh-cap-')), 'out')], 30_000);
     expect(r.code, r.stderr).toBe(0);
     const warn = r.stderr.split('\n').filter((l) => /journal/i.test(l));
     expect(warn).toHaveLength(1);

@@ -5,9 +5,11 @@
  */
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (process.getuid?.() !== 0) return undefined;
-  const { ensureJournald } = await import('../helpers/journald.js');
+  const { ensureJournald, stockJournalPermissions } = await import('../helpers/journald.js');
   try {
     const h = await ensureJournald();
+    // capture drops root and reads the journal through group systemd-journal (issue 8 item 6).
+    try { stockJournalPermissions(); } catch (err) { process.stderr.write(`test setup: ${(err as Error).message}\n`); }
     return () => h.stop();
   } catch (err) {
     // The tests that need a journal report it themselves; everything else still runs.
