@@ -21,7 +21,7 @@ import { CaptureFileError } from '../sources/capture-error.js';
 import { EventMatcher } from '../correlate/event-matcher.js';
 import { parseJournalEntry, parseEndpoint, type SlowEvent } from '../correlate/journal-event.js';
 import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
-import { renderTable, verdictTotals } from '../sinks/report.js';
+import { renderTable, TABLE_LEGEND, verdictTotals } from '../sinks/report.js';
 import { renderLadder } from '../sinks/ladder.js';
 import { milliseconds, outputFormat, proxyClock } from './options.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
@@ -142,7 +142,7 @@ const writeOut = writeStdout;
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(argv);
   if (opts === null) {
-    writeOut(HELP + '\n');
+    writeOut(`${HELP}\n\n${TABLE_LEGEND}\n`);
     return EXIT_OK;
   }
   const ev = opts.events !== null ? loadEvents(opts.events) : null;
