@@ -217,6 +217,22 @@ describe('one flow hash: native FlowHash == TypeScript on crafted packets', () =
     expect(diffs).toEqual([]);
   });
 
+  it('C == TS on 40,000 random mutations of the crafted packets (seeded)', () => {
+    let seed = 0x8e11;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const diffs: string[] = [];
+    for (let k = 0; k < 40_000; k++) {
+      const c = cases[rnd(cases.length)]!;
+      const bytes = c.build(k & 1 ? c.ends : rev(c.ends));
+      for (let m = 1 + rnd(3); m > 0; m--) bytes[rnd(bytes.length)] = rnd(4) === 0 ? rnd(256) : [0, 6, 17, 43, 44, 51, 60, 0x20, 0xff][rnd(9)]!;
+      const caplen = rnd(4) === 0 ? rnd(bytes.length + 1) : bytes.length;
+      const native = cHash(Uint8Array.from(bytes.slice(0, caplen)), c.linkType);
+      const ts = tsHash(bytes, caplen, c.linkType);
+      if (native !== ts && diffs.length < 5) diffs.push(`${c.name} caplen ${caplen} [${bytes.join(',')}]: C ${native} TS ${ts}`);
+    }
+    expect(diffs).toEqual([]);
+  });
+
   it.each(cases.map((c) => [c.name, c] as const))('%s: the analyzer decodes the flow the hash names', (_n, c) => {
     const table = new FlowTable<null>(16);
     let slot = -1;
