@@ -7,11 +7,14 @@
 //   stats(handle) -> {...counters}
 //   stop(handle)                         stops the thread; the ring stays readable
 //   interfaces() -> "lo, eth0, ..."
+//   flowHash(bytes: Uint8Array, linkType) -> the ring header's flow hash of one packet (FlowHash),
+//        for the C/TypeScript parity test; not used on the capture path
 #include <node_api.h>  // napi_* (Node-API, C)
 
 #include <string>  // std::string
 
 #include "capture.h"
+#include "flow_hash.h"  // FlowHash
 
 namespace slowshake {
 namespace {
@@ -215,6 +218,25 @@ napi_value Interfaces(napi_env env, napi_callback_info) {
   return s;
 }
 
+napi_value FlowHashOf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  double link = 0;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_double(env, argv[1], &link) != napi_ok || length > UINT32_MAX) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "flowHash: expected (Uint8Array, linkType)");
+    return nullptr;
+  }
+  const uint8_t* bytes = length > 0 ? static_cast<const uint8_t*>(data) : nullptr;
+  napi_value out;
+  CHECK_NAPI(napi_create_uint32(env, FlowHash(bytes, static_cast<uint32_t>(length), static_cast<int>(link)), &out));
+  return out;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -222,6 +244,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stop", nullptr, StopCapture, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"interfaces", nullptr, Interfaces, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"flowHash", nullptr, FlowHashOf, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value hdr, slots, bucket;

@@ -2,7 +2,8 @@
 // A tiny TLS-terminating "edge" for the slowshake demo and end-to-end tests (node builtins only).
 //
 //   node edge-server.mjs --listen 203.0.113.1:443 [--listen [2001:db8::1]:443] \
-//        [--identifier slowshake-edge] [--slow-ms 150] [--delay-sni slow-server.example=300] [--no-journal]
+//        [--identifier slowshake-edge] [--slow-ms 150] [--delay-sni slow-server.example=300]
+//        [--stall-sni lagging.example=300] [--no-journal]
 //
 // What it does, like the proxy slowshake is built for:
 //   1. Terminates TLS (1.2 and 1.3, ALPN http/1.1) with a self-signed certificate that openssl
@@ -15,7 +16,11 @@
 //      REMOTE_ADDR, LOCAL_ADDR, SNI, ELAPSED_MS. The same line goes to stdout.
 //   4. --delay-sni NAME=MS: an SNI callback that waits MS before choosing the certificate, i.e. an
 //      injected server delay between the ClientHello and the ServerHello (repeatable).
-//   5. After the handshake it answers one tiny HTTP/1.x response and closes; `GET /bytes/N`
+//   5. --stall-sni NAME=MS: once the certificate is chosen (the ServerHello flight goes out at
+//      once), the edge's event loop is kept busy for MS, as an overloaded proxy's CPU would be: the
+//      client's Finished arrives on time, but the edge sees it only MS later. The wire shows a fast
+//      handshake, the edge's own figure a slow one: time spent inside the edge host (repeatable).
+//   6. After the handshake it answers one tiny HTTP/1.x response and closes; `GET /bytes/N`
 //      returns N bytes (bulk traffic for ring wrap-around tests), `GET /drip/MS` a line every
 //      100 ms for MS ms (a flow that outlives the capture's post-event hold).
 //
@@ -40,7 +45,7 @@ function parseHostPort(opt, s) {
   return { host: m[1], port: Number(m[2]) };
 }
 
-const o = { listen: [], identifier: 'slowshake-edge', slowMs: 150, delays: new Map(), journal: true };
+const o = { listen: [], identifier: 'slowshake-edge', slowMs: 150, delays: new Map(), stalls: new Map(), journal: true };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -58,10 +63,11 @@ for (let i = 0; i < argv.length; i++) {
     case '--slow-ms':
       if (!/^\d+(\.\d+)?$/.test(v)) fail(`--slow-ms needs a number of milliseconds, got '${v}'`);
       o.slowMs = Number(v); break;
-    case '--delay-sni': {
+    case '--delay-sni':
+    case '--stall-sni': {
       const m = /^([^=]+)=(\d+)$/.exec(v);
-      if (!m || Number(m[2]) > 60000) fail(`--delay-sni needs NAME=MS (MS up to 60000), got '${v}'`);
-      o.delays.set(m[1].toLowerCase(), Number(m[2]));
+      if (!m || Number(m[2]) > 60000) fail(`${a} needs NAME=MS (MS up to 60000), got '${v}'`);
+      (a === '--delay-sni' ? o.delays : o.stalls).set(m[1].toLowerCase(), Number(m[2]));
       break;
     }
     default: fail(`unknown argument '${a}'`);
@@ -130,6 +136,9 @@ function onConnection(raw) {
       const ms = o.delays.get(String(name).toLowerCase()) ?? 0;
       if (ms > 0) setTimeout(() => cb(null, context), ms);
       else cb(null, context);
+      const stall = o.stalls.get(String(name).toLowerCase()) ?? 0;
+      // After this callback OpenSSL writes the server flight; the busy loop runs right after it.
+      if (stall > 0) setImmediate(() => { const end = Date.now() + stall; while (Date.now() < end) { /* busy: a starved proxy */ } });
     },
   });
   const timeout = setTimeout(() => sock.destroy(), 30_000);

@@ -21,9 +21,10 @@ import { CaptureFileError } from '../sources/capture-error.js';
 import { EventMatcher } from '../correlate/event-matcher.js';
 import { parseJournalEntry, parseEndpoint, type SlowEvent } from '../correlate/journal-event.js';
 import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
-import { renderTable, verdictTotals } from '../sinks/report.js';
+import { renderTable, TABLE_LEGEND, verdictTotals } from '../sinks/report.js';
 import { renderLadder } from '../sinks/ladder.js';
-import { milliseconds, outputFormat } from './options.js';
+import { milliseconds, outputFormat, proxyClock } from './options.js';
+import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
 import { log } from '../telemetry/log.js';
 
@@ -37,6 +38,7 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
   --records FILE              also append every record to FILE (length-delimited protobuf, 0600;
                               read it back with slowshake records)  [SLOWSHAKE_RECORDS]
   --event-margin MS           time slack when matching events to flows (default 2000)
+  --proxy-clock accept|syn    where the proxy's handshake clock starts, for proxy_lag_ms (default accept)
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar`;
@@ -49,6 +51,7 @@ interface Opts {
   events: string | null;
   records: string | null;
   eventMarginMs: number;
+  proxyClock: ProxyClock;
   flow: string | null;
   ladder: boolean;
   progress: boolean;
@@ -65,6 +68,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, out: { type: 'string' },
         events: { type: 'string' }, records: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
         ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'proxy-clock': { type: 'string' },
       },
     });
   } catch (err) {
@@ -90,6 +94,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     events: v.events ?? env.SLOWSHAKE_EVENTS ?? null,
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
     eventMarginMs: v['event-margin'] !== undefined ? milliseconds('--event-margin', v['event-margin']) : 2000,
+    proxyClock: proxyClock(v['proxy-clock'] ?? env.SLOWSHAKE_PROXY_CLOCK),
     flow,
     ladder: v.ladder ?? false,
     progress: !v['no-progress'],
@@ -137,11 +142,11 @@ const writeOut = writeStdout;
 export async function run(argv: string[]): Promise<number> {
   const opts = parseOptions(argv);
   if (opts === null) {
-    writeOut(HELP + '\n');
+    writeOut(`${HELP}\n\n${TABLE_LEGEND}\n`);
     return EXIT_OK;
   }
   const ev = opts.events !== null ? loadEvents(opts.events) : null;
-  const matcher = ev ? new EventMatcher(ev.events, opts.eventMarginMs) : null;
+  const matcher = ev ? new EventMatcher(ev.events, opts.eventMarginMs, opts.proxyClock) : null;
   if (opts.out !== null) {
     try {
       ensurePrivateDir(opts.out);

@@ -18,7 +18,7 @@ import { RingReader } from '../ring/reader.js';
 import { AtomicCaptureWriter, describeError, ensurePrivateDir, errorCause } from '../sinks/pcap-writer.js';
 import { formatBytes, parseDuration, parseSize } from '../config/units.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
-import { milliseconds } from './options.js';
+import { milliseconds, proxyClock } from './options.js';
 import { dirname, basename, join, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
@@ -26,8 +26,8 @@ import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalE
 import { Correlator } from '../correlate/correlator.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
-import { verdictTotals } from '../sinks/report.js';
-import { PHASES } from '../handshake/phases.js';
+import { renderSpotTable, spotTableLegend } from '../sinks/spot-table.js';
+import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { checkOutputs, openOutputs, type CaptureOutputs, type DumpTarget } from './capture-outputs.js';
 import { asUser, dropPrivileges, journalReadProblem, resolveRunAs } from './privileges.js';
 
@@ -57,11 +57,17 @@ spot check (journal events -> per-flow pcaps and breakdowns):
   --margin TIME            look back this much before the event's start (default 1s)
   --slow MS                slow threshold for records (default 200)
   --format table|ndjson    final table (default), or one record per line on stdout as written
+  --wide                   table: every column at full width (default: fitted to the terminal)
+  --proxy-clock accept|syn where the proxy's handshake clock starts (default accept): proxy_lag_ms is its
+                           figure minus the wire time from accept (the client's ACK) or the SYN to done
   --pcap-format pcapng|pcap  per-flow file format (default pcapng, with comments)
   --max-writes-per-sec N   write budget for per-flow pcaps (default 50); the rest waits in the queue
   --event-queue N          pending events at most (default 10000); beyond it events are dropped and counted
   --records FILE           append every record to this length-delimited protobuf stream (default OUT/records.pb;
-                           read it back with "slowshake records FILE")`;
+                           read it back with "slowshake records FILE")
+
+the end table (--format table), one line per event's flow:
+${spotTableLegend('  ')}`;
 
 export interface CaptureCliOptions {
   capture: CaptureOptions;
@@ -79,6 +85,8 @@ export interface CaptureCliOptions {
   eventQueue: number;
   /** Protobuf record stream; null: OUT/records.pb. */
   records: string | null;
+  wide: boolean;
+  proxyClock: ProxyClock;
   /** --out was given (it is then prepared at start even without a journal). */
   outGiven: boolean;
   /** --user; null: the default (slowshake, else nobody). */
@@ -125,6 +133,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         hold: { type: 'string' }, margin: { type: 'string' }, slow: { type: 'string' }, format: { type: 'string' },
         'pcap-format': { type: 'string' }, 'max-writes-per-sec': { type: 'string' }, 'event-queue': { type: 'string' },
         journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true }, records: { type: 'string' },
+        wide: { type: 'boolean' }, 'proxy-clock': { type: 'string' },
         user: { type: 'string' },
       },
     });
@@ -174,6 +183,8 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     maxWritesPerSec: v['max-writes-per-sec'] !== undefined ? positiveInt('--max-writes-per-sec', v['max-writes-per-sec']) : 50,
     eventQueue: v['event-queue'] !== undefined ? positiveInt('--event-queue', v['event-queue']) : 10_000,
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
+    wide: v.wide ?? false,
+    proxyClock: proxyClock(v['proxy-clock'] ?? env.SLOWSHAKE_PROXY_CLOCK),
     capture: {
       ...CAPTURE_DEFAULTS,
       device,
@@ -252,23 +263,6 @@ class DropHistory {
   }
 }
 
-/** Final table of a spot check: one line per flow with its largest phases. */
-export function renderSpotTable(records: FlowRecord[]): string {
-  const top = (r: FlowRecord): string => [...PHASES, 'loss', 'cwnd_stall']
-    .map((p) => [p, r.phases_ms[p as keyof FlowRecord['phases_ms']]] as const)
-    .filter((x): x is readonly [string, number] => x[1] !== null && x[1] > 0)
-    .sort((a, b) => b[1] - a[1]).slice(0, 2).map(([p, v]) => `${p} ${v.toFixed(1)}`).join(', ');
-  const rows = [...records].sort((a, b) => (b.phases_ms.total ?? Infinity) - (a.phases_ms.total ?? Infinity))
-    .map((r) => [r.client, r.server, r.sni ?? '-', r.phases_ms.total === null ? '-' : r.phases_ms.total.toFixed(1), top(r) || (r.reason ?? '-'), r.verdict, r.pcap ?? '-']);
-  const header = ['client', 'server', 'sni', 'total ms', 'largest phases (ms)', 'verdict', 'pcap'];
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: string[]): string => c.map((x, i) => (i === 3 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
-  const out = [`Slow TLS handshakes: ${records.length}`];
-  if (rows.length) out.push(line(header), ...rows.map(line));
-  out.push(`Totals by verdict: ${verdictTotals(records)}`);
-  return out.join('\n') + '\n';
-}
-
 export async function run(argv: string[]): Promise<number> {
   const o = parseCaptureOptions(argv);
   if (o === null) {
@@ -328,7 +322,7 @@ export async function run(argv: string[]): Promise<number> {
   let lastPps = 0;
   const correlator = new Correlator(reader, {
     marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: outputs.out, pcapFormat: o.pcapFormat,
-    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
+    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
     dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter,
     pps: () => { const st = cap.stats(), r = reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : lastPps; },
     onRecord: (rec) => {
@@ -444,7 +438,9 @@ export async function run(argv: string[]): Promise<number> {
   const reach = reader.reach();
   const secs = (Date.now() - started) / 1000;
   const lines: string[] = [];
-  if (o.format === 'table' && follower) lines.push(renderSpotTable(records));
+  if (o.format === 'table' && follower) {
+    lines.push(renderSpotTable(records, { width: process.stdout.isTTY ? process.stdout.columns ?? null : null, wide: o.wide }));
+  }
   lines.push(
     `Capture ${reason} after ${secs.toFixed(1)} s on ${o.capture.device}.`,
     `Packets: ${s.packets} captured (${formatBytes(s.bytes)}; ${fmtRate(Math.round(s.packets / Math.max(secs, 0.001)))} pkt/s average), kernel received ${s.kernelReceived}, kernel drops ${s.kernelDrops}, interface drops ${s.ifDrops}`,

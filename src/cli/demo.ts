@@ -318,8 +318,9 @@ async function runDemo(lab: Lab, out: string): Promise<number> {
     lines.push(`    ${CLIENT_IP}:${s.port}  ${s.verdict.padEnd(7)}  ${s.what}  -> ${got}${match ? '' : '  MISMATCH'}`);
   }
   lines.push(`  ${fast} fast handshakes (curl, openssl s_client) were not logged, so they got no pcap.`,
-    `  The edge's own figure (event_elapsed_ms) starts at accept, after the TCP handshake, so it is`,
-    `  smaller than the wire total; proxy_gap_ms in the record is the difference.`,
+    `  The edge's own figure ("proxy ms", event_elapsed_ms) starts at accept, after the TCP handshake,`,
+    `  so it is smaller than the wire total; "lag ms" (proxy_lag_ms) compares it with the wire time from`,
+    `  accept to done: near zero here, as no time went inside the edge host that the packets do not show.`,
     '', `Per-flow pcaps and records (kept): ${out}`,
     `  wireshark ${out}/*.pcapng     (section comment: the event and breakdown; packet comments mark each phase)`,
     `  tshark -r <file>.pcapng -T fields -e frame.number -e frame.time_relative -e frame.comment`,

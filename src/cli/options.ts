@@ -1,5 +1,6 @@
 /** Option values shared by several commands. */
 import { UsageError } from './errors.js';
+import { PROXY_CLOCKS, type ProxyClock } from '../correlate/proxy-lag.js';
 
 export type OutputFormat = 'table' | 'json' | 'ndjson';
 
@@ -10,6 +11,13 @@ export function outputFormat(flag: string | undefined, env: NodeJS.ProcessEnv): 
     throw new UsageError(`--format: expected table, json or ndjson, got "${format}"`);
   }
   return format;
+}
+
+/** --proxy-clock: where the proxy's handshake clock starts (see correlate/proxy-lag.ts). */
+export function proxyClock(text: string | undefined): ProxyClock {
+  const v = text ?? 'accept';
+  if (!(PROXY_CLOCKS as readonly string[]).includes(v)) throw new UsageError(`--proxy-clock: expected accept or syn, got "${v}"`);
+  return v as ProxyClock;
 }
 
 /** A millisecond option such as --slow or --event-margin: a number >= 0. */

@@ -29,6 +29,7 @@ import { DecodedPacket } from '../decode/packet.js';
 import { Status } from '../decode/reader.js';
 import { AnomalyCounters } from '../telemetry/anomalies.js';
 import type { SlowEvent } from './journal-event.js';
+import { attachEvent, type ProxyClock } from './proxy-lag.js';
 
 export interface CorrelatorOptions {
   /** Slack before the event's start (clock skew, SYN retries the proxy did not see). */
@@ -50,6 +51,8 @@ export interface CorrelatorOptions {
   /** Average packets per second the ring holds (for "ring too short" reasons). */
   pps: () => number;
   onRecord: (rec: FlowRecord) => void;
+  /** Where the proxy's handshake clock starts (default accept); see proxy-lag.ts. */
+  proxyClock?: ProxyClock;
 }
 
 export interface CorrelatorStats {
@@ -197,10 +200,7 @@ export class Correlator {
   }
 
   #withEvent(rec: FlowRecord, ev: SlowEvent): FlowRecord {
-    rec.event = { cursor: ev.cursor, message: ev.message, timestamp_us: ev.endUs, elapsed_ms: ev.elapsedMs, sni: ev.sni, server: ev.server };
-    rec.event_elapsed_ms = ev.elapsedMs;
-    rec.proxy_gap_ms = ev.elapsedMs !== null && rec.phases_ms.total !== null ? Math.round((ev.elapsedMs - rec.phases_ms.total) * 1000) / 1000 : null;
-    return rec;
+    return attachEvent(rec, ev, this.opts.proxyClock ?? 'accept');
   }
 
   #emit(rec: FlowRecord, packets: RingPacket[] | null): void {
@@ -279,7 +279,7 @@ export function sectionComment(rec: FlowRecord): string {
   } else {
     lines.push(`verdict ${rec.verdict}`);
   }
-  if (rec.event_elapsed_ms != null) lines.push(`proxy measured ${rec.event_elapsed_ms} ms (gap to the wire total: ${rec.proxy_gap_ms ?? '-'} ms)`);
+  if (rec.event_elapsed_ms != null) lines.push(`proxy measured ${rec.event_elapsed_ms} ms (gap to the wire total: ${rec.proxy_gap_ms ?? '-'} ms; lag over the span it measures: ${rec.proxy_lag_ms ?? '-'} ms)`);
   if (rec.capture_complete === false) lines.push(`capture dropped ${rec.capture_drops} packets inside this flow's time window`);
   for (const n of rec.notes) lines.push(`note: ${n}`);
   return lines.join('\n');

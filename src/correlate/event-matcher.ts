@@ -8,13 +8,14 @@
  */
 import type { FlowRecord } from '../handshake/record.js';
 import type { SlowEvent } from './journal-event.js';
+import { attachEvent, type ProxyClock } from './proxy-lag.js';
 
 export class EventMatcher {
   #byClient = new Map<string, SlowEvent[]>();
   #used = new Set<SlowEvent>();
   duplicates = 0;
 
-  constructor(readonly events: readonly SlowEvent[], readonly marginMs = 2000) {
+  constructor(readonly events: readonly SlowEvent[], readonly marginMs = 2000, readonly proxyClock: ProxyClock = 'accept') {
     for (const e of events) {
       const list = this.#byClient.get(e.client);
       if (list) list.push(e);
@@ -22,7 +23,7 @@ export class EventMatcher {
     }
   }
 
-  /** Attaches the best event to `rec` (event, event_elapsed_ms, proxy_gap_ms). */
+  /** Attaches the best event to `rec` (event, event_elapsed_ms, proxy_gap_ms, proxy_lag_ms; see proxy-lag.ts). */
   attach(rec: FlowRecord, startUs: number, lastUs: number): SlowEvent | null {
     const list = this.#byClient.get(rec.client);
     if (!list) return null;
@@ -41,9 +42,7 @@ export class EventMatcher {
       this.#used.add(e);
     }
     if (best === null) return null;
-    rec.event = { cursor: best.cursor, message: best.message, timestamp_us: best.endUs, elapsed_ms: best.elapsedMs, sni: best.sni, server: best.server };
-    rec.event_elapsed_ms = best.elapsedMs;
-    rec.proxy_gap_ms = best.elapsedMs !== null && rec.phases_ms.total !== null ? Math.round((best.elapsedMs - rec.phases_ms.total) * 1000) / 1000 : null;
+    attachEvent(rec, best, this.proxyClock);
     return best;
   }
 

@@ -2,6 +2,11 @@
  * IPv4 (RFC 791 §3.1) and IPv6 (RFC 8200 §3–4). Each decoder validates the header, skips IPv6
  * extension headers, and narrows the end of the packet to the length the IP header declares
  * (dropping Ethernet padding) before the transport layer looks at it. Results go to `ip`.
+ *
+ * Fragments: only a fragment with offset 0 carries the transport header, so a first fragment is
+ * decoded (its TCP header and the first bytes of the segment; the rest are in later fragments,
+ * not reassembled) and a later fragment is skipped as `ip_fragment`. native/src/flow_hash.cc
+ * walks the same headers with the same checks for the ring's flow hash: change both together.
  */
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 import { Status } from './reader.js';
@@ -12,8 +17,11 @@ const IPV6_ROUTING = 43;
 const IPV6_FRAGMENT = 44;
 const IPV6_AH = 51; // RFC 4302: length in 4-octet units, minus 2
 const IPV6_DEST_OPTS = 60;
-const IPV6_MOBILITY = 135;
+const IPV6_MOBILITY = 135; // RFC 6275 §6.1: length like HBH
+/** Extension headers followed per packet, the fragment header included. */
 const MAX_EXT_HEADERS = 8;
+const IPV4_FRAGMENT_OFFSET = 0x1fff; // RFC 791 §3.1
+const IPV6_FRAGMENT_OFFSET = 0xfff8; // RFC 8200 §4.5: offset(13) | res(2) | M(1)
 
 /**
  * `l4Off`: transport header offset; `capEnd`: end of captured bytes of this IP packet;
@@ -40,8 +48,9 @@ export function decodeIpv4(buf: Uint8Array, off: number, end: number, an: Anomal
   // Total length 0 is what segmentation offload leaves on captured super-frames: trust the capture.
   if (total === 0) total = end - off;
   if (total < hlen) return fail(an, Anomaly.BAD_IP_TOTAL_LENGTH, Status.INVALID);
+  // Flags (DF 0x4000, MF 0x2000) and the 13-bit fragment offset (0x1fff, 8-octet units).
   const frag = (buf[off + 6]! << 8) | buf[off + 7]!;
-  if ((frag & 0x3fff) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // MF set or offset != 0
+  if ((frag & IPV4_FRAGMENT_OFFSET) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // no transport header
   ip.version = 4;
   ip.id = (buf[off + 4]! << 8) | buf[off + 5]!;
   ip.srcOff = off + 12;
@@ -64,23 +73,21 @@ export function decodeIpv6(buf: Uint8Array, off: number, end: number, an: Anomal
   const capEnd = declEnd < end ? declEnd : end;
   let p = off + 40;
   for (let i = 0; ; i++) {
-    if (next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_DEST_OPTS || next === IPV6_MOBILITY) {
-      if (i === MAX_EXT_HEADERS) return fail(an, Anomaly.TOO_MANY_IPV6_EXTENSIONS, Status.INVALID);
-      if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
-      next = buf[p]!;
-      p += (buf[p + 1]! + 1) * 8;
+    if (next !== IPV6_HOP_BY_HOP && next !== IPV6_ROUTING && next !== IPV6_DEST_OPTS && next !== IPV6_MOBILITY &&
+        next !== IPV6_AH && next !== IPV6_FRAGMENT) break;
+    if (i === MAX_EXT_HEADERS) return fail(an, Anomaly.TOO_MANY_IPV6_EXTENSIONS, Status.INVALID);
+    if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
+    const h = p;
+    if (next === IPV6_FRAGMENT) {
+      const fo = (buf[h + 2]! << 8) | buf[h + 3]!;
+      if ((fo & IPV6_FRAGMENT_OFFSET) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // no transport header
+      p += 8; // offset 0: an atomic or first fragment, the transport header follows
     } else if (next === IPV6_AH) {
-      if (i === MAX_EXT_HEADERS) return fail(an, Anomaly.TOO_MANY_IPV6_EXTENSIONS, Status.INVALID);
-      if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
-      next = buf[p]!;
-      p += (buf[p + 1]! + 2) * 4;
-    } else if (next === IPV6_FRAGMENT) {
-      if (p + 8 > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
-      const fo = (buf[p + 2]! << 8) | buf[p + 3]!;
-      if ((fo & 0xfff9) !== 0) return fail(an, Anomaly.IP_FRAGMENT, Status.UNSUPPORTED); // offset != 0 or M set
-      next = buf[p]!;
-      p += 8; // an atomic fragment (offset 0, M clear) carries the whole packet
-    } else break;
+      p += (buf[h + 1]! + 2) * 4;
+    } else {
+      p += (buf[h + 1]! + 1) * 8;
+    }
+    next = buf[h]!;
   }
   if (p > capEnd) return fail(an, Anomaly.TRUNCATED_IPV6_EXTENSION, Status.TRUNCATED);
   ip.version = 6;

@@ -2,6 +2,8 @@
  * Link layers (tcpdump print-ether.c, print-sll.c, print-null.c; LINKTYPE_* from
  * https://www.tcpdump.org/linktypes.html). Each decoder finds where the network layer starts and
  * which protocol it carries, writing both into `link` (module scratch, no allocation).
+ * native/src/flow_hash.cc walks the same link headers for the ring's flow hash: change both
+ * together (test/regression/issue-8-flow-hash.test.ts compares them).
  */
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 import { Status } from './reader.js';
@@ -36,10 +38,14 @@ function ethertypeOfVersion(b: number): number {
   return v === 4 ? ETHERTYPE_IPV4 : v === 6 ? ETHERTYPE_IPV6 : 0;
 }
 
-/** BSD address families for IPv4/IPv6 across platforms (tcpdump af.h). */
+/**
+ * BSD address families (tcpdump af.h; linktypes.html LINKTYPE_NULL): AF_INET is 2 everywhere,
+ * AF_INET6 is 24 (NetBSD, OpenBSD, BSD/OS), 28 (FreeBSD, DragonFly), 30 (Darwin). The family,
+ * not the IP version nibble, says what follows (tcpdump print-null.c).
+ */
 function ethertypeOfFamily(af: number): number {
   if (af === 2) return ETHERTYPE_IPV4;
-  if (af === 10 || af === 24 || af === 28 || af === 30) return ETHERTYPE_IPV6;
+  if (af === 24 || af === 28 || af === 30) return ETHERTYPE_IPV6;
   return 0;
 }
 

@@ -2,9 +2,12 @@
  * Flow table keyed by the canonical TCP 5-tuple (Zeek ip/conn_key; tcpdump tcp_print `rev`).
  *
  * Both directions map to one entry: the endpoint (address, port) that compares lower is side A.
- * Keys live in one Uint32Array (10 words a slot: version, A address ×4, B address ×4, ports), so a
- * lookup reads the packet's address words into a module scratch and compares integers: no string
- * or object is built per packet. Chaining uses Int32Array heads/next; freed slots go on a stack.
+ * Keys live in one Uint32Array (11 words a slot: version, A address ×4, B address ×4, ports, and
+ * the flow hash), so a lookup reads the packet's address words into a module scratch and compares
+ * integers: no string or object is built per packet. Chaining uses Int32Array heads/next; freed
+ * slots go on a stack. The bucket hash is the ring's symmetric flow hash (src/ring/flow-hash.ts,
+ * the one definition the native capture thread shares), kept in the key so a slot's bucket is
+ * known without rehashing.
  *
  * Slot states: TRACKING (a handshake object is attached), PASSIVE (a finished or non-TLS flow:
  * only the key and last-seen time are kept, so its later packets cost one lookup), and PASSIVE
@@ -12,6 +15,7 @@
  */
 import type { DecodedPacket } from '../decode/packet.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
+import { flowHashAt } from '../ring/flow-hash.js';
 
 export const SLOT_FREE = 0;
 export const SLOT_TRACKING = 1;
@@ -19,7 +23,8 @@ export const SLOT_PASSIVE = 2;
 /** Passive, and side A (or B) has sent its FIN: the entry leaves on the other side's FIN or a RST. */
 export const SLOT_PASSIVE_FIN_A = 3;
 export const SLOT_PASSIVE_FIN_B = 4;
-const KEY_WORDS = 10;
+const KEY_WORDS = 11;
+const KEY_HASH = 10;
 
 const key = new Uint32Array(KEY_WORDS);
 
@@ -71,7 +76,6 @@ export class FlowTable<T> {
     const aOff = srcIsA ? p.srcAddrOff : p.dstAddrOff;
     const bOff = srcIsA ? p.dstAddrOff : p.srcAddrOff;
     key[0] = p.ipVersion;
-    let h = 0x811c9dc5 ^ p.ipVersion;
     for (let w = 0; w < 4; w++) {
       let av = 0, bv = 0;
       if (w < words) {
@@ -81,16 +85,9 @@ export class FlowTable<T> {
       }
       key[1 + w] = av;
       key[5 + w] = bv;
-      h = Math.imul(h ^ av, 0x01000193);
-      h = Math.imul(h ^ bv, 0x01000193);
     }
-    const ports = srcIsA ? ((p.srcPort << 16) | p.dstPort) >>> 0 : ((p.dstPort << 16) | p.srcPort) >>> 0;
-    key[9] = ports;
-    h = Math.imul(h ^ ports, 0x01000193);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
-    this.#hash = h >>> 0;
+    key[9] = srcIsA ? ((p.srcPort << 16) | p.dstPort) >>> 0 : ((p.dstPort << 16) | p.srcPort) >>> 0;
+    this.#hash = key[KEY_HASH] = flowHashAt(b, p.srcAddrOff, p.dstAddrOff, words * 4, p.srcPort, p.dstPort);
     this.fromA = srcIsA;
   }
 
@@ -141,19 +138,13 @@ export class FlowTable<T> {
     this.size--;
   }
 
+  /** The ring flow hash of slot `s`'s flow: what the capture thread stored in its packets' records. */
+  flowHash(s: number): number {
+    return this.#keys[s * KEY_WORDS + KEY_HASH]!;
+  }
+
   #bucketOf(s: number): number {
-    const o = s * KEY_WORDS;
-    const k = this.#keys;
-    let h = 0x811c9dc5 ^ k[o]!;
-    for (let w = 0; w < 4; w++) {
-      h = Math.imul(h ^ k[o + 1 + w]!, 0x01000193);
-      h = Math.imul(h ^ k[o + 5 + w]!, 0x01000193);
-    }
-    h = Math.imul(h ^ k[o + 9]!, 0x01000193);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
-    return (h >>> 0) & this.#mask;
+    return this.#keys[s * KEY_WORDS + KEY_HASH]! & this.#mask;
   }
 
   #grow(): boolean {

@@ -45,6 +45,7 @@ export function recordToJson(r: FlowRecord): string {
   if (r.event !== undefined) out += `,"event":${JSON.stringify(r.event)}`;
   if (r.event_elapsed_ms !== undefined) out += `,"event_elapsed_ms":${num(r.event_elapsed_ms)}`;
   if (r.proxy_gap_ms !== undefined) out += `,"proxy_gap_ms":${num(r.proxy_gap_ms)}`;
+  if (r.proxy_lag_ms !== undefined) out += `,"proxy_lag_ms":${num(r.proxy_lag_ms)}`;
   if (r.pcap !== undefined) out += `,"pcap":${str(r.pcap)}`;
   if (r.capture_complete !== undefined) out += `,"capture_complete":${r.capture_complete}`;
   if (r.capture_drops !== undefined) out += `,"capture_drops":${num(r.capture_drops)}`;

@@ -40,6 +40,12 @@ export interface FlowRecord {
   event_elapsed_ms?: number | null;
   /** Proxy-measured elapsed minus wire total: time before the proxy started its clock. */
   proxy_gap_ms?: number | null;
+  /**
+   * Proxy-measured elapsed minus the wire time over the span the proxy measures (accept → done,
+   * or SYN → done): time inside the edge host, invisible on the wire; positive lag is charged to
+   * `server`.
+   */
+  proxy_lag_ms?: number | null;
   pcap?: string;
   /** Spot checks: false when the capture dropped packets inside this flow's time window. */
   capture_complete?: boolean;

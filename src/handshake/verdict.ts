@@ -10,12 +10,17 @@ export type Verdict = 'client' | 'network' | 'server' | 'loss' | 'incomplete';
 const ORDER = ['network', 'server', 'client', 'loss'] as const;
 
 export function decideVerdict(b: PhaseBreakdown, complete: boolean): Verdict {
-  if (!complete) return 'incomplete';
-  let best: Verdict = 'network';
-  let bestUs = -1;
+  return complete ? largestCategory(b.byCategory) : 'incomplete';
+}
+
+export type CategoryTotals = { client: number; network: number; server: number; loss: number };
+
+/** The largest category of `totals` (any unit), ties as in decideVerdict. */
+export function largestCategory(totals: CategoryTotals): Exclude<Verdict, 'incomplete'> {
+  let best: Exclude<Verdict, 'incomplete'> = 'network';
+  let bestV = -1;
   for (const c of ORDER) {
-    const v = b.byCategory[c];
-    if (v > bestUs) { best = c; bestUs = v; }
+    if (totals[c] > bestV) { best = c; bestV = totals[c]; }
   }
   return best;
 }

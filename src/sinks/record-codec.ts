@@ -67,7 +67,7 @@ const PHASE_KEYS = [...PHASES, 'loss', 'cwnd_stall', 'total'] as const;
 const RECORD_KEYS = new Set([
   'client', 'server', 'sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4', 'hrr', 'resumed', 'slow',
   'cwnd_stall', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
-  'proxy_gap_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason',
+  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason',
 ]);
 const NULLABLE_STRINGS = ['sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4'] as const;
 
@@ -179,7 +179,7 @@ export function recordToMessage(rec: FlowRecord): Msg {
     if (typeof ev === 'object' && ev !== null && !Array.isArray(ev)) msg.event = eventToMessage(ev as Obj);
     else extra.push(field('event', ev));
   }
-  for (const k of ['event_elapsed_ms', 'proxy_gap_ms'] as const) {
+  for (const k of ['event_elapsed_ms', 'proxy_gap_ms', 'proxy_lag_ms'] as const) {
     const v = r[k];
     if (v === undefined) continue;
     if (v === null || typeof v === 'number') msg[k] = nullableDouble(v);
@@ -219,6 +219,7 @@ export function messageToRecord(m: Msg): FlowRecord {
   if (hasOwn(m, 'event')) rec.event = eventFromMessage(m.event as Msg);
   if (hasOwn(m, 'event_elapsed_ms')) rec.event_elapsed_ms = hasOwn(m.event_elapsed_ms, 'value') ? m.event_elapsed_ms.value : null;
   if (hasOwn(m, 'proxy_gap_ms')) rec.proxy_gap_ms = hasOwn(m.proxy_gap_ms, 'value') ? m.proxy_gap_ms.value : null;
+  if (hasOwn(m, 'proxy_lag_ms')) rec.proxy_lag_ms = hasOwn(m.proxy_lag_ms, 'value') ? m.proxy_lag_ms.value : null;
   if (hasOwn(m, 'pcap')) rec.pcap = m.pcap;
   const r = rec as unknown as Obj;
   if (hasOwn(m, 'capture_complete')) r.capture_complete = m.capture_complete;

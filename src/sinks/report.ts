@@ -11,6 +11,25 @@ const SHORT: Record<string, string> = {
   flight_rtt: 'flt_rtt', client_think: 'think', server_finish: 'finish', loss: 'loss', cwnd_stall: 'cwnd',
 };
 
+/** What each table column means (analyze --help, records --help). */
+export const TABLE_LEGEND = `table columns (ms; "-" where a bounding packet was not captured):
+  client, server, sni, tls   endpoints, server name, TLS version
+  total     SYN (or the first packet) to done on the wire; the phases add up to it
+  synack    syn_ack_delay: SYN to SYN-ACK (server)      tcp_rtt: SYN-ACK to the client's ACK (network)
+  ch_wait   client_hello_wait: ACK to ClientHello (client)
+  ch_xfer   client_hello_xfer: first to last ClientHello segment (network)
+  sh_delay  server_hello_delay: ClientHello to the server's reply (server)
+  hrr_rtt   HelloRetryRequest to the second ClientHello (network)   hrr_srv  hrr_server_delay (server)
+  flight    server_flight: ServerHello to the flight's last segment (server)
+  flt_rtt   flight_rtt: flight end to the client's ACK of it (network)
+  think     client_think: that ACK to the client's second flight (client)
+  finish    server_finish: client flight to done (server)
+  loss      time repairing lost segments          cwnd  cwnd_stall: waits for ACKs mid-flight (network)
+  verdict   the largest category: client, network, server, loss, or incomplete
+  flags     hrr, resumed, cwnd_stall, rtx CLIENT/SERVER retransmits, missing points
+  proxy_ms  the proxy's own figure (--events)     lag_ms  proxy_ms minus the wire time from accept to done
+  pcap      per-flow capture file (--out)`;
+
 const fmtMs = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toFixed(1));
 
 function flagsOf(r: FlowRecord): string {
@@ -32,12 +51,12 @@ export function renderTable(records: FlowRecord[], slowMs: number, all: boolean,
   const rows = sortSlowestFirst(records.filter((r) => all || r.slow));
   const phaseCols = [...PHASES, 'loss', 'cwnd_stall'] as const;
   const header = ['client', 'server', 'sni', 'tls', 'total', ...phaseCols.map((p) => SHORT[p]!), 'verdict', 'flags'];
-  if (extraCols.event) header.push('proxy_ms');
+  if (extraCols.event) header.push('proxy_ms', 'lag_ms');
   if (extraCols.pcap) header.push('pcap');
   const body = rows.map((r) => {
     const row = [r.client, r.server, r.sni ?? '-', r.tls_version ?? '-', fmtMs(r.phases_ms.total),
       ...phaseCols.map((p) => fmtMs(r.phases_ms[p])), r.verdict, flagsOf(r)];
-    if (extraCols.event) row.push(fmtMs(r.event_elapsed_ms ?? null));
+    if (extraCols.event) row.push(fmtMs(r.event_elapsed_ms ?? null), fmtMs(r.proxy_lag_ms ?? null));
     if (extraCols.pcap) row.push(r.pcap ?? '-');
     return row;
   });

@@ -3,6 +3,9 @@
  * so, recognises classic pcap or pcapng by magic, and streams packets into a sink.
  *
  * 1. Read the input in large chunks (4 MiB) so per-chunk overhead vanishes against per-packet work.
+ *    Reads are sequential from the first byte: nothing seeks, so a pipe, a FIFO or process
+ *    substitution (/dev/fd/N) reads like a regular file (issue 8: a positioned read of the magic
+ *    failed with ESPIPE). Only a regular file's size is known (for progress).
  * 2. A record that straddles two chunks is carried over and joined with the next chunk.
  * 3. At the end, leftover bytes are a truncated last record: reported with its offset, not fatal.
  * Fatal format errors throw CaptureFileError naming the file and the byte offset.
@@ -42,13 +45,20 @@ function describeOpenError(err: NodeJS.ErrnoException): string {
   }
 }
 
+/** Sequential reads (no position: pipes cannot seek), each chunk filled up to CHUNK bytes or EOF. */
 async function* fileChunks(fh: FileHandle, progress: { done: number }): AsyncGenerator<Buffer> {
   for (;;) {
     const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-    if (bytesRead === 0) return;
-    progress.done += bytesRead;
-    yield bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
+    let have = 0;
+    while (have < CHUNK) { // a pipe returns at most its buffer (64 KiB) per read
+      const { bytesRead } = await fh.read(buf, have, CHUNK - have, null);
+      if (bytesRead === 0) break;
+      have += bytesRead;
+    }
+    if (have === 0) return;
+    progress.done += have;
+    yield have === CHUNK ? buf : buf.subarray(0, have);
+    if (have < CHUNK) return;
   }
 }
 
@@ -74,27 +84,38 @@ export async function readCaptureFile(path: string, pkt: DecodedPacket, sink: Pa
       fh = await open(path, 'r');
       const st = await fh.stat();
       if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-      total = st.size;
+      total = st.isFile() ? st.size : 0; // a pipe, FIFO or character device has no size
     } catch (err) {
       await fh?.close();
       throw new CaptureFileError(name, 0, describeOpenError(err as NodeJS.ErrnoException));
     }
-    // Plain files take the synchronous path: one reusable buffer, no per-chunk allocation or
-    // event-loop round trip (the async stream path measured 6% copying and 5% idle time).
-    const magic = Buffer.alloc(2);
-    const got = readSync(fh.fd, magic, 0, 2, 0);
-    if (!(got === 2 && magic[0] === 0x1f && magic[1] === 0x8b)) {
+    // Plain input takes the synchronous path: one reusable buffer, no per-chunk allocation or
+    // event-loop round trip (the async stream path measured 6% copying and 5% idle time). The
+    // first bytes are read, not peeked, and handed on to whichever path they select.
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let have = 0;
+    try {
+      while (have < 2) {
+        const n = readSync(fh.fd, buf, have, CHUNK - have, null);
+        if (n === 0) break;
+        have += n;
+      }
+    } catch (err) {
+      await fh.close();
+      const e = err as NodeJS.ErrnoException;
+      throw new CaptureFileError(name, have, `read failed: ${e.code ?? e.message}`);
+    }
+    if (!(have >= 2 && buf[0] === 0x1f && buf[1] === 0x8b)) {
       try {
-        return readPlainSync(name, fh.fd, total, pkt, sink, opts);
-      } catch (err) {
-        if (err instanceof CaptureFileError) throw err;
-        const e = err as NodeJS.ErrnoException;
-        throw new CaptureFileError(name, 0, `read failed: ${e.code ?? e.message}`);
+        return readPlainSync(name, fh.fd, total, pkt, sink, opts, buf, have);
       } finally {
         await fh.close();
       }
     }
-    raw = fileChunks(fh, progress);
+    progress.done = have;
+    const first = buf.subarray(0, have);
+    const rest = fileChunks(fh, progress);
+    raw = (async function* () { yield first; yield* rest; })();
   }
   try {
     return await readChunks(name, raw, pkt, sink, progress, total, opts);
@@ -169,24 +190,37 @@ async function readChunks(
   return { format: parser instanceof PcapParser ? 'pcap' : 'pcapng', gzip, bytes: base, packets: parser.packets, warnings };
 }
 
-/** Plain (uncompressed) file: synchronous reads into one buffer; leftovers move to its front. */
-function readPlainSync(name: string, fd: number, total: number, pkt: DecodedPacket, sink: PacketSink, opts: ReadOptions): ReadResult {
-  let buf = Buffer.allocUnsafe(CHUNK);
-  let have = 0;
+/**
+ * Plain (uncompressed) input: synchronous sequential reads into one buffer whose first `have`
+ * bytes were already read; leftovers move to its front.
+ */
+function readPlainSync(
+  name: string, fd: number, total: number, pkt: DecodedPacket, sink: PacketSink, opts: ReadOptions, buf0: Buffer, have0: number,
+): ReadResult {
+  let buf = buf0;
+  let have = have0;
   let base = 0; // stream offset of buf[0]
-  let read = 0;
+  let read = have0;
   let lastProgress = 0;
   let parser: PcapParser | PcapngParser | null = null;
-  for (;;) {
-    if (have === buf.length) { // a record larger than the buffer: grow it
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger, 0, 0, have);
-      buf = bigger;
+  for (let first = true; ; first = false) {
+    if (!first) {
+      if (have === buf.length) { // a record larger than the buffer: grow it
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
+      }
+      let n: number;
+      try {
+        n = readSync(fd, buf, have, buf.length - have, null);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new CaptureFileError(name, read, `read failed: ${e.code ?? e.message}`);
+      }
+      if (n === 0) break;
+      read += n;
+      have += n;
     }
-    const n = readSync(fd, buf, have, buf.length - have, read);
-    if (n === 0) break;
-    read += n;
-    have += n;
     if (parser === null) {
       if (have < 4) continue;
       parser = makeParser(name, buf);

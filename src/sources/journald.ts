@@ -34,11 +34,11 @@ export const JOURNAL_DEFAULTS: JournalConfig = { directory: null, units: [], ide
  * a value new to the journal file delivered only the last entry of a burst (three back-to-back
  * entries, only the third arrived, every time). Entries are filtered in-process instead.
  */
-export function buildJournalctlArgs(config: JournalConfig, cursor: string | null): string[] {
+export function buildJournalctlArgs(config: JournalConfig, cursor: string | null, fromStart = false): string[] {
   const args = ['--follow', '--output=json', '--no-pager', '--all'];
   if (config.directory) args.push(`--directory=${config.directory}`);
   if (cursor) args.push(`--after-cursor=${cursor}`);
-  else args.push('--lines=0'); // spot checks start at "now"
+  else args.push(fromStart ? '--lines=all' : '--lines=0'); // spot checks start at "now"
   return args;
 }
 
@@ -65,10 +65,15 @@ function holdsJournalFiles(dir: string): boolean {
 export function systemJournalProblem(socket = JOURNAL_SOCKET, dirs = JOURNAL_DIRS): string | null {
   const files = dirs.some(holdsJournalFiles);
   const listening = existsSync(socket);
-  if (!files && !listening) return `no system journal is reachable: no systemd-journald is running (no ${socket}) and ${dirs.join(' and ')} hold no journal files, so no events can arrive (start systemd-journald, or follow a journal directory with --journal-dir)`;
-  if (!files) return `the system journal has no files yet (${dirs.join(' and ')} are empty): journalctl follows nothing until journald writes one`;
+  if (!files && !listening) return `no system journal is reachable: no systemd-journald is running (no ${socket}) and ${dirs.join(' and ')} hold no journal files; events arrive only once a journald runs (start systemd-journald, or follow a journal directory with --journal-dir)`;
+  if (!files) return `the system journal has no files yet (${dirs.join(' and ')} are empty): following starts when journald writes its first one`;
   if (!listening) return `no systemd-journald is running (no ${socket}): the journal files are read, but nothing logged from now on will arrive`;
   return null;
+}
+
+/** The directories journalctl reads for `config`. */
+function journalDirs(config: JournalConfig): string[] {
+  return config.directory ? [config.directory] : JOURNAL_DIRS;
 }
 
 /** Unit names as journald records them (".service" added when there is no suffix). */
@@ -110,6 +115,14 @@ export class JournalFollower {
   #partial = '';
   #startedAt = 0;
   #readyResolve: (() => void) | null = null;
+  /**
+   * Set when no journal file existed at start: journalctl then watches nothing and never sees the
+   * files a journald started later creates, so they are polled for (1 s) and journalctl restarted
+   * on them, from their first entry (all of which are newer than our start).
+   */
+  #filesPoll: NodeJS.Timeout | null = null;
+  #fromStart = false;
+  #quietRestart = false;
 
   constructor(readonly config: JournalConfig, readonly opts: JournalFollowerOptions) {
     this.#cursor = opts.cursor ?? null;
@@ -139,6 +152,17 @@ export class JournalFollower {
    */
   start(): Promise<void> {
     if (this.#cursor === null) this.#cursor = this.#tailCursor();
+    const dirs = journalDirs(this.config);
+    if (this.#cursor === null && !dirs.some(holdsJournalFiles)) {
+      this.#filesPoll = setInterval(() => {
+        if (!dirs.some(holdsJournalFiles)) return;
+        this.#stopFilesPoll();
+        this.opts.onWarning?.(`journal files appeared in ${dirs.join(' or ')}: following them from their first entry`);
+        this.#fromStart = true;
+        if (this.#child) { this.#quietRestart = true; this.#child.kill('SIGTERM'); }
+      }, 1000);
+      this.#filesPoll.unref();
+    }
     return new Promise((resolve) => {
       this.#readyResolve = resolve;
       this.#spawn();
@@ -156,7 +180,7 @@ export class JournalFollower {
 
   #spawn(): void {
     if (this.#stopped) return;
-    const child = spawn(this.config.journalctl, buildJournalctlArgs(this.config, this.#cursor), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.config.journalctl, buildJournalctlArgs(this.config, this.#cursor, this.#fromStart), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.#child = child;
     this.#partial = '';
     this.#startedAt = Date.now();
@@ -185,6 +209,11 @@ export class JournalFollower {
       if (this.#stopped) return;
       if (this.#partial) this.#line(this.#partial);
       this.#partial = '';
+      if (this.#quietRestart) { // asked for by the files poll: no backoff, not a failure
+        this.#quietRestart = false;
+        this.#spawn();
+        return;
+      }
       if (Date.now() - this.#startedAt > 10_000) this.#backoff = this.opts.backoffMs ?? 250;
       this.opts.onWarning?.(`journalctl exited (${signal ?? `code ${code}`}); restarting in ${this.#backoff} ms from ${this.#cursor ? 'the last cursor' : 'now'}`);
       this.stats.restarts++;
@@ -239,8 +268,14 @@ export class JournalFollower {
   }
 
   /** Stops following: SIGTERM to the child, no restart. Resolves when it has exited. */
+  #stopFilesPoll(): void {
+    if (this.#filesPoll) clearInterval(this.#filesPoll);
+    this.#filesPoll = null;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopFilesPoll();
     if (this.#timer) clearTimeout(this.#timer);
     const child = this.#child;
     if (!child || child.exitCode !== null) return;

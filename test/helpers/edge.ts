@@ -83,9 +83,10 @@ export class EdgeLab {
   }
 
   /** The edge TLS server on SERVER_IP:port; resolves once it listens. */
-  async startEdge(identifier: string, port: number, delays: Record<string, number>, slowMs = 150): Promise<Proc> {
+  async startEdge(identifier: string, port: number, delays: Record<string, number>, slowMs = 150, stalls: Record<string, number> = {}): Promise<Proc> {
     const p = this.spawn('edge', 'server', process.execPath, [EDGE_SCRIPT, '--listen', `${SERVER_IP}:${port}`, '--identifier', identifier,
-      '--slow-ms', String(slowMs), ...Object.entries(delays).flatMap(([sni, ms]) => ['--delay-sni', `${sni}=${ms}`])]);
+      '--slow-ms', String(slowMs), ...Object.entries(delays).flatMap(([sni, ms]) => ['--delay-sni', `${sni}=${ms}`]),
+      ...Object.entries(stalls).flatMap(([sni, ms]) => ['--stall-sni', `${sni}=${ms}`])]);
     await p.waitFor(/edge: ready/, 15_000, 'stdout');
     return p;
   }

@@ -4,11 +4,7 @@
  */
 import type { RingSource } from '../../src/ring/reader.js';
 import { BUCKET_NS, INDEX_SLOTS, RECORD_HEADER, FLAG_PADDING } from '../../src/ring/layout.js';
-import { flowHash } from '../../src/ring/flow-hash.js';
-import { DecodedPacket } from '../../src/decode/packet.js';
-import { decodePacket } from '../../src/decode/dispatch.js';
-import { Status } from '../../src/decode/reader.js';
-import { AnomalyCounters } from '../../src/telemetry/anomalies.js';
+import { flowHashOfPacket } from '../../src/ring/flow-hash.js';
 
 export class MemoryRing implements RingSource {
   readonly ring: ArrayBuffer;
@@ -21,8 +17,6 @@ export class MemoryRing implements RingSource {
   #idx: BigUint64Array;
   #lastBucket = 0;
   #n = 0;
-  #pkt = new DecodedPacket();
-  #an = new AnomalyCounters();
 
   constructor(readonly size: number) {
     this.ring = new ArrayBuffer(size);
@@ -44,13 +38,9 @@ export class MemoryRing implements RingSource {
     return this.#dv.getUint32(off, true);
   }
 
-  /** Same hash as the native writer: computed from the decoded 5-tuple. */
+  /** Same hash as the native writer (native/src/flow_hash.cc's TypeScript twin). */
   #hash(data: Uint8Array, linkType: number): number {
-    const p = this.#pkt;
-    p.buf = data; p.off = 0; p.caplen = data.length; p.linkType = linkType;
-    if (decodePacket(p, this.#an) !== Status.OK) return 0;
-    const alen = p.ipVersion === 6 ? 16 : 4;
-    return flowHash(data.subarray(p.srcAddrOff, p.srcAddrOff + alen), p.srcPort, data.subarray(p.dstAddrOff, p.dstAddrOff + alen), p.dstPort);
+    return flowHashOfPacket(data, 0, data.length, linkType);
   }
 
   write(data: Uint8Array, origLen: number, tsSec: number, tsNsec: number, linkType: number): void {

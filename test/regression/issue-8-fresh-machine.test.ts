@@ -37,11 +37,12 @@ afterAll(() => {
   for (const pid of marked()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
 });
 
+const FRESH = 'set -e; for d in /run/systemd /run/log /var/log/journal; do [ -d "$d" ] || mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done; ';
+
 /** Runs the CLI in a fresh-machine mount namespace; resolves with its output (SIGKILL after ms). */
-function runFresh(args: string[], ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runFresh(args: string[], ms: number, then = 'exec "$@"'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [k, v] = MARK.split('=') as [string, string];
-  const script = 'set -e; for d in /run/systemd /run/log /var/log/journal; do [ -d "$d" ] || mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done; exec "$@"';
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'fresh', process.execPath, CLI, ...args],
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', FRESH + then, 'fresh', process.execPath, CLI, ...args],
     { cwd: ROOT, env: { ...process.env, [k]: v }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -76,6 +77,27 @@ describe.runIf(root)('README command 1 on a fresh machine (no journald, no journ
     expect(warn[0]).toMatch(/^slowshake: warning: no system journal is reachable: no systemd-journald is running \(no \/run\/systemd\/journal\/socket\)/);
     expect(r.stdout).toMatch(/^Journal: no system journal is reachable/m);
   }, 60_000);
+});
+
+describe.runIf(root)('a journald that starts after capture', () => {
+  it('is followed from its first entry once its files appear', async () => {
+    const id = `ss-late-${process.pid}`;
+    const out = join(mkdtempSync(join(tmpdir(), 'slowshake-fresh-late-')), 'out');
+    // capture starts first, with no journal anywhere; journald comes up 1.5 s later and an event is logged.
+    const then = `"$@" & cap=$!; sleep 1.5; /lib/systemd/systemd-journald & jd=$!; ` +
+      'for i in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done; ' +
+      `printf 'MESSAGE=slow TLS handshake remote_addr=192.0.2.7:40000 local_addr=127.0.0.1:443 elapsed_ms=250\nSYSLOG_IDENTIFIER=${id}\n' | logger --journald; ` +
+      'wait $cap; rc=$?; kill $jd; wait $jd || true; exit $rc';
+    // --user root: a journald started by hand (no systemd-tmpfiles) keeps its files root-only, out
+    // of reach of the user capture drops to (the next test).
+    const r = await runFresh(['capture', '-i', 'lo', '--identifier', id, '--duration', '5s', '--hold', '0s', '--format', 'ndjson', '--out', out, '--user', 'root'], 60_000, then);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/journal files appeared in \/run\/log\/journal or \/var\/log\/journal: following them from their first entry/);
+    expect(r.stderr).toMatch(/^Journal: 1 entries, 1 events/m);
+    const recs = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { client: string; reason?: string });
+    expect(recs.map((x) => x.client)).toEqual(['192.0.2.7:40000']);
+    expect(recs[0]!.reason).toMatch(/no such flow in the ring/);
+  }, 90_000);
 });
 
 describe('systemJournalProblem', () => {

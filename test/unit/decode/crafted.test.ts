@@ -171,8 +171,10 @@ describe('link layer', () => {
   it('BSD null (0): family in either byte order; loop (108): big-endian only', () => {
     expectTcpOk(decode([2, 0, 0, 0, ...TCP_V4], 0));
     expectTcpOk(decode([0, 0, 0, 2, ...TCP_V4], 0));
-    for (const af of [10, 24, 28, 30]) expectTcpOk(decode([af, 0, 0, 0, ...ipv6(6, tcp({ payload: [1, 2, 3, 4, 5] }))], 0));
+    for (const af of [24, 28, 30]) expectTcpOk(decode([af, 0, 0, 0, ...ipv6(6, tcp({ payload: [1, 2, 3, 4, 5] }))], 0));
     expectDropped(decode([7, 0, 0, 0, ...TCP_V4], 0), 'non_ip_packet');
+    // Linux's AF_INET6 (10) is no BSD family; the family decides, not the version nibble.
+    expectDropped(decode([10, 0, 0, 0, ...ipv6(6, tcp({ payload: [1, 2, 3, 4, 5] }))], 0), 'non_ip_packet');
     expectDropped(decode([2, 0, 0], 0), 'truncated_link_header');
     expectTcpOk(decode([0, 0, 0, 2, ...TCP_V4], 108));
     expectDropped(decode([2, 0, 0, 0, ...TCP_V4], 108), 'non_ip_packet'); // little-endian family on loop
@@ -222,9 +224,10 @@ describe('IPv4', () => {
     expectTcpOk(d, 0);
   });
 
-  it('fragments (MF, or offset != 0) are skipped and counted; DF alone is fine', () => {
-    expectDropped(decode(eth(0x0800, ipv4(l4, { frag: 0x2000 }))), 'ip_fragment'); // MF
+  it('a first fragment (MF, offset 0) carries the TCP header and decodes; offset != 0 is skipped and counted', () => {
+    expectTcpOk(decode(eth(0x0800, ipv4(l4, { frag: 0x2000 })))); // MF, offset 0
     expectDropped(decode(eth(0x0800, ipv4(l4, { frag: 0x0001 }))), 'ip_fragment'); // offset 8 bytes
+    expectDropped(decode(eth(0x0800, ipv4(l4, { frag: 0x2001 }))), 'ip_fragment'); // MF, offset 8 bytes
     expectDropped(decode(eth(0x0800, ipv4(l4, { frag: 0x1fff }))), 'ip_fragment');
     expectTcpOk(decode(eth(0x0800, ipv4(l4, { frag: 0x4000 })))); // DF
   });
@@ -268,9 +271,12 @@ describe('IPv6', () => {
     expect(d.pkt.payloadOff).toBe(14 + 40 + 24 + 24 + 20);
   });
 
-  it('a real fragment (M set, or offset != 0) is skipped and counted', () => {
-    expectDropped(decode(eth(0x86dd, ipv6(0, [...ext8(44, 0), ...frag6(6, 0, true), ...l4]))), 'ip_fragment');
+  it('a first fragment (offset 0, M set) decodes; a later fragment (offset != 0) is skipped and counted', () => {
+    const d = decode(eth(0x86dd, ipv6(0, [...ext8(44, 0), ...frag6(6, 0, true), ...l4])));
+    expectTcpOk(d);
+    expect(d.pkt.payloadOff).toBe(14 + 40 + 8 + 8 + 20);
     expectDropped(decode(eth(0x86dd, ipv6(44, [...frag6(6, 185, false), ...fill(16)]))), 'ip_fragment');
+    expectDropped(decode(eth(0x86dd, ipv6(44, [...frag6(6, 1, true), ...fill(16)]))), 'ip_fragment');
   });
 
   it('an extension header running past the capture or the payload length: truncated_ipv6_extension', () => {
@@ -376,7 +382,7 @@ describe('analyzer counts decoder anomalies per packet', () => {
       [eth(0x0800, ipv4(tcp(), { ihl: 4 })), 1], // bad_ip_header_length (malformed)
       [eth(0x0800, ipv4(tcp({ doff: 3 }))), 1], // bad_tcp_data_offset (malformed)
       [eth(0x0806, fill(28)), 1], // non_ip_packet (skipped)
-      [eth(0x0800, ipv4(tcp(), { frag: 0x2000 })), 1], // ip_fragment (skipped)
+      [eth(0x0800, ipv4(tcp(), { frag: 0x2001 })), 1], // ip_fragment (skipped)
       [TCP_V4, 147], // unsupported_link_type
     ];
     const pkt = new DecodedPacket();
