@@ -12,7 +12,7 @@
  * 4. stop() SIGTERMs the child; nothing is left running.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface JournalConfig {
@@ -55,6 +55,29 @@ function holdsJournalFiles(dir: string): boolean {
     try { if (readdirSync(join(dir, n)).some((f) => f.endsWith('.journal'))) return true; } catch { /* not a directory */ }
   }
   return false;
+}
+
+/**
+ * The first journal directory (or machine-id folder) or active journal file under `dirs` this
+ * process may not read, or null. A journald started by hand (no systemd-tmpfiles) leaves them
+ * root-only, out of reach of a capture that dropped root.
+ */
+function unreadableJournal(dirs: string[]): string | null {
+  const denied = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EACCES';
+  for (const dir of dirs) {
+    let names: string[];
+    try { names = readdirSync(dir); } catch (err) { if (denied(err)) return dir; continue; }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (n.endsWith('.journal')) { try { closeSync(openSync(p, 'r')); } catch (err) { if (denied(err)) return p; } continue; }
+      try {
+        for (const f of readdirSync(p)) {
+          if (f.endsWith('.journal') && !f.includes('@')) { try { closeSync(openSync(join(p, f), 'r')); } catch (err) { if (denied(err)) return join(p, f); } }
+        }
+      } catch (err) { if (denied(err)) return p; }
+    }
+  }
+  return null;
 }
 
 /**
@@ -154,8 +177,15 @@ export class JournalFollower {
     if (this.#cursor === null) this.#cursor = this.#tailCursor();
     const dirs = journalDirs(this.config);
     if (this.#cursor === null && !dirs.some(holdsJournalFiles)) {
+      let deniedSaid = false;
       this.#filesPoll = setInterval(() => {
-        if (!dirs.some(holdsJournalFiles)) return;
+        const denied = unreadableJournal(dirs);
+        if (denied !== null && !deniedSaid) { // say so once; following starts if access is granted
+          deniedSaid = true;
+          this.opts.onWarning?.(`journal files appeared, but ${denied} is not readable by this process (uid ${process.geteuid?.()}), so no events can arrive: ` +
+            'give the journal group systemd-journal (systemd-tmpfiles --create --prefix=/run/log/journal --prefix=/var/log/journal), or run capture with --user root');
+        }
+        if (denied !== null || !dirs.some(holdsJournalFiles)) return;
         this.#stopFilesPoll();
         this.opts.onWarning?.(`journal files appeared in ${dirs.join(' or ')}: following them from their first entry`);
         this.#fromStart = true;

@@ -98,6 +98,18 @@ describe.runIf(root)('a journald that starts after capture', () => {
     expect(recs.map((x) => x.client)).toEqual(['192.0.2.7:40000']);
     expect(recs[0]!.reason).toMatch(/no such flow in the ring/);
   }, 90_000);
+
+  it('whose files the user capture dropped to cannot read: said once, in one line, with what to change (issue 8 item 6)', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'slowshake-fresh-late-')), 'out');
+    const then = '"$@" & cap=$!; sleep 1.5; /lib/systemd/systemd-journald & jd=$!; ' +
+      'for i in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done; ' +
+      'wait $cap; rc=$?; kill $jd; wait $jd || true; exit $rc';
+    const r = await runFresh(['capture', '-i', 'lo', '--identifier', `ss-late-${process.pid}`, '--duration', '4s', '--format', 'ndjson', '--out', out], 60_000, then);
+    expect(r.code, r.stderr).toBe(0);
+    const said = r.stderr.split('\n').filter((l) => / is not readable by this process/.test(l));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/^slowshake: warning: journal files appeared, but \/run\/log\/journal\/\S+ is not readable by this process \(uid \d+\), so no events can arrive: .*systemd-tmpfiles.*or run capture with --user root$/);
+  }, 90_000);
 });
 
 describe('systemJournalProblem', () => {
