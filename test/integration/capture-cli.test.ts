@@ -111,7 +111,8 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'capture CLI on a veth pair' : `capture CLI 
   }
 
   function startCli(args: string[]): Proc {
-    return spawnTracked('slowshake capture', process.execPath, [CLI, 'capture', ...args], { cwd: ROOT });
+    // cwd: the default --out (./slowshake-out) is created at start for the user capture drops to.
+    return spawnTracked('slowshake capture', process.execPath, [CLI, 'capture', ...args], { cwd: tmp });
   }
 
   function capinfos(file: string): string {
