@@ -24,9 +24,9 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decod
 import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_PRE_TLS, SLOT_TRACKING } from '../flow/flow-table.js';
 import { AnomalyCounters } from '../telemetry/anomalies.js';
 import { formatEndpoint } from './addr.js';
-import { PRE_CLOSE, PRE_OK, PRE_PROMOTE, PRE_RESTART, PreTlsTable } from './pre-tls.js';
+import { PRE_CLOSE, PRE_OK, PRE_PROMOTE, PRE_RESTART, PreTlsKept, PreTlsTable } from './pre-tls.js';
 import { buildRecord, type FlowRecord } from './record.js';
-import { HandshakeTracker, TLS_NO, keepPacket, type KeptPacket } from './tracker.js';
+import { HandshakeTracker, TLS_NO } from './tracker.js';
 
 const SWEEP_EVERY_SEC = 5;
 /** A flow with no packet for this long (capture time) is finished or forgotten. */
@@ -42,11 +42,6 @@ const TAIL_US = 1_000_000;
  * minute (finished flows stay as passive entries until FIN/RST or 60 s of silence).
  */
 export const DEFAULT_MAX_FLOWS = 1 << 19;
-/**
- * With kept packets (per-flow pcaps, ladders), a flow without payload keeps its packets in a
- * small list until its tracker exists; one with more than this many allocates its tracker early.
- */
-const PRE_KEPT_MAX = 32;
 
 export interface AnalyzerOptions {
   slowMs: number;
@@ -104,14 +99,15 @@ export class Analyzer {
   /** Pre-payload rows, by slot (allocated with the first such flow, grown with the table). */
   #pre: PreTlsTable | null = null;
   /** Kept packets of pre-payload flows, by slot; only when packets are kept at all. */
-  #preKept: (KeptPacket[] | null)[] | null = null;
+  #preKept: PreTlsKept | null = null;
+  readonly #keeping: boolean;
 
   constructor(readonly opts: AnalyzerOptions) {
     const max = opts.maxFlows ?? DEFAULT_MAX_FLOWS;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
-    if (opts.keepPackets || opts.flowFilter !== null) this.#preKept = [];
+    this.#keeping = opts.keepPackets || opts.flowFilter !== null;
   }
 
   onPacket(p: DecodedPacket): void {
@@ -177,13 +173,14 @@ export class Analyzer {
     const table = this.table;
     const clientIsA = pre.clientIsA(slot);
     const fromClient = table.fromA === clientIsA;
-    const kept = this.#preKept !== null ? this.#preKept[slot]! : null;
-    const r = kept !== null && kept.length >= PRE_KEPT_MAX ? PRE_PROMOTE : pre.onPacket(slot, p, fromClient);
+    const kept = this.#preKept;
+    const keeps = kept !== null && kept.keeps(slot);
+    // A packet that does not fit the kept area goes to the tracker, which keeps it.
+    const r = keeps && !kept.fits(slot, p) ? PRE_PROMOTE : pre.onPacket(slot, p, fromClient);
     if (r === PRE_OK) {
-      if (kept !== null) keepPacket(kept, p, fromClient);
+      if (keeps) kept.add(slot, p, fromClient);
       return;
     }
-    if (kept !== null) this.#preKept![slot] = null;
     if (r === PRE_CLOSE) return this.#toPassive(slot, p);
     if (r === PRE_RESTART) {
       // New ISN on the tuple: the old connection never showed TLS and makes no record.
@@ -195,7 +192,7 @@ export class Analyzer {
     // PRE_PROMOTE: the tracker takes the row over, then sees this packet itself.
     const t = this.#tracker(p, fromClient);
     pre.resume(slot, t);
-    if (kept !== null) t.kept = kept;
+    if (t.kept !== null) this.#preKept!.moveTo(slot, t.kept);
     const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
     table.state[slot] = SLOT_TRACKING;
     table.values[slot] = e;
@@ -290,10 +287,11 @@ export class Analyzer {
       if (pre === null) pre = this.#pre = new PreTlsTable(table.capacity);
       else if (slot >= pre.capacity) pre.grow(table.capacity);
       pre.start(slot, p.tsUs, clientIsA);
-      const pk = this.#preKept;
-      if (pk !== null) {
-        while (pk.length < table.capacity) pk.push(null);
-        pk[slot] = this.#keepsPre(p, srcIsClient) ? [] : null;
+      if (this.#keeping) {
+        let kept = this.#preKept;
+        if (kept === null) kept = this.#preKept = new PreTlsKept(table.capacity);
+        else if (slot >= kept.capacity) kept.grow(table.capacity);
+        kept.start(slot, this.#keepsPre(p, srcIsClient));
       }
       return slot;
     }
@@ -328,8 +326,6 @@ export class Analyzer {
       const e = table.values[s]!;
       if (!e.emitted) e.t.evictedAt = this.maxFlows;
       if (this.#finish(s, e)) this.stats.evictedHandshakes++;
-    } else if (state === SLOT_PRE_TLS && this.#preKept !== null) {
-      this.#preKept[s] = null;
     }
     table.remove(s);
   }
@@ -372,7 +368,6 @@ export class Analyzer {
       }
       if (state === SLOT_PRE_TLS) {
         if (idle > IDLE_SEC) {
-          if (this.#preKept !== null) this.#preKept[s] = null;
           table.remove(s);
           this.stats.idleEvicted++;
         }

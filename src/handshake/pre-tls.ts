@@ -33,7 +33,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decod
 import { IPID_BROKEN, IPID_IGNORE, judgeIpId } from '../flow/ip-id.js';
 import { seqDiff } from '../flow/tcp-stream.js';
 import { T } from './timeline.js';
-import { MAX_HANDSHAKE_PACKETS, type HandshakeTracker } from './tracker.js';
+import { MAX_HANDSHAKE_PACKETS, type HandshakeTracker, type KeptPacket } from './tracker.js';
 
 /** onPacket results. */
 export const PRE_OK = 0;
@@ -213,5 +213,118 @@ export class PreTlsTable {
     t.cliIds.restore(fl & F_CLI_ID ? u16[h + H_CLI_ID]! : -1, first + i32[i + I_CLI_ID_TS]!, (fl & F_CLI_ID_SEQ) !== 0, (fl & F_CLI_ID_BROKEN) !== 0);
     t.srvIds.restore(fl & (F_CLI_ID << 1) ? u16[h + H_SRV_ID]! : -1, first + i32[i + I_SRV_ID_TS]!, (fl & (F_CLI_ID_SEQ << 1)) !== 0,
       (fl & (F_CLI_ID_BROKEN << 1)) !== 0);
+  }
+}
+
+/** Bytes per flow for packets kept before its first payload (per-flow pcaps and ladders). */
+export const PRE_KEPT_BYTES = 512;
+const KEPT_HEADER = 40;
+// meta (u16 per slot x 4): bytes used, packets kept, keep flag, unused
+const M_USED = 0, M_COUNT = 1, M_KEEP = 2;
+
+/**
+ * Kept packets (analyze --out, --ladder) of flows that have shown no payload yet, in one fixed
+ * area per flow: a flood of SYNs allocates no object per packet here either (a KeptPacket and a
+ * typed array per SYN made a 2M-SYN flood cost 1.5 GiB with --out). A SYN, SYN-ACK, a
+ * retransmission and the ACK fit; a packet that does not makes the analyzer allocate the flow's
+ * tracker first (as for payload), which keeps it. When the tracker takes over, the packets are
+ * copied into its list.
+ *
+ *   entry = f64 tsUs | u32 tsSec | u32 tsNsec | u32 origLen | u32 seq | u32 ack | u16 caplen |
+ *           u16 linkType | u8 flags | u8 fromClient | pad to 40 | packet bytes | pad to 8
+ */
+export class PreTlsKept {
+  #buf: Uint8Array;
+  #f64: Float64Array;
+  #u32: Uint32Array;
+  #u16: Uint16Array;
+  #meta: Uint16Array;
+  #cap: number;
+
+  constructor(capacity: number) {
+    this.#cap = 0;
+    this.#buf = new Uint8Array(0);
+    this.#f64 = new Float64Array(0);
+    this.#u32 = new Uint32Array(0);
+    this.#u16 = new Uint16Array(0);
+    this.#meta = new Uint16Array(0);
+    this.grow(capacity);
+  }
+
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  grow(capacity: number): void {
+    if (capacity <= this.#cap) return;
+    const buf = new Uint8Array(capacity * PRE_KEPT_BYTES);
+    buf.set(this.#buf);
+    const meta = new Uint16Array(capacity * 4);
+    meta.set(this.#meta);
+    this.#buf = buf;
+    this.#f64 = new Float64Array(buf.buffer);
+    this.#u32 = new Uint32Array(buf.buffer);
+    this.#u16 = new Uint16Array(buf.buffer);
+    this.#meta = meta;
+    this.#cap = capacity;
+  }
+
+  /** Opens the area of a new flow; `keep` false: this flow's packets are not wanted. */
+  start(slot: number, keep: boolean): void {
+    const m = slot * 4;
+    this.#meta[m + M_USED] = 0;
+    this.#meta[m + M_COUNT] = 0;
+    this.#meta[m + M_KEEP] = keep ? 1 : 0;
+  }
+
+  keeps(slot: number): boolean {
+    return this.#meta[slot * 4 + M_KEEP] === 1;
+  }
+
+  /** Whether `p` fits the flow's area. */
+  fits(slot: number, p: DecodedPacket): boolean {
+    return this.#meta[slot * 4 + M_USED]! + KEPT_HEADER + ((p.caplen + 7) & ~7) <= PRE_KEPT_BYTES;
+  }
+
+  /** Copies `p` into the flow's area (the caller checked `fits`). */
+  add(slot: number, p: DecodedPacket, fromClient: boolean): void {
+    const m = slot * 4, meta = this.#meta;
+    const used = meta[m + M_USED]!;
+    const size = KEPT_HEADER + ((p.caplen + 7) & ~7);
+    const o = slot * PRE_KEPT_BYTES + used;
+    this.#f64[o >>> 3] = p.tsUs;
+    const w = o >>> 2;
+    const u32 = this.#u32;
+    u32[w + 2] = p.tsSec;
+    u32[w + 3] = p.tsNsec;
+    u32[w + 4] = p.origLen;
+    u32[w + 5] = p.seq;
+    u32[w + 6] = p.ack;
+    this.#u16[(o >>> 1) + 14] = p.caplen;
+    this.#u16[(o >>> 1) + 15] = p.linkType;
+    this.#buf[o + 32] = p.flags;
+    this.#buf[o + 33] = fromClient ? 1 : 0;
+    this.#buf.set(p.buf.subarray(p.off, p.off + p.caplen), o + KEPT_HEADER);
+    meta[m + M_USED] = used + size;
+    meta[m + M_COUNT]!++;
+  }
+
+  /** The flow's kept packets, oldest first, appended to `out`. */
+  moveTo(slot: number, out: KeptPacket[]): void {
+    const m = slot * 4, meta = this.#meta;
+    let o = slot * PRE_KEPT_BYTES;
+    for (let i = 0; i < meta[m + M_COUNT]!; i++) {
+      const w = o >>> 2;
+      const caplen = this.#u16[(o >>> 1) + 14]!;
+      out.push({
+        tsSec: this.#u32[w + 2]!, tsNsec: this.#u32[w + 3]!, tsUs: this.#f64[o >>> 3]!, origLen: this.#u32[w + 4]!,
+        linkType: this.#u16[(o >>> 1) + 15]!, fromClient: this.#buf[o + 33] === 1,
+        data: this.#buf.slice(o + KEPT_HEADER, o + KEPT_HEADER + caplen),
+        flags: this.#buf[o + 32]!, seq: this.#u32[w + 5]!, ack: this.#u32[w + 6]!, payloadLen: 0,
+      });
+      o += KEPT_HEADER + ((caplen + 7) & ~7);
+    }
+    meta[m + M_COUNT] = 0;
+    meta[m + M_USED] = 0;
   }
 }

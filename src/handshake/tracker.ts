@@ -48,14 +48,6 @@ export interface KeptPacket {
   payloadLen: number;
 }
 
-/** Appends a copy of `p` to a kept-packet list (the caller enforces MAX_KEPT_PACKETS). */
-export function keepPacket(kept: KeptPacket[], p: DecodedPacket, fromClient: boolean): void {
-  kept.push({
-    tsSec: p.tsSec, tsNsec: p.tsNsec, tsUs: p.tsUs, origLen: p.origLen, linkType: p.linkType, fromClient,
-    data: copyBytes(p.buf, p.off, p.off + p.caplen), flags: p.flags, seq: p.seq, ack: p.ack, payloadLen: p.payloadLen,
-  });
-}
-
 export class HandshakeTracker implements TlsStreamOwner {
   readonly timeline: Timeline = newTimeline();
   readonly cli: TcpStream;
@@ -344,7 +336,10 @@ export class HandshakeTracker implements TlsStreamOwner {
       this.keptDropped++;
       return;
     }
-    keepPacket(kept, p, fromClient);
+    kept.push({
+      tsSec: p.tsSec, tsNsec: p.tsNsec, tsUs: p.tsUs, origLen: p.origLen, linkType: p.linkType, fromClient,
+      data: copyBytes(p.buf, p.off, p.off + p.caplen), flags: p.flags, seq: p.seq, ack: p.ack, payloadLen: p.payloadLen,
+    });
   }
 
   /** Drops parsing state once the record is out; keeps what the record builder reads. */

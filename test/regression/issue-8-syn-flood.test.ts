@@ -116,6 +116,10 @@ describe('SYN flood: bounded flow table, no tracker per SYN', () => {
     expect(s.evictedHandshakes).toBe(0);
     expect(s.trackers).toBe(0);
     expect(s.records).toBe(0);
+    // with packets kept (--out), the SYNs wait in the fixed kept-packet areas: still no tracker
+    const kept = analyze(flood(100_000, t0, t0 + 2e6), 1, { maxFlows: 10_000, keepPackets: true });
+    expect(kept.maxSize).toBe(10_000);
+    expect(kept.an.stats.trackers).toBe(0);
   });
 
   it('the oldest flows are the ones evicted: the newest --max-flows SYNs are still tracked', () => {
@@ -144,6 +148,17 @@ describe('SYN flood: bounded flow table, no tracker per SYN', () => {
     expect(mixed.maxSize).toBeLessThanOrEqual(16_384);
     expect(mixed.json.slice().sort()).toEqual(alone.json.slice().sort());
     // trackers only for the flows that sent payload: the capture's own
+    expect(mixed.an.stats.trackers).toBe(alone.an.stats.trackers);
+  });
+
+  it.each(['interleaved.pcap', 'loss-synack.pcap', 'ipv6.pcap'])('%s with kept packets (--out) in a flood: the same records and the same kept packets', (file) => {
+    const cap: Capture = readCapture(join(CAPTURES, file));
+    const first = us(cap.packets[0]!), last = us(cap.packets[cap.packets.length - 1]!);
+    const keptOf = (r: Run): string[] => r.records.map((rec, i) => `${r.json[i]} ${r.trackers[i]!.kept!.map((k) => `${k.tsUs}/${k.fromClient}/${k.flags}/${k.seq}/${k.ack}/${Buffer.from(k.data).toString('hex')}`).join(',')}`).sort();
+    const alone = analyze(cap.packets, cap.linkType, { keepPackets: true });
+    const mixed = analyze(merge(cap.packets, flood(40_000, first - 1e6, last + 1e6)), cap.linkType, { maxFlows: 16_384, keepPackets: true });
+    expect(mixed.an.stats.flowsEvicted).toBeGreaterThan(20_000);
+    expect(keptOf(mixed)).toEqual(keptOf(alone));
     expect(mixed.an.stats.trackers).toBe(alone.an.stats.trackers);
   });
 
