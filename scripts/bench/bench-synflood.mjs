@@ -50,6 +50,7 @@ function usage() {
   --handshakes N     real handshakes mixed in, spread over the flood (default 2000)
   --no-synacks       SYNs only (default: the server answers each SYN with one SYN-ACK)
   --max-flows N      pass --max-flows N to analyze (default: analyze's own default)
+  --with-out         also measure this build's analyze --out DIR (per-flow pcaps: packets are kept)
   --before REF       also measure the analyzer of git REF (built from git archive, e.g. HEAD~3)
   --no-live          skip the live replay into capture
   --live-pps R       tcpreplay rate, packets per second, or "topspeed" (default 200k)
@@ -379,7 +380,7 @@ async function main() {
   const { values: v } = parseArgs({
     options: {
       syns: { type: 'string', default: '2M' }, 'flood-rate': { type: 'string', default: '100k' }, handshakes: { type: 'string', default: '2000' },
-      'no-synacks': { type: 'boolean' }, 'max-flows': { type: 'string' }, before: { type: 'string' }, 'no-live': { type: 'boolean' },
+      'no-synacks': { type: 'boolean' }, 'max-flows': { type: 'string' }, 'with-out': { type: 'boolean' }, before: { type: 'string' }, 'no-live': { type: 'boolean' },
       'live-pps': { type: 'string', default: '200k' }, 'ring-size': { type: 'string', default: '256MiB' }, keep: { type: 'boolean' },
       'no-build': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -425,9 +426,11 @@ async function main() {
   // Every build's flood records are compared with this build's records of the real flows alone;
   // the --before build's records of the real flows alone must be byte-identical to those too.
   let beforeRealSame = null;
-  const measure = (label, a) => {
+  const measure = (label, a, more = []) => {
     log(`analyze flood.pcap (${label})`);
-    const r = analyzeFile(a, floodFile, label === 'after' ? extra : [], `flood-${label}`);
+    const r = analyzeFile(a, floodFile, label === 'before' ? [] : [...extra, ...more], `flood-${label}`);
+    // with --out, slow records carry the path of their pcap: compare without it
+    if (more.length > 0) r.lines = r.lines.map((l) => l.replace(/,"pcap":"[^"]*"/, '')).sort();
     runs.push({ label, ...r, cmp: compare(ref.lines, r.lines) });
   };
   if (before) {
@@ -435,6 +438,7 @@ async function main() {
     measure('before', before.app);
   }
   measure('after', app);
+  if (v['with-out']) measure('after --out', app, ['--out', join(WORK, 'pcaps')]);
 
   // ---- live
   let L = null;
@@ -449,11 +453,11 @@ async function main() {
   out.push(`flood.pcap: ${fmtInt(syns)} SYNs from distinct sources at ${fmtInt(rate)}/s (${floodSec.toFixed(1)} s)${synacks ? ', each answered by one SYN-ACK' : ''}, ` +
     `mixed with ${fmtInt(g.flows)} real flows (${fmtInt(g.tlsFlows)} TLS) from captures/tls: ${fmtInt(f.packets)} packets, ${(f.bytes / MiB).toFixed(0)} MiB.`);
   out.push('', `analyze --format ndjson${extra.length ? ` ${extra.join(' ')}` : ''} (peak RSS from GNU time; records correct = identical to analyze of the real flows alone):`);
-  out.push(`${'build'.padEnd(8)} ${'peak RSS'.padStart(10)} ${'wall s'.padStart(8)} ${'records'.padStart(16)}  correct  summary`);
+  out.push(`${'build'.padEnd(12)} ${'peak RSS'.padStart(10)} ${'wall s'.padStart(8)} ${'records'.padStart(16)}  correct  summary`);
   for (const r of runs) {
     const rec = `${fmtInt(r.cmp.same)}/${fmtInt(r.cmp.expected)}${r.cmp.extra ? ` +${r.cmp.extra}` : ''}`;
     const status = r.status === 0 ? '' : ` (exit ${r.status}${r.killed ? `, signal ${r.killed}` : ''})`;
-    out.push(`${r.label.padEnd(8)} ${fmtMiB(r.rssBytes).padStart(10)} ${r.wallSec.toFixed(1).padStart(8)} ${rec.padStart(16)}  ${r.cmp.ok ? 'yes' : 'NO '}      ${r.summary.join(' | ')}${status}`);
+    out.push(`${r.label.padEnd(12)} ${fmtMiB(r.rssBytes).padStart(10)} ${r.wallSec.toFixed(1).padStart(8)} ${rec.padStart(16)}  ${r.cmp.ok ? 'yes' : 'NO '}      ${r.summary.join(' | ')}${status}`);
   }
   if (beforeRealSame !== null) out.push(`Records of the real flows alone, before vs after: ${beforeRealSame ? 'byte-identical' : 'DIFFERENT'}.`);
   const after = runs.find((r) => r.label === 'after');

@@ -35,11 +35,13 @@ const IDLE_SEC = 60;
 const TAIL_PACKETS = 10;
 const TAIL_US = 1_000_000;
 /**
- * Default bound on flows tracked at once. A flow costs ~140 bytes of fixed arrays (flow table
- * ~77, pre-payload row 64) until it shows payload: 2^19 flows are ~75 MiB, which keeps a flood
- * of 2M SYNs from distinct sources under 200 MiB peak RSS (scripts/bench-synflood), while an
- * edge needs one entry per connection that is in its handshake or open and active in the last
- * minute (finished flows stay as passive entries until FIN/RST or 60 s of silence).
+ * Default bound on flows tracked at once. A flow costs ~141 bytes of fixed arrays (flow table
+ * 77, pre-payload row 64) until it shows payload: 2^19 flows are ~71 MiB. Measured with
+ * scripts/bench-synflood (2M SYNs from distinct sources, each answered by a SYN-ACK, 2000 real
+ * handshakes): 173 MiB peak RSS (2^20 would pass 200 MiB; the code before this bound was killed
+ * at 5.5 GiB). An edge needs one entry per connection that is in its handshake or open and active
+ * in the last minute (finished flows stay as passive entries until FIN/RST or 60 s of silence).
+ * With kept packets (--out) each flow also has a 512-byte area (pre-tls.ts PreTlsKept).
  */
 export const DEFAULT_MAX_FLOWS = 1 << 19;
 
