@@ -7,7 +7,8 @@
  * starts mid-handshake) the HandshakeTracker would only record what this 64-byte row holds, so no
  * object is allocated for such a flow: a flood costs 64 bytes here plus the flow-table entry.
  *
- * 1. `start` opens a row for a flow's first packet (a SYN or SYN-ACK without payload).
+ * 1. `start` opens a row for a flow's first packet (a SYN or SYN-ACK without payload); rows are
+ *    never cleared, a reused slot is simply started again.
  * 2. `onPacket` applies a payload-free packet exactly as the tracker would (tracker.ts
  *    #clientPacket / #serverPacket for pure TCP segments), or says that it cannot: the packet
  *    carries payload, or something rare happens that the row does not model (an ACK of server
@@ -15,7 +16,7 @@
  *    `resume` hands the row over, and the tracker gets the packet itself; the record is the same
  *    as if the tracker had seen every packet (verified against captures/ and the golden tests).
  *
- * Row layout (little-endian host order, one cache line a flow):
+ * Row layout (host byte order, 64 bytes a flow; the fields of the RFC 9293 §3.5 handshake):
  *
  *   bytes  0..7   f64  firstTs          capture time of the flow's first packet, µs
  *          8..35  i32  syn, syn_ack, ack, client/server SYN-retransmit latest,
