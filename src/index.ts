@@ -22,13 +22,14 @@ export interface AnalyzeResult {
 }
 
 /** Reads the files in order through one analyzer and returns every TLS flow's record. */
-export async function analyzeCaptures(files: string[], opts: { slowMs?: number; keepPackets?: boolean } = {}): Promise<AnalyzeResult> {
+export async function analyzeCaptures(files: string[], opts: { slowMs?: number; keepPackets?: boolean; maxFlows?: number } = {}): Promise<AnalyzeResult> {
   const records: FlowRecord[] = [];
   const packets = new Map<FlowRecord, KeptPacket[]>();
   const analyzer = new Analyzer({
     slowMs: opts.slowMs ?? 200,
     keepPackets: opts.keepPackets ?? false,
     flowFilter: null,
+    maxFlows: opts.maxFlows,
     onRecord: (rec, t) => {
       records.push(rec);
       if (t.kept) packets.set(rec, t.kept);

@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import { writeStdout } from './stdout.js';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
-import { Analyzer } from '../handshake/analyzer.js';
+import { Analyzer, DEFAULT_MAX_FLOWS } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
-import type { KeptPacket } from '../handshake/tracker.js';
+import { MAX_KEPT_PACKETS, type KeptPacket } from '../handshake/tracker.js';
 import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
 import { CaptureFileError } from '../sources/capture-error.js';
 import { EventMatcher } from '../correlate/event-matcher.js';
@@ -39,6 +39,8 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
                               read it back with slowshake records)  [SLOWSHAKE_RECORDS]
   --event-margin MS           time slack when matching events to flows (default 2000)
   --proxy-clock accept|syn    where the proxy's handshake clock starts, for proxy_lag_ms (default accept)
+  --max-flows N               flows tracked at once at most (default ${DEFAULT_MAX_FLOWS}); beyond it the oldest
+                              is evicted, counted, and an evicted handshake's record says so  [SLOWSHAKE_MAX_FLOWS]
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar`;
@@ -52,6 +54,7 @@ interface Opts {
   records: string | null;
   eventMarginMs: number;
   proxyClock: ProxyClock;
+  maxFlows: number;
   flow: string | null;
   ladder: boolean;
   progress: boolean;
@@ -67,6 +70,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       options: {
         format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, out: { type: 'string' },
         events: { type: 'string' }, records: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
+        'max-flows': { type: 'string' },
         ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'proxy-clock': { type: 'string' },
       },
@@ -95,11 +99,20 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
     eventMarginMs: v['event-margin'] !== undefined ? milliseconds('--event-margin', v['event-margin']) : 2000,
     proxyClock: proxyClock(v['proxy-clock'] ?? env.SLOWSHAKE_PROXY_CLOCK),
+    maxFlows: maxFlows(v['max-flows'] ?? env.SLOWSHAKE_MAX_FLOWS),
     flow,
     ladder: v.ladder ?? false,
     progress: !v['no-progress'],
     files: parsed.positionals,
   };
+}
+
+/** --max-flows: a whole number of flows, at least 1 (at most 2^26: the flow table's arrays are sized by it). */
+function maxFlows(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_MAX_FLOWS;
+  const n = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || n < 1 || n > 1 << 26) throw new UsageError(`--max-flows: expected a whole number of flows from 1 to ${1 << 26}, got "${text}"`);
+  return n;
 }
 
 interface EventLoad { events: SlowEvent[]; malformed: number; skipped: number; firstProblems: string[] }
@@ -165,6 +178,7 @@ export async function run(argv: string[]): Promise<number> {
     slowMs: opts.slowMs,
     keepPackets: opts.out !== null,
     flowFilter: opts.flow,
+    maxFlows: opts.maxFlows,
     onRecord: (rec, t) => {
       matcher?.attach(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.lastTs);
       if (opts.out !== null && rec.slow && t.kept !== null && t.kept.length > 0) {
@@ -257,6 +271,11 @@ function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], rec
     malformed_packets: a.anomalies.malformedTotal(),
     anomalies: a.anomalies.toObject(),
     idle_evicted_flows: s.idleEvicted,
+    max_flows: a.maxFlows,
+    flows_evicted: s.flowsEvicted,
+    evicted_handshakes: s.evictedHandshakes,
+    kept_packet_cap_flows: s.keptCapFlows,
+    kept_packets_dropped: s.keptPacketsDropped,
     verdicts: records.length > 0 ? verdictTotals(records) : undefined,
     pcaps_written: pcaps,
     events: ev && m ? {
@@ -273,6 +292,11 @@ function summaryText(s: ReturnType<typeof buildSummary>): string {
   const an = Object.entries(s.anomalies).map(([k, v]) => `${k} ${v}`).join(', ');
   let out = `Summary: ${parts.join(', ')}`;
   if (an) out += `\nSkipped/anomalies: ${an}`;
+  if (s.flows_evicted) {
+    out += `\nFlow limit: ${s.flows_evicted} flows evicted (oldest first) to stay within --max-flows ${s.max_flows}; ` +
+      `${s.evicted_handshakes} of them handshakes whose records were emitted at eviction (noted in each record)`;
+  }
+  if (s.kept_packet_cap_flows) out += `\nKept-packet limit: ${s.kept_packets_dropped} packets of ${s.kept_packet_cap_flows} flows not in their per-flow pcaps (${MAX_KEPT_PACKETS} per flow)`;
   if (s.pcaps_written) out += `\nPer-flow pcaps written: ${s.pcaps_written}`;
   if (s.events) out += `\nEvents: ${s.events.events} parsed, ${s.events.matched} matched, ${s.events.unmatched} with no flow, ${s.events.duplicates} duplicates, ${s.events.not_events} entries not events, ${s.events.malformed_lines} malformed lines`;
   return out;

@@ -9,20 +9,30 @@
  * the one definition the native capture thread shares), kept in the key so a slot's bucket is
  * known without rehashing.
  *
- * Slot states: TRACKING (a handshake object is attached), PASSIVE (a finished or non-TLS flow:
- * only the key and last-seen time are kept, so its later packets cost one lookup), and PASSIVE
- * after one side's FIN, so the peer's remaining data still finds the entry until its own FIN.
+ * Slot states: PRE_TLS (a connection that has shown no payload yet: its TCP state lives in the
+ * analyzer's fixed-size arrays, handshake/pre-tls.ts, indexed by slot), TRACKING (a handshake
+ * object is attached), PASSIVE (a finished or non-TLS flow: only the key and last-seen time are
+ * kept, so its later packets cost one lookup), and PASSIVE after one side's FIN, so the peer's
+ * remaining data still finds the entry until its own FIN.
+ *
+ * Bound: at most `maxFlows` entries. `insert` refuses beyond it; the owner makes room first by
+ * evicting `oldest` (entries are kept in insertion order in an intrusive doubly linked list, two
+ * Int32Arrays, so removing any entry and finding the oldest are O(1) and nothing is touched per
+ * packet). The owner counts evictions and emits whatever the evicted entry still owed.
  */
 import type { DecodedPacket } from '../decode/packet.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 import { flowHashAt } from '../ring/flow-hash.js';
 
 export const SLOT_FREE = 0;
-export const SLOT_TRACKING = 1;
-export const SLOT_PASSIVE = 2;
+/** A connection with no payload seen yet; its state is in the owner's per-slot arrays. */
+export const SLOT_PRE_TLS = 1;
+export const SLOT_TRACKING = 2;
+/** Passive states are SLOT_PASSIVE and above. */
+export const SLOT_PASSIVE = 3;
 /** Passive, and side A (or B) has sent its FIN: the entry leaves on the other side's FIN or a RST. */
-export const SLOT_PASSIVE_FIN_A = 3;
-export const SLOT_PASSIVE_FIN_B = 4;
+export const SLOT_PASSIVE_FIN_A = 4;
+export const SLOT_PASSIVE_FIN_B = 5;
 const KEY_WORDS = 11;
 const KEY_HASH = 10;
 
@@ -41,11 +51,18 @@ export class FlowTable<T> {
   lastSeen: Float64Array;
   values: (T | null)[];
   size = 0;
+  // Insertion order (oldest first): intrusive doubly linked list over slots, -1 = none.
+  #older: Int32Array;
+  #newer: Int32Array;
+  #oldest = -1;
+  #newest = -1;
   /** After lookup/insert: the packet's source is side A of the key. */
   fromA = false;
   #hash = 0;
 
   constructor(initial = 1 << 14, readonly maxFlows = 1 << 22, readonly an?: AnomalyCounters) {
+    if (!Number.isInteger(maxFlows) || maxFlows < 1) throw new RangeError(`flow table: maxFlows must be a positive integer, got ${maxFlows}`);
+    while (initial > 16 && initial / 2 >= maxFlows) initial /= 2; // no more slots than the bound can use
     this.#cap = initial;
     this.#mask = initial - 1;
     this.#keys = new Uint32Array(initial * KEY_WORDS);
@@ -57,10 +74,22 @@ export class FlowTable<T> {
     this.state = new Uint8Array(initial);
     this.lastSeen = new Float64Array(initial);
     this.values = new Array<T | null>(initial).fill(null);
+    this.#older = new Int32Array(initial).fill(-1);
+    this.#newer = new Int32Array(initial).fill(-1);
   }
 
   get capacity(): number {
     return this.#cap;
+  }
+
+  /** The entry inserted longest ago (-1 when empty): the one to evict when the table is full. */
+  get oldest(): number {
+    return this.#oldest;
+  }
+
+  /** Whether another entry may be inserted without evicting one first. */
+  get full(): boolean {
+    return this.size >= this.maxFlows;
   }
 
   /** Builds the canonical key of `pkt` into scratch; sets fromA and the hash. */
@@ -108,7 +137,7 @@ export class FlowTable<T> {
 
   /** Inserts the key of the packet last passed to `lookup` (which must have missed). -1 when full. */
   insert(state: number, value: T | null, nowSec: number): number {
-    if (this.#freeTop === 0 && !this.#grow()) {
+    if (this.size >= this.maxFlows || (this.#freeTop === 0 && !this.#grow())) {
       this.an?.bump(Anomaly.FLOW_TABLE_FULL);
       return -1;
     }
@@ -121,6 +150,11 @@ export class FlowTable<T> {
     this.values[s] = value;
     this.lastSeen[s] = nowSec;
     this.size++;
+    this.#older[s] = this.#newest;
+    this.#newer[s] = -1;
+    if (this.#newest >= 0) this.#newer[this.#newest] = s;
+    else this.#oldest = s;
+    this.#newest = s;
     return s;
   }
 
@@ -136,6 +170,11 @@ export class FlowTable<T> {
     this.values[s] = null;
     this.#free[this.#freeTop++] = s;
     this.size--;
+    const o = this.#older[s]!, n = this.#newer[s]!;
+    if (o >= 0) this.#newer[o] = n;
+    else this.#oldest = n;
+    if (n >= 0) this.#older[n] = o;
+    else this.#newest = o;
   }
 
   /** The ring flow hash of slot `s`'s flow: what the capture thread stored in its packets' records. */
@@ -150,7 +189,7 @@ export class FlowTable<T> {
   #grow(): boolean {
     const oldCap = this.#cap;
     const cap = oldCap * 2;
-    if (cap > this.maxFlows) return false;
+    if (oldCap >= this.maxFlows) return false;
     const keys = new Uint32Array(cap * KEY_WORDS);
     keys.set(this.#keys);
     this.#keys = keys;
@@ -158,6 +197,8 @@ export class FlowTable<T> {
     const last = new Float64Array(cap); last.set(this.lastSeen); this.lastSeen = last;
     this.values.length = cap;
     this.values.fill(null, oldCap);
+    const older = new Int32Array(cap).fill(-1); older.set(this.#older); this.#older = older;
+    const newer = new Int32Array(cap).fill(-1); newer.set(this.#newer); this.#newer = newer;
     this.#cap = cap;
     this.#mask = cap - 1;
     this.#heads = new Int32Array(cap).fill(-1);

@@ -15,6 +15,23 @@
  */
 const MAX_GAP = 8;
 
+/** judgeIpId results besides a gap (1..MAX_GAP) or 0 (the next ID exactly). */
+export const IPID_IGNORE = -1;
+export const IPID_BROKEN = -2;
+
+/**
+ * The rule for one step: `diff` is how far the new ID is past the expected next one (mod 2^16),
+ * `sequential` whether the direction has shown a sequential step before. Shared with the
+ * analyzer's pre-payload state (handshake/pre-tls.ts), which follows the same sequence in
+ * fixed-size arrays until a tracker takes over.
+ */
+export function judgeIpId(diff: number, sequential: boolean): number {
+  if (diff === 0) return 0;
+  if (diff >= 0x10000 - MAX_GAP * 4) return IPID_IGNORE; // a duplicate or reordered packet
+  if (diff <= MAX_GAP && sequential) return diff;
+  return IPID_BROKEN; // not a per-socket counter: never infer anything for this direction
+}
+
 export class IpIdSequence {
   #last = -1;
   #step = 1;
@@ -33,16 +50,28 @@ export class IpIdSequence {
       return 0;
     }
     const diff = (id - ((this.#last + this.#step) & 0xffff)) & 0xffff;
-    let gap = 0;
-    if (diff === 0) this.#sequential++;
-    else if (diff >= 0x10000 - MAX_GAP * 4) return 0; // a duplicate or reordered packet: ignore it
-    else if (diff <= MAX_GAP && this.#sequential >= 1) gap = diff;
-    else {
-      this.#broken = true; // not a per-socket counter: never infer anything for this direction
+    const gap = judgeIpId(diff, this.#sequential >= 1);
+    if (gap === IPID_IGNORE) return 0;
+    if (gap === IPID_BROKEN) {
+      this.#broken = true;
       return 0;
     }
+    if (gap === 0) this.#sequential++;
     this.#set(id, step, ts);
     return gap;
+  }
+
+  /**
+   * Takes over a sequence followed elsewhere (the analyzer's pre-payload arrays): the last ID and
+   * its capture time (`last` -1: none yet), whether a sequential step was seen, whether the
+   * direction was found not to count per socket. Packets without payload always step by one.
+   */
+  restore(last: number, lastTs: number, sequential: boolean, broken: boolean): void {
+    this.#last = last;
+    this.#step = 1;
+    this.#sequential = sequential ? 1 : 0;
+    this.#broken = broken;
+    this.#lastTs = last >= 0 ? lastTs : -1;
   }
 
   #set(id: number, step: number, ts: number): void {

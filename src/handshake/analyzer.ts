@@ -4,18 +4,27 @@
  * 1. Decode each packet into the shared DecodedPacket; malformed or non-TCP packets are counted.
  * 2. Look the flow up by canonical 5-tuple. A new entry is made only for a SYN, a SYN-ACK, or a
  *    segment whose payload starts a ClientHello/ServerHello record; anything else is untracked.
- * 3. TRACKING flows feed their HandshakeTracker. Non-TLS flows and finished handshakes become
+ * 3. A flow that has shown no payload yet (a SYN, SYN-ACK, ACK …) is PRE_TLS: its TCP state is a
+ *    64-byte row of fixed-size arrays (pre-tls.ts), so a SYN flood allocates no object per SYN.
+ *    The first payload (or anything the row does not model) allocates the HandshakeTracker,
+ *    which takes the row over and gets the packet.
+ * 4. TRACKING flows feed their HandshakeTracker. Non-TLS flows and finished handshakes become
  *    PASSIVE: their later packets cost one lookup. FIN/RST or idleness removes them, so memory
  *    follows the number of concurrent handshakes, not the file size.
- * 4. A record is emitted when the handshake is done (after a short tail of packets when per-flow
- *    pcaps are wanted), when the flow closes or idles out first, or at the end of input.
+ * 5. At most `maxFlows` flows are tracked at once (every state counts). A new flow beyond that
+ *    evicts the oldest one (counted in `flowsEvicted`); an evicted handshake still gets its
+ *    record, marked incomplete with a note, so nothing is lost silently.
+ * 6. A record is emitted when the handshake is done (after a short tail of packets when per-flow
+ *    pcaps are wanted), when the flow closes or idles out first, when it is evicted, or at the
+ *    end of input.
  */
 import { decodePacket } from '../decode/dispatch.js';
 import { Status, copyBytes } from '../decode/reader.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
-import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_TRACKING } from '../flow/flow-table.js';
+import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_PRE_TLS, SLOT_TRACKING } from '../flow/flow-table.js';
 import { AnomalyCounters } from '../telemetry/anomalies.js';
 import { formatEndpoint } from './addr.js';
+import { PRE_CLOSE, PRE_OK, PRE_PROMOTE, PRE_RESTART, PreTlsKept, PreTlsTable } from './pre-tls.js';
 import { buildRecord, type FlowRecord } from './record.js';
 import { HandshakeTracker, TLS_NO } from './tracker.js';
 
@@ -25,6 +34,16 @@ const IDLE_SEC = 60;
 /** After `done`, packets kept for the per-flow pcap: this many, or this long, or until FIN/RST. */
 const TAIL_PACKETS = 10;
 const TAIL_US = 1_000_000;
+/**
+ * Default bound on flows tracked at once. A flow costs ~141 bytes of fixed arrays (flow table
+ * 77, pre-payload row 64) until it shows payload: 2^19 flows are ~71 MiB. Measured with
+ * scripts/bench-synflood (2M SYNs from distinct sources, each answered by a SYN-ACK, 2000 real
+ * handshakes): 173 MiB peak RSS (2^20 would pass 200 MiB; the code before this bound was killed
+ * at 5.5 GiB). An edge needs one entry per connection that is in its handshake or open and active
+ * in the last minute (finished flows stay as passive entries until FIN/RST or 60 s of silence).
+ * With kept packets (--out) each flow also has a 512-byte area (pre-tls.ts PreTlsKept).
+ */
+export const DEFAULT_MAX_FLOWS = 1 << 19;
 
 export interface AnalyzerOptions {
   slowMs: number;
@@ -33,6 +52,12 @@ export interface AnalyzerOptions {
   /** Keep packets only of flows with this endpoint ("ip:port", either side), for --ladder. */
   flowFilter: string | null;
   onRecord: (rec: FlowRecord, t: HandshakeTracker) => void;
+  /**
+   * Flows tracked at once at most (handshakes, connections before their first payload, and
+   * finished flows remembered until they close); beyond it the oldest is evicted and counted.
+   * Default DEFAULT_MAX_FLOWS.
+   */
+  maxFlows?: number;
 }
 
 export interface AnalyzerStats {
@@ -45,6 +70,15 @@ export interface AnalyzerStats {
   nonTlsFlows: number;
   idleEvicted: number;
   records: number;
+  /** Flows evicted (oldest first) because `maxFlows` flows were tracked when a new one came. */
+  flowsEvicted: number;
+  /** Of those, handshakes in progress: each still produced its record, marked incomplete. */
+  evictedHandshakes: number;
+  /** Handshake trackers allocated: flows that showed payload (SYN-only flows never get one). */
+  trackers: number;
+  /** Records whose flow reached the kept-packet limit (MAX_KEPT_PACKETS), and packets not kept. */
+  keptCapFlows: number;
+  keptPacketsDropped: number;
 }
 
 interface Entry {
@@ -59,12 +93,23 @@ export class Analyzer {
   readonly table: FlowTable<Entry>;
   readonly stats: AnalyzerStats = {
     packets: 0, bytes: 0, tcpPackets: 0, untrackedSegments: 0, flowsTracked: 0, tlsFlows: 0, nonTlsFlows: 0, idleEvicted: 0, records: 0,
+    flowsEvicted: 0, evictedHandshakes: 0, trackers: 0, keptCapFlows: 0, keptPacketsDropped: 0,
   };
+  readonly maxFlows: number;
   #nextSweep = 0;
   #nowSec = 0;
+  /** Pre-payload rows, by slot (allocated with the first such flow, grown with the table). */
+  #pre: PreTlsTable | null = null;
+  /** Kept packets of pre-payload flows, by slot; only when packets are kept at all. */
+  #preKept: PreTlsKept | null = null;
+  readonly #keeping: boolean;
 
   constructor(readonly opts: AnalyzerOptions) {
-    this.table = new FlowTable<Entry>(1 << 14, 1 << 22, this.anomalies);
+    const max = opts.maxFlows ?? DEFAULT_MAX_FLOWS;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
+    this.maxFlows = max;
+    this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
+    this.#keeping = opts.keepPackets || opts.flowFilter !== null;
   }
 
   onPacket(p: DecodedPacket): void {
@@ -79,19 +124,26 @@ export class Analyzer {
     st.tcpPackets++;
     const table = this.table;
     let slot = table.lookup(p);
-    if (slot >= 0 && table.state[slot]! >= SLOT_PASSIVE) {
-      table.lastSeen[slot] = p.tsSec;
-      if ((p.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-        table.remove(slot); // a new connection reuses the 4-tuple
-        slot = -1;
-      } else {
-        if (p.flags & (TCP_FIN | TCP_RST)) this.#closing(slot, p.flags);
-        return;
+    if (slot >= 0) {
+      const state = table.state[slot]!;
+      if (state >= SLOT_PASSIVE) {
+        table.lastSeen[slot] = p.tsSec;
+        if ((p.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+          table.remove(slot); // a new connection reuses the 4-tuple
+          slot = -1;
+        } else {
+          if (p.flags & (TCP_FIN | TCP_RST)) this.#closing(slot, p.flags);
+          return;
+        }
+      } else if (state === SLOT_PRE_TLS) {
+        table.lastSeen[slot] = p.tsSec;
+        return this.#preTls(slot, p);
       }
     }
     if (slot < 0) {
       slot = this.#create(p);
       if (slot < 0) return;
+      if (table.state[slot] === SLOT_PRE_TLS) return this.#preTls(slot, p);
     }
     const e = table.values[slot]!;
     table.lastSeen[slot] = p.tsSec;
@@ -111,9 +163,63 @@ export class Analyzer {
 
   /** Second half of onPacket for a freshly re-created slot (kept separate so the hot path has no loop). */
   private onPacket2(slot: number, p: DecodedPacket): void {
+    if (this.table.state[slot] === SLOT_PRE_TLS) return this.#preTls(slot, p);
     const e = this.table.values[slot]!;
     e.t.onPacket(p, this.table.fromA === e.clientIsA);
     this.#after(slot, e, p);
+  }
+
+  /** A packet of a flow that has shown no payload yet (see pre-tls.ts). */
+  #preTls(slot: number, p: DecodedPacket): void {
+    const pre = this.#pre!;
+    const table = this.table;
+    const clientIsA = pre.clientIsA(slot);
+    const fromClient = table.fromA === clientIsA;
+    const kept = this.#preKept;
+    const keeps = kept !== null && kept.keeps(slot);
+    // A packet that does not fit the kept area goes to the tracker, which keeps it.
+    const r = keeps && !kept.fits(slot, p) ? PRE_PROMOTE : pre.onPacket(slot, p, fromClient);
+    if (r === PRE_OK) {
+      if (keeps) kept.add(slot, p, fromClient);
+      return;
+    }
+    if (r === PRE_CLOSE) return this.#toPassive(slot, p);
+    if (r === PRE_RESTART) {
+      // New ISN on the tuple: the old connection never showed TLS and makes no record.
+      table.remove(slot);
+      const s = this.#create(p);
+      if (s >= 0) this.onPacket2(s, p);
+      return;
+    }
+    // PRE_PROMOTE: the tracker takes the row over, then sees this packet itself.
+    const t = this.#tracker(p, fromClient);
+    pre.resume(slot, t);
+    if (t.kept !== null) this.#preKept!.moveTo(slot, t.kept);
+    const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
+    table.state[slot] = SLOT_TRACKING;
+    table.values[slot] = e;
+    t.onPacket(p, fromClient);
+    this.#after(slot, e, p);
+  }
+
+  /** A tracker for the flow of `p`, oriented by whether `p` came from the client. */
+  #tracker(p: DecodedPacket, srcIsClient: boolean): HandshakeTracker {
+    this.stats.trackers++;
+    const alen = p.ipVersion === 6 ? 16 : 4;
+    const src = copyBytes(p.buf, p.srcAddrOff, p.srcAddrOff + alen);
+    const dst = copyBytes(p.buf, p.dstAddrOff, p.dstAddrOff + alen);
+    const t = srcIsClient
+      ? new HandshakeTracker(p.ipVersion, src, dst, p.srcPort, p.dstPort, this.anomalies)
+      : new HandshakeTracker(p.ipVersion, dst, src, p.dstPort, p.srcPort, this.anomalies);
+    if (this.#keeps(t.clientAddr, t.clientPort, t.serverAddr, t.serverPort)) t.kept = [];
+    return t;
+  }
+
+  /** Whether the packets of this flow are kept (all of them for --out; one endpoint's for --flow). */
+  #keeps(clientAddr: Uint8Array, clientPort: number, serverAddr: Uint8Array, serverPort: number): boolean {
+    if (this.opts.keepPackets) return true;
+    const ff = this.opts.flowFilter;
+    return ff !== null && (formatEndpoint(clientAddr, clientPort) === ff || formatEndpoint(serverAddr, serverPort) === ff);
   }
 
   #after(slot: number, e: Entry, p: DecodedPacket): void {
@@ -155,6 +261,7 @@ export class Analyzer {
 
   #create(p: DecodedPacket): number {
     const f = p.flags;
+    const table = this.table;
     let srcIsClient: boolean;
     if (f & TCP_SYN) srcIsClient = !(f & TCP_ACK);
     else if (p.payloadLen > 0) {
@@ -163,45 +270,90 @@ export class Analyzer {
       else {
         // Mid-stream data that does not start a TLS hello: remember the flow as passive.
         this.stats.nonTlsFlows++;
-        this.table.insert(SLOT_PASSIVE, null, p.tsSec);
+        if (table.full) this.#evictOldest();
+        table.insert(SLOT_PASSIVE, null, p.tsSec);
         return -1;
       }
     } else {
       this.stats.untrackedSegments++;
       return -1;
     }
-    const alen = p.ipVersion === 6 ? 16 : 4;
-    const src = copyBytes(p.buf, p.srcAddrOff, p.srcAddrOff + alen);
-    const dst = copyBytes(p.buf, p.dstAddrOff, p.dstAddrOff + alen);
-    const t = srcIsClient
-      ? new HandshakeTracker(p.ipVersion, src, dst, p.srcPort, p.dstPort, this.anomalies)
-      : new HandshakeTracker(p.ipVersion, dst, src, p.dstPort, p.srcPort, this.anomalies);
-    if (this.opts.keepPackets) t.kept = [];
-    else if (this.opts.flowFilter !== null) {
-      const ff = this.opts.flowFilter;
-      if (formatEndpoint(t.clientAddr, t.clientPort) === ff || formatEndpoint(t.serverAddr, t.serverPort) === ff) t.kept = [];
+    if (table.full) this.#evictOldest();
+    const clientIsA = table.fromA === srcIsClient;
+    if (p.payloadLen === 0) {
+      // A SYN or SYN-ACK: a pre-payload row, no tracker (the caller feeds it the packet).
+      const slot = table.insert(SLOT_PRE_TLS, null, p.tsSec);
+      if (slot < 0) return -1;
+      this.stats.flowsTracked++;
+      let pre = this.#pre;
+      if (pre === null) pre = this.#pre = new PreTlsTable(table.capacity);
+      else if (slot >= pre.capacity) pre.grow(table.capacity);
+      pre.start(slot, p.tsUs, clientIsA);
+      if (this.#keeping) {
+        let kept = this.#preKept;
+        if (kept === null) kept = this.#preKept = new PreTlsKept(table.capacity);
+        else if (slot >= kept.capacity) kept.grow(table.capacity);
+        kept.start(slot, this.#keepsPre(p, srcIsClient));
+      }
+      return slot;
     }
-    const e: Entry = { t, clientIsA: this.table.fromA === srcIsClient, emitted: false, tailLeft: -1 };
-    const slot = this.table.insert(SLOT_TRACKING, e, p.tsSec);
+    const t = this.#tracker(p, srcIsClient);
+    // A flow first seen mid-connection after evictions may have lost its start to one.
+    if (!(f & TCP_SYN) && this.stats.flowsEvicted > 0) t.startMayBeEvicted = true;
+    const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
+    const slot = table.insert(SLOT_TRACKING, e, p.tsSec);
     if (slot >= 0) this.stats.flowsTracked++;
     return slot;
   }
 
-  #finish(slot: number, e: Entry): void {
-    if (e.emitted) return;
+  /** #keeps for a flow without a tracker yet, from its first packet. */
+  #keepsPre(p: DecodedPacket, srcIsClient: boolean): boolean {
+    if (this.opts.keepPackets) return true;
+    const alen = p.ipVersion === 6 ? 16 : 4;
+    const src = p.buf.subarray(p.srcAddrOff, p.srcAddrOff + alen), dst = p.buf.subarray(p.dstAddrOff, p.dstAddrOff + alen);
+    return srcIsClient ? this.#keeps(src, p.srcPort, dst, p.dstPort) : this.#keeps(dst, p.dstPort, src, p.srcPort);
+  }
+
+  /**
+   * Makes room for one flow: the oldest is removed. A handshake in progress gets its record now,
+   * noted as evicted; a flow without payload or a passive one only needs the count.
+   */
+  #evictOldest(): void {
+    const table = this.table;
+    const s = table.oldest;
+    if (s < 0) return;
+    this.stats.flowsEvicted++;
+    const state = table.state[s];
+    if (state === SLOT_TRACKING) {
+      const e = table.values[s]!;
+      if (!e.emitted) e.t.evictedAt = this.maxFlows;
+      if (this.#finish(s, e)) this.stats.evictedHandshakes++;
+    }
+    table.remove(s);
+  }
+
+  /** Emits the flow's record unless it has one or never showed TLS; true when one was emitted. */
+  #finish(slot: number, e: Entry): boolean {
+    if (e.emitted) return false;
     e.emitted = true;
     const t = e.t;
     if (t.tls === TLS_NO || (t.timeline[3]! < 0 && t.timeline[8]! < 0)) {
       // Never showed a TLS hello (e.g. only a SYN was seen): not a TLS flow.
       t.release();
-      return;
+      return false;
     }
-    this.stats.tlsFlows++;
-    this.stats.records++;
+    const st = this.stats;
+    st.tlsFlows++;
+    st.records++;
+    if (t.keptDropped > 0) {
+      st.keptCapFlows++;
+      st.keptPacketsDropped += t.keptDropped;
+    }
     const rec = buildRecord(t, this.opts.slowMs);
     t.release();
     this.opts.onRecord(rec, t);
     void slot;
+    return true;
   }
 
   #sweep(nowSec: number): void {
@@ -214,6 +366,13 @@ export class Analyzer {
       const idle = nowSec - table.lastSeen[s]!;
       if (state! >= SLOT_PASSIVE) {
         if (idle > IDLE_SEC) { table.remove(s); this.stats.idleEvicted++; }
+        continue;
+      }
+      if (state === SLOT_PRE_TLS) {
+        if (idle > IDLE_SEC) {
+          table.remove(s);
+          this.stats.idleEvicted++;
+        }
         continue;
       }
       const e = table.values[s]!;

@@ -9,7 +9,7 @@ import { formatEndpoint } from './addr.js';
 import { cipherName } from './ciphers.js';
 import { computePhases, PHASES, type PhaseName } from './phases.js';
 import { T, TIMELINE_POINTS, type TimelinePoint } from './timeline.js';
-import type { HandshakeTracker } from './tracker.js';
+import { MAX_KEPT_PACKETS, type HandshakeTracker } from './tracker.js';
 import { decideVerdict, type Verdict } from './verdict.js';
 
 export type PhasesMs = Record<PhaseName | 'loss' | 'cwnd_stall' | 'total', number | null>;
@@ -98,10 +98,15 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   if (tl[T.SYN]! < 0) notes.push('capture starts after the SYN: total counts from the first packet seen');
   if (tl[T.CLIENT_HELLO]! < 0 && tl[T.SERVER_HELLO]! >= 0) notes.push('capture starts mid-handshake: phases before the ServerHello are unknown');
   if (t.closed && tl[T.DONE]! < 0) notes.push(`handshake not completed: ${t.closeReason.replace(/_/g, ' ')}`);
-  if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
+  if (t.evictedAt > 0) {
+    const limit = `evicted to stay within the analyzer's limit of ${t.evictedAt} tracked flows (--max-flows)`;
+    notes.push(tl[T.DONE]! < 0 ? `handshake not completed: ${limit}; its later packets were not analysed` : `${limit} after the handshake completed`);
+  } else if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
   if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);
   if (t.inferredLosses > 0) notes.push(`${t.inferredLosses} segment(s) lost before the capture point, inferred from gaps in the sender's IPv4 IDs (charged to loss)`);
   if (t.cli.contentLost || t.srv.contentLost) notes.push('payload bytes cut by the capture snaplen');
+  if (t.startMayBeEvicted) notes.push('first seen mid-connection after the analyzer had evicted flows (--max-flows): its start may have been evicted');
+  if (t.keptDropped > 0) notes.push(`${t.keptDropped} packet(s) not kept for the per-flow pcap (limit ${MAX_KEPT_PACKETS} per flow)`);
   const ch = t.clientHello;
   const sh = t.serverHello;
   const resumed = sh !== null && (sh.version === 0x0304 ? sh.pskAccepted : t.abbreviated);

@@ -24,7 +24,9 @@ import { T, newTimeline, type Timeline } from './timeline.js';
 /** A server segment this soon after a client ACK was released by that ACK (cwnd stall test). */
 const STALL_TRIGGER_US = 2000;
 /** Handshakes that drag on for more packets than this are abandoned (not a TLS handshake). */
-const MAX_HANDSHAKE_PACKETS = 20_000;
+export const MAX_HANDSHAKE_PACKETS = 20_000;
+/** Packets kept per flow for its pcap and ladder at most; the rest are counted (`keptDropped`). */
+export const MAX_KEPT_PACKETS = 4096;
 
 export const TLS_UNKNOWN = 0;
 export const TLS_YES = 1;
@@ -70,6 +72,12 @@ export class HandshakeTracker implements TlsStreamOwner {
   closeReason = '';
   tlsError = '';
   kept: KeptPacket[] | null = null;
+  /** Packets not kept because `kept` reached MAX_KEPT_PACKETS (noted on the record). */
+  keptDropped = 0;
+  /** Set (to the limit) when the analyzer evicted this flow to stay within its flow bound. */
+  evictedAt = 0;
+  /** First seen mid-connection after the analyzer had evicted flows: its start may have been one. */
+  startMayBeEvicted = false;
   /** Losses before the capture point inferred from IPv4 ID gaps (see flow/ip-id.ts). */
   inferredLosses = 0;
 
@@ -84,8 +92,8 @@ export class HandshakeTracker implements TlsStreamOwner {
   #clientAckCandidate = -1;
   #serverCcsTs = -1;
   #firstClientDataTs = -1;
-  readonly #cliIds = new IpIdSequence();
-  readonly #srvIds = new IpIdSequence();
+  readonly cliIds = new IpIdSequence();
+  readonly srvIds = new IpIdSequence();
   /** MSS each side announced in its SYN: the peer's segments are at most this long. */
   #cliMss = 0;
   #srvMss = 0;
@@ -102,6 +110,12 @@ export class HandshakeTracker implements TlsStreamOwner {
     this.srv = new TcpStream(an);
     this.tlsCli = new TlsStream(true, this);
     this.tlsSrv = new TlsStream(false, this);
+  }
+
+  /** Takes over the MSS each side announced, from state kept before this tracker existed (pre-tls.ts). */
+  restoreMss(cliMss: number, srvMss: number): void {
+    this.#cliMss = cliMss;
+    this.#srvMss = srvMss;
   }
 
   get done(): boolean {
@@ -133,7 +147,7 @@ export class HandshakeTracker implements TlsStreamOwner {
 
   #clientPacket(p: DecodedPacket, ts: number, flags: number, tl: Timeline): void {
     const s = this.cli;
-    const idGap = this.#cliIds.observe(p.ipId, p.payloadLen, this.#srvMss, ts);
+    const idGap = this.cliIds.observe(p.ipId, p.payloadLen, this.#srvMss, ts);
     if (flags & TCP_SYN) {
       if (flags & TCP_ACK) return; // simultaneous open: not modelled
       if (p.mss > 0) this.#cliMss = p.mss;
@@ -149,7 +163,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     const rel = s.rel(p.seq);
     const inOrder = rel === s.maxRel;
     const kind = s.classify(rel, p.payloadLen, ts, this.loss);
-    if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.#cliIds.prevTs, ts);
+    if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.cliIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
       if (this.#firstClientDataTs < 0) this.#firstClientDataTs = ts;
       if (this.tls === TLS_UNKNOWN) this.#recognise(p, true, tl, ts);
@@ -190,7 +204,7 @@ export class HandshakeTracker implements TlsStreamOwner {
   #serverPacket(p: DecodedPacket, ts: number, flags: number, tl: Timeline): void {
     const s = this.srv;
     // Linux sends the SYN-ACK from the request socket with ID 0: the counter starts after it.
-    const idGap = flags & TCP_SYN ? 0 : this.#srvIds.observe(p.ipId, p.payloadLen, this.#cliMss, ts);
+    const idGap = flags & TCP_SYN ? 0 : this.srvIds.observe(p.ipId, p.payloadLen, this.#cliMss, ts);
     if (flags & TCP_SYN) {
       if (!(flags & TCP_ACK)) return;
       if (p.mss > 0) this.#srvMss = p.mss;
@@ -202,7 +216,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     const rel = s.rel(p.seq);
     const inOrder = rel === s.maxRel;
     const kind = s.classify(rel, p.payloadLen, ts, this.loss);
-    if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.#srvIds.prevTs, ts);
+    if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.srvIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
       if (this.tls === TLS_UNKNOWN) this.#recognise(p, false, tl, ts);
       if (this.tls === TLS_NO) return;
@@ -318,7 +332,10 @@ export class HandshakeTracker implements TlsStreamOwner {
 
   #keep(p: DecodedPacket, fromClient: boolean): void {
     const kept = this.kept!;
-    if (kept.length >= 4096) return;
+    if (kept.length >= MAX_KEPT_PACKETS) {
+      this.keptDropped++;
+      return;
+    }
     kept.push({
       tsSec: p.tsSec, tsNsec: p.tsNsec, tsUs: p.tsUs, origLen: p.origLen, linkType: p.linkType, fromClient,
       data: copyBytes(p.buf, p.off, p.off + p.caplen), flags: p.flags, seq: p.seq, ack: p.ack, payloadLen: p.payloadLen,

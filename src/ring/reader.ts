@@ -263,7 +263,7 @@ export class RingReader {
     const want = flowHash(key.a, key.aPort, key.b, key.bPort);
     const out: FlowLookup = { packets: [], scanned: 0, torn: 0, collisions: 0, tooOld: null };
     const [head, tail] = this.#positions();
-    const copied: RingPacket[] = [];
+    let copied: RingPacket[] = [];
     const st: ScanStats = { scanned: 0, torn: 0, corrupt: 0 };
     const chain = this.#flows !== null ? this.#chain(want, fromNs, toNs, head, tail, copied, st) : -1;
     if (chain === CHAIN_MISS || chain === -1) {
@@ -271,9 +271,18 @@ export class RingReader {
       this.#scan(this.#startPos(fromNs, tail, head), head, fromNs, toNs, want, Infinity, copied, st);
     } else if (chain !== CHAIN_COMPLETE) {
       // The chain starts at `chain` ns but may have been cut: scan for older records before it.
+      // The scan ends at the chain's first record by position: `chain - 1` ns is the same double
+      // as `chain` at today's epoch (ulp 256 ns), and the chain's first record came back twice.
+      // Joined in a loop: `unshift(...older)` passes every packet as an argument and threw a
+      // RangeError for a flow of more than ~120k packets (issue 8).
       const older: RingPacket[] = [];
-      this.#scan(this.#startPos(fromNs, tail, head), head, fromNs, chain - 1, want, Infinity, older, st);
-      copied.unshift(...older);
+      this.#scan(this.#startPos(fromNs, tail, head), head, fromNs, chain, want, Infinity, older, st);
+      const firstPos = copied.length > 0 ? copied[0]!.pos : Infinity;
+      let n = 0;
+      while (n < older.length && older[n]!.pos < firstPos) n++;
+      older.length = n;
+      for (let i = 0; i < copied.length; i++) older.push(copied[i]!);
+      copied = older;
     }
     out.scanned = st.scanned;
     out.torn = st.torn;

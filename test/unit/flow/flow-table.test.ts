@@ -82,4 +82,41 @@ describe('FlowTable', () => {
     expect(refused).toBe(8);
     expect(an.toObject()).toEqual({ flow_table_full: 8 });
   });
+
+  it('holds exactly maxFlows entries when the bound is not a power of two', () => {
+    const t = new FlowTable<null>(1 << 14, 1000);
+    expect(t.capacity).toBe(1024); // no more slots than the bound can use
+    let stored = 0;
+    for (let i = 0; i < 1100; i++) {
+      t.lookup(pkt(false, i, 1000, 1, 2));
+      if (t.insert(SLOT_PASSIVE, null, 0) >= 0) stored++;
+    }
+    expect(stored).toBe(1000);
+    expect(t.full).toBe(true);
+  });
+
+  it('knows its oldest entry (insertion order), across removals and growth', () => {
+    const t = new FlowTable<number>(16, 1 << 20);
+    expect(t.oldest).toBe(-1);
+    const slots: number[] = [];
+    for (let i = 0; i < 100; i++) { // grows 16 -> 128
+      t.lookup(pkt(false, 0x0a000000 + i, 0xcb007101, 40000, 443));
+      slots.push(t.insert(SLOT_PASSIVE, i, i));
+    }
+    const order = (): number[] => {
+      const out: number[] = [];
+      while (t.oldest >= 0) { out.push(t.values[t.oldest]!); t.remove(t.oldest); }
+      return out;
+    };
+    expect(t.values[t.oldest]).toBe(0);
+    t.remove(slots[0]!); // the oldest
+    t.remove(slots[50]!); // one in the middle
+    t.remove(slots[99]!); // the newest
+    expect(t.values[t.oldest]).toBe(1);
+    t.lookup(pkt(false, 0x0b000000, 0xcb007101, 40000, 443));
+    t.insert(SLOT_PASSIVE, 1000, 0); // reuses a freed slot, but is the newest
+    const want = [...Array.from({ length: 98 }, (_, i) => i + 1).filter((i) => i !== 50), 1000];
+    expect(order()).toEqual(want);
+    expect(t.size).toBe(0);
+  });
 });
