@@ -19,7 +19,7 @@ export const SEG_NEW = 1;
 export const SEG_FILL = 2;
 export const SEG_RETRANSMIT = 3;
 
-const MAX_HOLES = 16;
+export const MAX_HOLES = 16;
 /** Segments remembered for finding an original transmission: a handshake has a few dozen. */
 const MAX_SEGS = 256;
 const MAX_OOO_SEGMENTS = 64;
@@ -49,6 +49,8 @@ export class TcpStream {
   /** Relative offset up to which bytes were delivered in order. */
   nextRel = 0;
   retransmits = 0;
+  /** Sequence holes not timed because MAX_HOLES were open at once (their repair is not in `loss`). */
+  untimedHoles = 0;
   /** Payload bytes were missing from the capture (snaplen): content parsing stopped. */
   contentLost = false;
   // Grown on demand: most flows need a handful of entries, and a per-flow allocation of the
@@ -161,7 +163,11 @@ export class TcpStream {
   }
 
   #addHole(start: number, end: number, ts: number): void {
-    if (this.#holeCount === MAX_HOLES) return; // a pathological flow: further holes are not timed
+    if (this.#holeCount === MAX_HOLES) { // a pathological flow: further holes are not timed, but counted
+      this.untimedHoles++;
+      this.an.bump(Anomaly.TOO_MANY_SEQUENCE_HOLES);
+      return;
+    }
     if (this.#holes === null) this.#holes = new Float64Array(MAX_HOLES * 3);
     const h = this.#holeCount++ * 3;
     this.#holes[h] = start;

@@ -6,6 +6,7 @@
 import { ja4 } from '../decode/ja4.js';
 import { versionName } from '../decode/tls-hello.js';
 import { formatEndpoint } from './addr.js';
+import { MAX_HOLES } from '../flow/tcp-stream.js';
 import { cipherName } from './ciphers.js';
 import { computePhases, PHASES, type PhaseName } from './phases.js';
 import { T, TIMELINE_POINTS, type TimelinePoint } from './timeline.js';
@@ -103,6 +104,8 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
     notes.push(tl[T.DONE]! < 0 ? `handshake not completed: ${limit}; its later packets were not analysed` : `${limit} after the handshake completed`);
   } else if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
   if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);
+  const untimed = t.cli.untimedHoles + t.srv.untimedHoles;
+  if (untimed > 0) notes.push(`${untimed} sequence hole(s) not timed (more than ${MAX_HOLES} open at once): loss may be undercounted`);
   if (t.inferredLosses > 0) notes.push(`${t.inferredLosses} segment(s) lost before the capture point, inferred from gaps in the sender's IPv4 IDs (charged to loss)`);
   if (t.cli.contentLost || t.srv.contentLost) notes.push('payload bytes cut by the capture snaplen');
   if (t.startMayBeEvicted) notes.push('first seen mid-connection after the analyzer had evicted flows (--max-flows): its start may have been evicted');

@@ -27,6 +27,8 @@ export const enum Anomaly {
   UNTRACKED_SEGMENT,
   TOO_MANY_VLAN_TAGS,
   TOO_MANY_IPV6_EXTENSIONS,
+  /** A flow with more open sequence holes than the loss timer keeps (tcp-stream.ts MAX_HOLES). */
+  TOO_MANY_SEQUENCE_HOLES,
   COUNT,
 }
 
@@ -54,6 +56,7 @@ export const ANOMALY_NAMES: readonly string[] = [
   'untracked_segment',
   'too_many_vlan_tags',
   'too_many_ipv6_extensions',
+  'too_many_sequence_holes',
 ];
 
 /**
