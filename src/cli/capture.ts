@@ -26,7 +26,7 @@ import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalE
 import { Correlator } from '../correlate/correlator.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
-import { renderSpotTable, spotTableLegend } from '../sinks/spot-table.js';
+import { renderSpotTable, SpotRecords, spotTableLegend } from '../sinks/spot-table.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { checkOutputs, openOutputs, type CaptureOutputs, type DumpTarget } from './capture-outputs.js';
 import { asUser, dropPrivileges, journalReadProblem, resolveRunAs } from './privileges.js';
@@ -312,7 +312,8 @@ export async function run(argv: string[]): Promise<number> {
     `${runAs !== null ? `, as user ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}) without capabilities` : ''}\n`);
   for (const r of outputs.staleRemoved) process.stderr.write(`slowshake: removed ${r.names.length} temp file${r.names.length > 1 ? 's' : ''} left in ${r.dir} by killed processes: ${r.names.join(', ')}\n`);
   const drops = new DropHistory();
-  const records: FlowRecord[] = [];
+  // The end table's records, bounded (an event storm must not grow memory with every record).
+  const records = new SpotRecords();
   const lost = new LostResults();
   // Without a privilege drop, the output directory and the record stream are created when the
   // first record is written, so a capture that writes nothing leaves nothing behind.
@@ -326,7 +327,6 @@ export async function run(argv: string[]): Promise<number> {
     dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter,
     pps: () => { const st = cap.stats(), r = reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : lastPps; },
     onRecord: (rec) => {
-      records.push(rec);
       if (recordsPath !== null) {
         try {
           if (recordStream === null) {
@@ -342,6 +342,7 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
       if (o.format === 'ndjson') process.stdout.write(recordToJson(rec) + '\n');
+      records.add(rec);
     },
   });
   let entries = 0, notEvents = 0;
@@ -524,14 +525,14 @@ class LostResults {
   }
 
   /** Summary lines: totals by cause and what, then the records that carry a write failure (first 20). */
-  summary(records: FlowRecord[]): string[] {
+  summary(records: SpotRecords): string[] {
     const t = this.#total();
     const parts = [...this.#counts.keys()].map((w) => `${w} ${this.count(w)}`).join(', ');
     const out = [`Write failures: ${t.n} (${t.byCause}; ${parts})`];
     for (const [w, first] of this.#first) if (w !== 'flow') out.push(`  ${w}: ${first}`);
-    const failed = records.filter((r) => r.reason !== undefined && / not (written|appended)/.test(r.reason));
-    for (const r of failed.slice(0, 20)) out.push(`  not written: ${r.client} -> ${r.server}: ${r.reason}`);
-    if (failed.length > 20) out.push(`  … and ${failed.length - 20} more records with files not written (each says why in "reason")`);
+    for (const r of records.writeFailed) out.push(`  not written: ${r.client} -> ${r.server}: ${r.reason}`);
+    const more = records.writeFailedCount - records.writeFailed.length;
+    if (more > 0) out.push(`  … and ${more} more records with files not written (each says why in "reason")`);
     return out;
   }
 

@@ -64,11 +64,56 @@ function largest(r: FlowRecord, n: number): string {
 
 const clip = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 
-export function renderSpotTable(records: FlowRecord[], opts: SpotTableOptions = { width: null, wide: false }): string {
-  // Slowest first by the larger of the two figures (a lagging proxy is slow at 5 ms on the wire).
-  const key = (r: FlowRecord): number => (r.phases_ms.total === null && r.event_elapsed_ms == null ? Infinity : Math.max(r.phases_ms.total ?? 0, r.event_elapsed_ms ?? 0));
-  const sorted = [...records].sort((a, b) => key(b) - key(a));
-  const out = [`Slow TLS handshakes: ${records.length}`];
+/** Slowest first by the larger of the two figures (a lagging proxy is slow at 5 ms on the wire). */
+function slowness(r: FlowRecord): number {
+  return r.phases_ms.total === null && r.event_elapsed_ms == null ? Infinity : Math.max(r.phases_ms.total ?? 0, r.event_elapsed_ms ?? 0);
+}
+
+const WRITE_FAILED = / not (written|appended)/;
+
+/**
+ * The records a spot check keeps for its end table, bounded however many events arrive: the
+ * `keep` slowest, the first 20 whose files could not be written, and counts of all of them (every
+ * record also went to the record stream and, with --format ndjson, to stdout as it came).
+ */
+export class SpotRecords {
+  #rows: FlowRecord[] = [];
+  readonly writeFailed: FlowRecord[] = [];
+  writeFailedCount = 0;
+  total = 0;
+  readonly verdicts: Record<FlowRecord['verdict'], number> = { client: 0, network: 0, server: 0, loss: 0, incomplete: 0 };
+
+  constructor(readonly keep = 1000) {}
+
+  add(rec: FlowRecord): void {
+    this.total++;
+    this.verdicts[rec.verdict]++;
+    if (rec.reason !== undefined && WRITE_FAILED.test(rec.reason)) {
+      this.writeFailedCount++;
+      if (this.writeFailed.length < 20) this.writeFailed.push(rec);
+    }
+    this.#rows.push(rec);
+    if (this.#rows.length >= 2 * this.keep) this.#trim();
+  }
+
+  #trim(): void {
+    this.#rows.sort((a, b) => slowness(b) - slowness(a));
+    this.#rows.length = Math.min(this.#rows.length, this.keep);
+  }
+
+  /** The slowest `keep` records, slowest first. */
+  rows(): FlowRecord[] {
+    this.#trim();
+    return this.#rows;
+  }
+}
+
+/** Renders `records` (a SpotRecords for the bounded end table of a run, or a plain list). */
+export function renderSpotTable(input: FlowRecord[] | SpotRecords, opts: SpotTableOptions = { width: null, wide: false }): string {
+  const records = Array.isArray(input) ? input : input.rows();
+  const total = Array.isArray(input) ? input.length : input.total;
+  const sorted = [...records].sort((a, b) => slowness(b) - slowness(a));
+  const out = [`Slow TLS handshakes: ${total}${total > sorted.length ? ` (the slowest ${sorted.length} shown)` : ''}`];
   if (sorted.length > 0) {
     const servers = new Set(sorted.map((r) => r.server));
     const dirs = new Set(sorted.filter((r) => r.pcap).map((r) => dirname(r.pcap!)));
@@ -109,6 +154,7 @@ export function renderSpotTable(records: FlowRecord[], opts: SpotTableOptions = 
     if (cols.includes('pcap') && dirs.size === 1 && !opts.wide) out.push(`pcap files in ${[...dirs][0]}`);
     out.push(...cols.filter((c) => c !== 'client').map((c) => `  ${HEADER[c]}: ${SPOT_TABLE_LEGEND[c]}`));
   }
-  out.push(`Totals by verdict: ${verdictTotals(records)}`);
+  const totals = Array.isArray(input) ? verdictTotals(records) : Object.entries(input.verdicts).map(([k, v]) => `${k} ${v}`).join(', ');
+  out.push(`Totals by verdict: ${totals}`);
   return out.join('\n') + '\n';
 }
