@@ -116,7 +116,9 @@ function tsDiffNs(a: { tsSec: number; tsNsec: number }, b: Pkt): number {
 const isOut = (d: Uint8Array, hostMac: Buffer): boolean => Buffer.from(d.buffer, d.byteOffset + 6, 6).equals(hostMac);
 const macBytes = (m: string): Buffer => Buffer.from(m.replace(/:/g, ''), 'hex');
 
-interface Compare { outCount: number; inCount: number; maxDiffNs: number; nonZero: number; meanAbsNs: number; globalOrderDiffs: number }
+/** Swapped packets of one flow between the two sockets are matched within this many positions. */
+const REORDER_WINDOW = 8;
+interface Compare { outCount: number; inCount: number; maxDiffNs: number; nonZero: number; meanAbsNs: number; globalOrderDiffs: number; flowReorders: number }
 
 /**
  * Ring records must be exactly `ref` per direction (same count, bytes, lengths, order) with
@@ -152,12 +154,25 @@ function compareToReference(ring: RingPacket[], ref: Pkt[], hostMac: Buffer): Co
   expect(rOut.length, 'packets sent on the veth').toBe(tOut.length);
   expect(rIn.length, 'packets received on the veth').toBe(tIn.length);
   let maxDiff = 0, nonZero = 0, sumAbs = 0;
+  let flowReorders = 0;
   for (const [r, t, dir] of [[rOut, tOut, 'out'], [rIn, tIn, 'in']] as const) {
+    const used = new Uint8Array(t.length);
     for (let i = 0; i < r.length; i++) {
-      const a = r[i]!, b = t[i]!;
-      if (!Buffer.from(a.data).equals(b.data) || a.origLen !== b.origLen || a.caplen !== b.caplen) {
-        throw new Error(`${dir} packet ${i} (per-flow order): ring record (caplen ${a.caplen}, len ${a.origLen}) differs from tcpdump's (caplen ${b.caplen}, len ${b.origLen})`);
+      const a = r[i]!;
+      const same = (b: Pkt): boolean => Buffer.from(a.data).equals(b.data) && a.origLen === b.origLen && a.caplen === b.caplen;
+      // Normally the packet at the same per-flow position. Two sockets can still see one flow's
+      // packets swapped when its sender moved between CPUs mid-burst (each CPU walks the taps in
+      // turn), seen once in a loaded full run: a swap within a few positions is matched and
+      // counted, anything else is a real difference.
+      let j = !used[i] && same(t[i]!) ? i : -1;
+      for (let k = Math.max(0, i - REORDER_WINDOW); j < 0 && k < Math.min(t.length, i + REORDER_WINDOW + 1); k++) if (!used[k] && same(t[k]!)) j = k;
+      if (j < 0) {
+        const b = t[i]!;
+        throw new Error(`${dir} packet ${i} (per-flow order): ring record (caplen ${a.caplen}, len ${a.origLen}) differs from tcpdump's (caplen ${b.caplen}, len ${b.origLen}) and from its ${REORDER_WINDOW} neighbours`);
       }
+      if (j !== i) flowReorders++;
+      used[j] = 1;
+      const b = t[j]!;
       const d = tsDiffNs(a, b);
       if (Math.abs(d) > MAX_TS_DIFF_NS) throw new Error(`${dir} packet ${i}: timestamps ${d} ns apart`);
       maxDiff = Math.max(maxDiff, Math.abs(d));
@@ -167,7 +182,7 @@ function compareToReference(ring: RingPacket[], ref: Pkt[], hostMac: Buffer): Co
   }
   let globalOrderDiffs = 0;
   for (let i = 0; i < ring.length; i++) if (!Buffer.from(ring[i]!.data).equals(ref[i]!.data)) globalOrderDiffs++;
-  return { outCount: rOut.length, inCount: rIn.length, maxDiffNs: maxDiff, nonZero, meanAbsNs: Math.round(sumAbs / Math.max(1, ring.length)), globalOrderDiffs };
+  return { outCount: rOut.length, inCount: rIn.length, maxDiffNs: maxDiff, nonZero, meanAbsNs: Math.round(sumAbs / Math.max(1, ring.length)), globalOrderDiffs, flowReorders };
 }
 
 function ringRecords(reader: RingReader): { packets: RingPacket[]; torn: number } {
