@@ -12,7 +12,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../helpers/cli.js';
@@ -33,9 +33,27 @@ function marked(): number[] {
   return out;
 }
 
+const dirs: string[] = [];
+/** A temp directory removed after the run (pcaps and records hold client addresses). */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
 afterAll(() => {
   for (const pid of marked()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/**
+ * Shell: start the CLI in the background, wait until it follows the journal (its journalctl
+ * child runs), then start a journald: the order a fresh boot can take, without a fixed sleep.
+ */
+const CAPTURE_THEN_JOURNALD = '"$@" & cap=$!; ' +
+  'for i in $(seq 600); do pgrep -P $cap -x journalctl >/dev/null && break; sleep 0.05; done; ' +
+  '/lib/systemd/systemd-journald & jd=$!; ' +
+  'for i in $(seq 400); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done; ';
 
 const FRESH = 'set -e; for d in /run/systemd /run/log /var/log/journal; do [ -d "$d" ] || mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done; ';
 
@@ -55,7 +73,7 @@ function runFresh(args: string[], ms: number, then = 'exec "$@"'): Promise<{ cod
 
 describe.runIf(root)('README command 1 on a fresh machine (no journald, no journal)', () => {
   it('slowshake demo starts its own journald and shows the three injected verdicts', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'slowshake-fresh-demo-'));
+    const out = tempDir('slowshake-fresh-demo-');
     const r = await runFresh(['demo', '--out', out], 90_000);
     expect(r.stderr).not.toMatch(/probe entry did not come back/);
     expect(r.code, r.stderr).toBe(0);
@@ -70,7 +88,7 @@ describe.runIf(root)('README command 1 on a fresh machine (no journald, no journ
   }, 120_000);
 
   it('capture following the system journal says in one line at start that no journal is reachable', async () => {
-    const r = await runFresh(['capture', '-i', 'lo', '--duration', '1s', '--out', join(mkdtempSync(join(tmpdir(), 'slowshake-fresh-cap-')), 'out')], 30_000);
+    const r = await runFresh(['capture', '-i', 'lo', '--duration', '1s', '--out', join(tempDir('slowshake-fresh-cap-'), 'out')], 30_000);
     expect(r.code, r.stderr).toBe(0);
     const warn = r.stderr.split('\n').filter((l) => /journal/i.test(l));
     expect(warn).toHaveLength(1);
@@ -82,15 +100,14 @@ describe.runIf(root)('README command 1 on a fresh machine (no journald, no journ
 describe.runIf(root)('a journald that starts after capture', () => {
   it('is followed from its first entry once its files appear', async () => {
     const id = `ss-late-${process.pid}`;
-    const out = join(mkdtempSync(join(tmpdir(), 'slowshake-fresh-late-')), 'out');
-    // capture starts first, with no journal anywhere; journald comes up 1.5 s later and an event is logged.
-    const then = `"$@" & cap=$!; sleep 1.5; /lib/systemd/systemd-journald & jd=$!; ` +
-      'for i in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done; ' +
+    const out = join(tempDir('slowshake-fresh-late-'), 'out');
+    // capture starts first, with no journal anywhere; journald comes up once it follows, and an event is logged.
+    const then = CAPTURE_THEN_JOURNALD +
       `printf 'MESSAGE=slow TLS handshake remote_addr=192.0.2.7:40000 local_addr=127.0.0.1:443 elapsed_ms=250\nSYSLOG_IDENTIFIER=${id}\n' | logger --journald; ` +
       'wait $cap; rc=$?; kill $jd; wait $jd || true; exit $rc';
     // --user root: a journald started by hand (no systemd-tmpfiles) keeps its files root-only, out
     // of reach of the user capture drops to (the next test).
-    const r = await runFresh(['capture', '-i', 'lo', '--identifier', id, '--duration', '5s', '--hold', '0s', '--format', 'ndjson', '--out', out, '--user', 'root'], 60_000, then);
+    const r = await runFresh(['capture', '-i', 'lo', '--identifier', id, '--duration', '10s', '--hold', '0s', '--format', 'ndjson', '--out', out, '--user', 'root'], 60_000, then);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/journal files appeared in \/run\/log\/journal or \/var\/log\/journal: following them from their first entry/);
     expect(r.stderr).toMatch(/^Journal: 1 entries, 1 events/m);
@@ -100,11 +117,9 @@ describe.runIf(root)('a journald that starts after capture', () => {
   }, 90_000);
 
   it('whose files the user capture dropped to cannot read: said once, in one line, with what to change (issue 8 item 6)', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'slowshake-fresh-late-')), 'out');
-    const then = '"$@" & cap=$!; sleep 1.5; /lib/systemd/systemd-journald & jd=$!; ' +
-      'for i in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done; ' +
-      'wait $cap; rc=$?; kill $jd; wait $jd || true; exit $rc';
-    const r = await runFresh(['capture', '-i', 'lo', '--identifier', `ss-late-${process.pid}`, '--duration', '4s', '--format', 'ndjson', '--out', out], 60_000, then);
+    const out = join(tempDir('slowshake-fresh-late-'), 'out');
+    const then = CAPTURE_THEN_JOURNALD + 'wait $cap; rc=$?; kill $jd; wait $jd || true; exit $rc';
+    const r = await runFresh(['capture', '-i', 'lo', '--identifier', `ss-late-${process.pid}`, '--duration', '8s', '--format', 'ndjson', '--out', out], 60_000, then);
     expect(r.code, r.stderr).toBe(0);
     const said = r.stderr.split('\n').filter((l) => / is not readable by this process/.test(l));
     expect(said).toHaveLength(1);
@@ -113,7 +128,7 @@ describe.runIf(root)('a journald that starts after capture', () => {
 });
 
 describe('systemJournalProblem', () => {
-  const base = mkdtempSync(join(tmpdir(), 'slowshake-journal-probe-'));
+  const base = tempDir('slowshake-journal-probe-');
   const socket = join(base, 'socket');
   const runDir = join(base, 'run'), varDir = join(base, 'var');
   mkdirSync(runDir);
