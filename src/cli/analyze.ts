@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { writeStdout } from './stdout.js';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
-import { Analyzer, DEFAULT_MAX_FLOWS } from '../handshake/analyzer.js';
+import { Analyzer, DEFAULT_MAX_FLOWS, DEFAULT_MAX_FLOWS_KEPT } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { MAX_KEPT_PACKETS, type KeptPacket } from '../handshake/tracker.js';
@@ -39,8 +39,8 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
                               read it back with slowshake records)  [SLOWSHAKE_RECORDS]
   --event-margin MS           time slack when matching events to flows (default 2000)
   --proxy-clock accept|syn    where the proxy's handshake clock starts, for proxy_lag_ms (default accept)
-  --max-flows N               flows tracked at once at most (default ${DEFAULT_MAX_FLOWS}); beyond it the oldest
-                              is evicted, counted, and an evicted handshake's record says so  [SLOWSHAKE_MAX_FLOWS]
+  --max-flows N               flows tracked at once at most (default ${DEFAULT_MAX_FLOWS}, ${DEFAULT_MAX_FLOWS_KEPT} with --out); beyond it
+                              the oldest is evicted, counted, and an evicted handshake's record says so  [SLOWSHAKE_MAX_FLOWS]
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar`;
@@ -54,7 +54,8 @@ interface Opts {
   records: string | null;
   eventMarginMs: number;
   proxyClock: ProxyClock;
-  maxFlows: number;
+  /** null: the analyzer's default (lower with --out). */
+  maxFlows: number | null;
   flow: string | null;
   ladder: boolean;
   progress: boolean;
@@ -108,8 +109,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
 }
 
 /** --max-flows: a whole number of flows, at least 1 (at most 2^26: the flow table's arrays are sized by it). */
-function maxFlows(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_MAX_FLOWS;
+function maxFlows(text: string | undefined): number | null {
+  if (text === undefined) return null;
   const n = Number(text);
   if (!/^\s*[0-9]+\s*$/.test(text) || n < 1 || n > 1 << 26) throw new UsageError(`--max-flows: expected a whole number of flows from 1 to ${1 << 26}, got "${text}"`);
   return n;
@@ -178,7 +179,7 @@ export async function run(argv: string[]): Promise<number> {
     slowMs: opts.slowMs,
     keepPackets: opts.out !== null,
     flowFilter: opts.flow,
-    maxFlows: opts.maxFlows,
+    maxFlows: opts.maxFlows ?? undefined,
     onRecord: (rec, t) => {
       matcher?.attach(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.lastTs);
       if (opts.out !== null && rec.slow && t.kept !== null && t.kept.length > 0) {
@@ -276,6 +277,8 @@ function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], rec
     evicted_handshakes: s.evictedHandshakes,
     kept_packet_cap_flows: s.keptCapFlows,
     kept_packets_dropped: s.keptPacketsDropped,
+    kept_lost_early_flows: s.keptLostEarlyFlows,
+    kept_packets_lost_early: s.keptPacketsLostEarly,
     verdicts: records.length > 0 ? verdictTotals(records) : undefined,
     pcaps_written: pcaps,
     events: ev && m ? {
@@ -297,6 +300,10 @@ function summaryText(s: ReturnType<typeof buildSummary>): string {
       `${s.evicted_handshakes} of them handshakes whose records were emitted at eviction (noted in each record)`;
   }
   if (s.kept_packet_cap_flows) out += `\nKept-packet limit: ${s.kept_packets_dropped} packets of ${s.kept_packet_cap_flows} flows not in their per-flow pcaps (${MAX_KEPT_PACKETS} per flow)`;
+  if (s.kept_lost_early_flows) {
+    out += `\nKept packets reused: ${s.kept_packets_lost_early} packets from before the first payload of ${s.kept_lost_early_flows} flows not in their ` +
+      'per-flow pcaps (the area shared by flows without payload was reused by newer flows)';
+  }
   if (s.pcaps_written) out += `\nPer-flow pcaps written: ${s.pcaps_written}`;
   if (s.events) out += `\nEvents: ${s.events.events} parsed, ${s.events.matched} matched, ${s.events.unmatched} with no flow, ${s.events.duplicates} duplicates, ${s.events.not_events} entries not events, ${s.events.malformed_lines} malformed lines`;
   return out;

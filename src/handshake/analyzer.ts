@@ -4,10 +4,11 @@
  * 1. Decode each packet into the shared DecodedPacket; malformed or non-TCP packets are counted.
  * 2. Look the flow up by canonical 5-tuple. A new entry is made only for a SYN, a SYN-ACK, or a
  *    segment whose payload starts a ClientHello/ServerHello record; anything else is untracked.
- * 3. A flow that has shown no payload yet (a SYN, SYN-ACK, ACK …) is PRE_TLS: its TCP state is a
- *    64-byte row of fixed-size arrays (pre-tls.ts), so a SYN flood allocates no object per SYN.
- *    The first payload (or anything the row does not model) allocates the HandshakeTracker,
- *    which takes the row over and gets the packet.
+ * 3. A flow that has shown no payload yet (a SYN, SYN-ACK, ACK, RST …) is PRE_TLS: its TCP state
+ *    is a 72-byte row of fixed-size arrays (pre-tls.ts), and its kept packets (--out) wait in one
+ *    fixed area shared by all such flows, so a flood of packets without payload allocates no
+ *    object per flow or packet. The first payload allocates the HandshakeTracker, which takes the
+ *    row (and the kept packets still there) over and gets the packet.
  * 4. TRACKING flows feed their HandshakeTracker. Non-TLS flows and finished handshakes become
  *    PASSIVE: their later packets cost one lookup. FIN/RST or idleness removes them, so memory
  *    follows the number of concurrent handshakes, not the file size.
@@ -22,9 +23,9 @@ import { decodePacket } from '../decode/dispatch.js';
 import { Status, copyBytes } from '../decode/reader.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_PRE_TLS, SLOT_TRACKING } from '../flow/flow-table.js';
-import { AnomalyCounters } from '../telemetry/anomalies.js';
+import { Anomaly, AnomalyCounters } from '../telemetry/anomalies.js';
 import { formatEndpoint } from './addr.js';
-import { PRE_CLOSE, PRE_OK, PRE_PROMOTE, PRE_RESTART, PreTlsKept, PreTlsTable } from './pre-tls.js';
+import { PRE_CLOSE, PRE_OK, PRE_PROMOTE, PRE_STALE, PRE_KEPT_AREA_BYTES, PreTlsKept, PreTlsTable } from './pre-tls.js';
 import { buildRecord, type FlowRecord } from './record.js';
 import { HandshakeTracker, TLS_NO } from './tracker.js';
 
@@ -35,15 +36,23 @@ const IDLE_SEC = 60;
 const TAIL_PACKETS = 10;
 const TAIL_US = 1_000_000;
 /**
- * Default bound on flows tracked at once. A flow costs ~141 bytes of fixed arrays (flow table
- * 77, pre-payload row 64) until it shows payload: 2^19 flows are ~71 MiB. Measured with
- * scripts/bench-synflood (2M SYNs from distinct sources, each answered by a SYN-ACK, 2000 real
- * handshakes): 173 MiB peak RSS (2^20 would pass 200 MiB; the code before this bound was killed
- * at 5.5 GiB). An edge needs one entry per connection that is in its handshake or open and active
- * in the last minute (finished flows stay as passive entries until FIN/RST or 60 s of silence).
- * With kept packets (--out) each flow also has a 512-byte area (pre-tls.ts PreTlsKept).
+ * Default bound on flows tracked at once. A flow costs ~153 bytes of fixed arrays (flow table
+ * 81, pre-payload row 72) until it shows payload: 2^19 flows are ~77 MiB, and half as much again
+ * while the arrays double. Measured with scripts/bench-synflood (2M SYNs from distinct sources,
+ * each answered by a SYN-ACK, 2000 real handshakes): 181 MiB peak RSS, 182 MiB with each flood
+ * client also sending an ACK with a random number (--ack-flood); 2^20 would pass 200 MiB, and the
+ * code before this bound was killed at 5.5 GiB. An edge needs one entry per connection that
+ * is in its handshake or open and active in the last minute (finished flows stay as passive
+ * entries until FIN/RST or 60 s of silence).
  */
 export const DEFAULT_MAX_FLOWS = 1 << 19;
+/**
+ * The default bound when every flow's packets are kept (analyze --out): a flow costs 11 bytes
+ * more, and the packets of flows without payload wait in one area of PRE_KEPT_AREA_BYTES
+ * (pre-tls.ts PreTlsKept). Measured like DEFAULT_MAX_FLOWS with --out: 176 MiB peak RSS at 2^18
+ * flows, 236 MiB at 2^19 (--ack-flood). Under a 100k SYN/s flood, 2^18 flows still reach 2.6 s back.
+ */
+export const DEFAULT_MAX_FLOWS_KEPT = 1 << 18;
 
 export interface AnalyzerOptions {
   slowMs: number;
@@ -55,9 +64,14 @@ export interface AnalyzerOptions {
   /**
    * Flows tracked at once at most (handshakes, connections before their first payload, and
    * finished flows remembered until they close); beyond it the oldest is evicted and counted.
-   * Default DEFAULT_MAX_FLOWS.
+   * Default DEFAULT_MAX_FLOWS, or DEFAULT_MAX_FLOWS_KEPT with `keepPackets`.
    */
   maxFlows?: number;
+  /**
+   * Bytes of the area shared by the kept packets of flows without payload, reused oldest first
+   * (default PRE_KEPT_AREA_BYTES; only allocated when packets are kept).
+   */
+  keptAreaBytes?: number;
 }
 
 export interface AnalyzerStats {
@@ -79,6 +93,12 @@ export interface AnalyzerStats {
   /** Records whose flow reached the kept-packet limit (MAX_KEPT_PACKETS), and packets not kept. */
   keptCapFlows: number;
   keptPacketsDropped: number;
+  /**
+   * Records missing packets from before their flow's first payload in their kept packets (the
+   * area shared by flows without payload was reused by newer flows), and how many packets.
+   */
+  keptLostEarlyFlows: number;
+  keptPacketsLostEarly: number;
 }
 
 interface Entry {
@@ -93,7 +113,7 @@ export class Analyzer {
   readonly table: FlowTable<Entry>;
   readonly stats: AnalyzerStats = {
     packets: 0, bytes: 0, tcpPackets: 0, untrackedSegments: 0, flowsTracked: 0, tlsFlows: 0, nonTlsFlows: 0, idleEvicted: 0, records: 0,
-    flowsEvicted: 0, evictedHandshakes: 0, trackers: 0, keptCapFlows: 0, keptPacketsDropped: 0,
+    flowsEvicted: 0, evictedHandshakes: 0, trackers: 0, keptCapFlows: 0, keptPacketsDropped: 0, keptLostEarlyFlows: 0, keptPacketsLostEarly: 0,
   };
   readonly maxFlows: number;
   #nextSweep = 0;
@@ -103,13 +123,15 @@ export class Analyzer {
   /** Kept packets of pre-payload flows, by slot; only when packets are kept at all. */
   #preKept: PreTlsKept | null = null;
   readonly #keeping: boolean;
+  readonly #keptAreaBytes: number;
 
   constructor(readonly opts: AnalyzerOptions) {
-    const max = opts.maxFlows ?? DEFAULT_MAX_FLOWS;
+    const max = opts.maxFlows ?? (opts.keepPackets ? DEFAULT_MAX_FLOWS_KEPT : DEFAULT_MAX_FLOWS);
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
     this.#keeping = opts.keepPackets || opts.flowFilter !== null;
+    this.#keptAreaBytes = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
   }
 
   onPacket(p: DecodedPacket): void {
@@ -151,7 +173,7 @@ export class Analyzer {
     const fromClient = table.fromA === e.clientIsA;
     if (fromClient && (p.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && t.cli.isn >= 0 && p.seq !== t.cli.isn && t.packets > 2) {
       // New ISN on a tracked tuple: the old connection is over.
-      this.#finish(slot, e);
+      this.#finish(e);
       table.remove(slot);
       slot = this.#create(p);
       if (slot < 0) return;
@@ -175,17 +197,17 @@ export class Analyzer {
     const table = this.table;
     const clientIsA = pre.clientIsA(slot);
     const fromClient = table.fromA === clientIsA;
-    const kept = this.#preKept;
-    const keeps = kept !== null && kept.keeps(slot);
-    // A packet that does not fit the kept area goes to the tracker, which keeps it.
-    const r = keeps && !kept.fits(slot, p) ? PRE_PROMOTE : pre.onPacket(slot, p, fromClient);
+    const r = pre.onPacket(slot, p, fromClient);
     if (r === PRE_OK) {
-      if (keeps) kept.add(slot, p, fromClient);
+      const kept = this.#preKept;
+      if (kept !== null && kept.keeps(slot)) kept.add(slot, p, fromClient);
       return;
     }
     if (r === PRE_CLOSE) return this.#toPassive(slot, p);
-    if (r === PRE_RESTART) {
-      // New ISN on the tuple: the old connection never showed TLS and makes no record.
+    if (r !== PRE_PROMOTE) {
+      // PRE_RESTART: a new ISN on the tuple; PRE_STALE: a packet the row cannot time. The old
+      // connection never showed TLS and makes no record; the packet may start a new flow.
+      if (r === PRE_STALE) this.anomalies.bump(Anomaly.PRE_TLS_TIME_JUMP);
       table.remove(slot);
       const s = this.#create(p);
       if (s >= 0) this.onPacket2(s, p);
@@ -194,7 +216,7 @@ export class Analyzer {
     // PRE_PROMOTE: the tracker takes the row over, then sees this packet itself.
     const t = this.#tracker(p, fromClient);
     pre.resume(slot, t);
-    if (t.kept !== null) this.#preKept!.moveTo(slot, t.kept);
+    if (t.kept !== null) this.#preKept!.moveTo(slot, t);
     const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
     table.state[slot] = SLOT_TRACKING;
     table.values[slot] = e;
@@ -233,11 +255,11 @@ export class Analyzer {
       if (e.tailLeft < 0) e.tailLeft = t.kept !== null ? TAIL_PACKETS : 0;
       else e.tailLeft--;
       if (e.tailLeft <= 0 || p.flags & (TCP_FIN | TCP_RST) || p.tsUs - t.timeline[12]! > TAIL_US) {
-        this.#finish(slot, e);
+        this.#finish(e);
         this.#toPassive(slot, p);
       }
     } else if (t.closed) {
-      this.#finish(slot, e);
+      this.#finish(e);
       this.#toPassive(slot, p);
     }
   }
@@ -291,7 +313,7 @@ export class Analyzer {
       pre.start(slot, p.tsUs, clientIsA);
       if (this.#keeping) {
         let kept = this.#preKept;
-        if (kept === null) kept = this.#preKept = new PreTlsKept(table.capacity);
+        if (kept === null) kept = this.#preKept = new PreTlsKept(table.capacity, this.#keptAreaBytes);
         else if (slot >= kept.capacity) kept.grow(table.capacity);
         kept.start(slot, this.#keepsPre(p, srcIsClient));
       }
@@ -327,13 +349,13 @@ export class Analyzer {
     if (state === SLOT_TRACKING) {
       const e = table.values[s]!;
       if (!e.emitted) e.t.evictedAt = this.maxFlows;
-      if (this.#finish(s, e)) this.stats.evictedHandshakes++;
+      if (this.#finish(e)) this.stats.evictedHandshakes++;
     }
     table.remove(s);
   }
 
   /** Emits the flow's record unless it has one or never showed TLS; true when one was emitted. */
-  #finish(slot: number, e: Entry): boolean {
+  #finish(e: Entry): boolean {
     if (e.emitted) return false;
     e.emitted = true;
     const t = e.t;
@@ -349,10 +371,13 @@ export class Analyzer {
       st.keptCapFlows++;
       st.keptPacketsDropped += t.keptDropped;
     }
+    if (t.keptLostEarly > 0) {
+      st.keptLostEarlyFlows++;
+      st.keptPacketsLostEarly += t.keptLostEarly;
+    }
     const rec = buildRecord(t, this.opts.slowMs);
     t.release();
     this.opts.onRecord(rec, t);
-    void slot;
     return true;
   }
 
@@ -364,24 +389,17 @@ export class Analyzer {
       const state = table.state[s];
       if (state === 0) continue;
       const idle = nowSec - table.lastSeen[s]!;
-      if (state! >= SLOT_PASSIVE) {
+      if (state !== SLOT_TRACKING) { // passive, or without payload yet: nothing to emit
         if (idle > IDLE_SEC) { table.remove(s); this.stats.idleEvicted++; }
-        continue;
-      }
-      if (state === SLOT_PRE_TLS) {
-        if (idle > IDLE_SEC) {
-          table.remove(s);
-          this.stats.idleEvicted++;
-        }
         continue;
       }
       const e = table.values[s]!;
       if (idle > IDLE_SEC) {
-        this.#finish(s, e);
+        this.#finish(e);
         table.remove(s);
         this.stats.idleEvicted++;
       } else if (e.t.done && (nowSec * 1e6 - e.t.timeline[12]!) > TAIL_US) {
-        this.#finish(s, e);
+        this.#finish(e);
         table.state[s] = SLOT_PASSIVE;
         table.values[s] = null;
       }
@@ -393,7 +411,7 @@ export class Analyzer {
     const table = this.table;
     for (let s = 0; s < table.capacity; s++) {
       if (table.state[s] !== SLOT_TRACKING) continue;
-      this.#finish(s, table.values[s]!);
+      this.#finish(table.values[s]!);
       table.state[s] = SLOT_PASSIVE;
       table.values[s] = null;
     }

@@ -4,26 +4,36 @@
  *
  * A SYN flood of distinct sources creates one flow per SYN, and almost none of them ever sends a
  * byte. Until a segment carries payload (the ClientHello, or the ServerHello of a capture that
- * starts mid-handshake) the HandshakeTracker would only record what this 64-byte row holds, so no
- * object is allocated for such a flow: a flood costs 64 bytes here plus the flow-table entry.
+ * starts mid-handshake) the HandshakeTracker would only record what this 72-byte row holds, so no
+ * object is allocated for such a flow: a flood costs 72 bytes here plus the flow-table entry.
  *
  * 1. `start` opens a row for a flow's first packet (a SYN or SYN-ACK without payload); rows are
  *    never cleared, a reused slot is simply started again.
  * 2. `onPacket` applies a payload-free packet exactly as the tracker would (tracker.ts
- *    #clientPacket / #serverPacket for pure TCP segments), or says that it cannot: the packet
- *    carries payload, or something rare happens that the row does not model (an ACK of server
- *    bytes never seen, a time offset beyond ±35 min). Then the analyzer allocates the tracker,
- *    `resume` hands the row over, and the tracker gets the packet itself; the record is the same
- *    as if the tracker had seen every packet (verified against captures/ and the golden tests).
+ *    #clientPacket / #serverPacket for pure TCP segments). Only payload makes the analyzer
+ *    allocate the tracker: `resume` hands the row over, and the tracker gets the packet itself;
+ *    the record is the same as if the tracker had seen every packet (verified against captures/
+ *    and the golden tests). Whatever else a sender does without payload stays in the row:
+ *    repeated SYNs and SYN-ACKs (retransmissions, or new ISNs: ignored, or a new connection once
+ *    the handshake has started), ACKs with any number (the highest one past the SYN-ACK and its
+ *    time are kept, as the tracker keeps them for its cwnd-stall test), window probes and ACK
+ *    storms (counted up to MAX_HANDSHAKE_PACKETS, then the flow is dropped as the tracker would
+ *    abandon it), FIN and RST (the flow closes without a record, as it would with a tracker).
+ *    One case does not fit: a packet more than ±35 min from the flow's first (the offsets are
+ *    32-bit µs). Only a capture file can do that (merged or clock-stepped captures): the row is
+ *    then ended as stale and the packet treated as the start of a new flow (PRE_STALE, counted
+ *    as the anomaly pre_tls_time_jump), where a tracker would have kept the old start.
  *
- * Row layout (host byte order, 64 bytes a flow; the fields of the RFC 9293 §3.5 handshake):
+ * Row layout (host byte order, 72 bytes a flow; the fields of the RFC 9293 §3.5 handshake):
  *
  *   bytes  0..7   f64  firstTs          capture time of the flow's first packet, µs
- *          8..35  i32  syn, syn_ack, ack, client/server SYN-retransmit latest,
- *                      client/server last IPv4 ID time   (µs after firstTs)
- *         36..43  u32  client ISN, server ISN
- *         44..59  u16  packets, flags, client/server retransmits, client/server MSS,
+ *          8..39  i32  syn, syn_ack, ack, client/server SYN-retransmit latest,
+ *                      client/server last IPv4 ID time, client highest ACK time (µs after firstTs)
+ *         40..51  u32  client ISN, server ISN; i32 client highest ACK past the SYN-ACK (relative
+ *                      to the server's ISN + 1; 0: none)
+ *         52..67  u16  packets, flags, client/server retransmits, client/server MSS,
  *                      client/server last IPv4 ID
+ *         68..71       unused
  *
  * A SYN (or SYN-ACK) retransmission adds the repair interval [syn, now] (design.md loss rule);
  * intervals that share their start have the longest one as their union, and the phases only
@@ -34,28 +44,30 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decod
 import { IPID_BROKEN, IPID_IGNORE, judgeIpId } from '../flow/ip-id.js';
 import { seqDiff } from '../flow/tcp-stream.js';
 import { T } from './timeline.js';
-import { MAX_HANDSHAKE_PACKETS, type HandshakeTracker, type KeptPacket } from './tracker.js';
+import { MAX_HANDSHAKE_PACKETS, MAX_KEPT_PACKETS, type HandshakeTracker } from './tracker.js';
 
 /** onPacket results. */
 export const PRE_OK = 0;
-/** Allocate the tracker, `resume` it from the row, and give it this packet. */
+/** The packet carries payload: allocate the tracker, `resume` it from the row, and give it this packet. */
 export const PRE_PROMOTE = 1;
 /** The flow ended (FIN/RST, or too many packets) before showing any TLS: make it passive. */
 export const PRE_CLOSE = 2;
 /** A SYN with a new ISN on a tuple past its handshake start: a new connection reuses the tuple. */
 export const PRE_RESTART = 3;
+/** A packet too far in time from the flow's first for the row (see the file comment): end the row, start anew. */
+export const PRE_STALE = 4;
 
 /** Bytes of one row. */
-export const PRE_TLS_ROW_BYTES = 64;
+export const PRE_TLS_ROW_BYTES = 72;
 const F64_ROW = PRE_TLS_ROW_BYTES / 8;
 const I32_ROW = PRE_TLS_ROW_BYTES / 4;
 const U16_ROW = PRE_TLS_ROW_BYTES / 2;
 
 // i32 / u32 fields
-const I_SYN = 2, I_SYN_ACK = 3, I_ACK = 4, I_CLI_RETX_TS = 5, I_SRV_RETX_TS = 6, I_CLI_ID_TS = 7, I_SRV_ID_TS = 8;
-const I_CLI_ISN = 9, I_SRV_ISN = 10;
+const I_SYN = 2, I_SYN_ACK = 3, I_ACK = 4, I_CLI_RETX_TS = 5, I_SRV_RETX_TS = 6, I_CLI_ID_TS = 7, I_SRV_ID_TS = 8, I_CLI_ACK_TS = 9;
+const I_CLI_ISN = 10, I_SRV_ISN = 11, I_CLI_ACK_REL = 12;
 // u16 fields
-const H_PACKETS = 22, H_FLAGS = 23, H_CLI_RETX = 24, H_SRV_RETX = 25, H_CLI_MSS = 26, H_SRV_MSS = 27, H_CLI_ID = 28, H_SRV_ID = 29;
+const H_PACKETS = 26, H_FLAGS = 27, H_CLI_RETX = 28, H_SRV_RETX = 29, H_CLI_MSS = 30, H_SRV_MSS = 31, H_CLI_ID = 32, H_SRV_ID = 33;
 // flag bits
 const F_CLIENT_IS_A = 1 << 0;
 const F_SYN = 1 << 1; // also: the client ISN is known
@@ -64,7 +76,7 @@ const F_ACK = 1 << 3;
 // per direction: client bits, server bits = client bits << 1
 const F_CLI_ID = 1 << 4, F_CLI_ID_SEQ = 1 << 6, F_CLI_ID_BROKEN = 1 << 8;
 
-/** Offsets beyond this (µs, ±35 min) do not fit the row: the tracker takes over. */
+/** Offsets beyond this (µs, ±35 min) do not fit the row. */
 const MAX_OFFSET = 0x7fffffff;
 
 export class PreTlsTable {
@@ -112,19 +124,16 @@ export class PreTlsTable {
 
   /** Applies one packet of the flow (see the file comment); returns PRE_*. */
   onPacket(slot: number, p: DecodedPacket, fromClient: boolean): number {
+    if (p.payloadLen > 0) return PRE_PROMOTE;
     const i = slot * I32_ROW, h = slot * U16_ROW;
     const u16 = this.#u16, i32 = this.#i32;
     const d = p.tsUs - this.#f64[slot * F64_ROW]!;
-    if (p.payloadLen > 0 || d > MAX_OFFSET || d < -MAX_OFFSET) return PRE_PROMOTE;
+    if (d > MAX_OFFSET || d < -MAX_OFFSET) return PRE_STALE;
     let fl = u16[h + H_FLAGS]!;
     const flags = p.flags;
     const packets = u16[h + H_PACKETS]!;
-    if (fromClient) {
-      // Analyzer rule: a new ISN on a tuple that is past its handshake start is a new connection.
-      if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && fl & F_SYN && p.seq !== this.#u32[i + I_CLI_ISN] && packets > 2) return PRE_RESTART;
-      // An ACK of server bytes beyond the SYN-ACK: the tracker keeps the acknowledged position.
-      if (!(flags & TCP_SYN) && flags & TCP_ACK && fl & F_SYN_ACK && seqDiff(p.ack, (this.#u32[i + I_SRV_ISN]! + 1) >>> 0) > 0) return PRE_PROMOTE;
-    }
+    // Analyzer rule: a new ISN on a tuple that is past its handshake start is a new connection.
+    if (fromClient && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && fl & F_SYN && p.seq !== this.#u32[i + I_CLI_ISN] && packets > 2) return PRE_RESTART;
     u16[h + H_PACKETS] = packets + 1;
     // FIN or RST before any payload: the tracker would close, and a flow that never showed a
     // TLS hello makes no record.
@@ -142,9 +151,18 @@ export class PreTlsTable {
             this.#retransmit(i + I_CLI_RETX_TS, h + H_CLI_RETX, d);
           }
         }
-      } else if (flags & TCP_ACK && fl & F_SYN_ACK && !(fl & F_ACK)) {
-        fl |= F_ACK;
-        i32[i + I_ACK] = d;
+      } else if (flags & TCP_ACK && fl & F_SYN_ACK) {
+        if (!(fl & F_ACK)) {
+          fl |= F_ACK;
+          i32[i + I_ACK] = d;
+        }
+        // tracker.ts #clientAck: the highest position acknowledged in the server's stream, and
+        // when (a pure ACK), whatever the number (an ACK of bytes never sent included).
+        const rel = seqDiff(p.ack, (this.#u32[i + I_SRV_ISN]! + 1) >>> 0);
+        if (rel > i32[i + I_CLI_ACK_REL]!) {
+          i32[i + I_CLI_ACK_REL] = rel;
+          i32[i + I_CLI_ACK_TS] = d;
+        }
       }
     } else if (flags & TCP_SYN) {
       // The server's SYN-ACK is sent from the request socket (IP ID 0 on Linux): not observed.
@@ -210,45 +228,64 @@ export class PreTlsTable {
     t.srv.retransmits = srvRetx;
     if (cliRetx > 0) t.loss.push(tl[T.SYN]!, first + i32[i + I_CLI_RETX_TS]!);
     if (srvRetx > 0) t.loss.push(tl[T.SYN_ACK]!, first + i32[i + I_SRV_RETX_TS]!);
-    t.restoreMss(u16[h + H_CLI_MSS]!, u16[h + H_SRV_MSS]!);
+    const ackRel = i32[i + I_CLI_ACK_REL]!;
+    t.restore(u16[h + H_CLI_MSS]!, u16[h + H_SRV_MSS]!, ackRel, ackRel > 0 ? first + i32[i + I_CLI_ACK_TS]! : -1);
     t.cliIds.restore(fl & F_CLI_ID ? u16[h + H_CLI_ID]! : -1, first + i32[i + I_CLI_ID_TS]!, (fl & F_CLI_ID_SEQ) !== 0, (fl & F_CLI_ID_BROKEN) !== 0);
     t.srvIds.restore(fl & (F_CLI_ID << 1) ? u16[h + H_SRV_ID]! : -1, first + i32[i + I_SRV_ID_TS]!, (fl & (F_CLI_ID_SEQ << 1)) !== 0,
       (fl & (F_CLI_ID_BROKEN << 1)) !== 0);
   }
 }
 
-/** Bytes per flow for packets kept before its first payload (per-flow pcaps and ladders). */
-export const PRE_KEPT_BYTES = 512;
+/** Default size of the area shared by the kept packets of flows without payload (see PreTlsKept). */
+export const PRE_KEPT_AREA_BYTES = 32 * 1024 * 1024;
 const KEPT_HEADER = 40;
-// meta (u16 per slot x 4): bytes used, packets kept, keep flag, unused
-const M_USED = 0, M_COUNT = 1, M_KEEP = 2;
 
 /**
- * Kept packets (analyze --out, --ladder) of flows that have shown no payload yet, in one fixed
- * area per flow: a flood of SYNs allocates no object per packet here either (a KeptPacket and a
- * typed array per SYN made a 2M-SYN flood cost 1.5 GiB with --out). A SYN, SYN-ACK, a
- * retransmission and the ACK fit; a packet that does not makes the analyzer allocate the flow's
- * tracker first (as for payload), which keeps it. When the tracker takes over, the packets are
- * copied into its list.
+ * Kept packets (analyze --out, --ladder) of flows that have shown no payload yet, in one area of
+ * fixed size shared by all of them, reused oldest first (a byte ring, undici fixed-queue.js
+ * shape): a flood of SYNs allocates no object per packet, and its memory does not grow with the
+ * flood or the flow bound (a KeptPacket and a typed array per SYN made a 2M-SYN flood cost
+ * 1.5 GiB with --out; a 512-byte area per flow, 594 MiB). When the flow's first payload
+ * allocates its tracker, `moveTo` copies the flow's packets that are still there into the
+ * tracker's list; the ones already reused by newer flows are counted on the record
+ * (`keptLostEarly`), never promoted or kept elsewhere. At a 100k SYN/s flood answered by SYN-ACKs
+ * (224 bytes a flow) the 32 MiB default holds the last 1.5 s, 1.05 s when each flood client also
+ * sends an ACK (320 bytes): a real handshake's SYN, SYN-ACK and ACK are normally taken out by its
+ * ClientHello one round trip later; one whose SYN was retransmitted after 1 s may lose its first
+ * SYN (scripts/bench-synflood: with 16 MiB, 86 of 2000 real flows lost their two oldest packets
+ * to --ack-flood, with 32 MiB none).
  *
- *   entry = f64 tsUs | u32 tsSec | u32 tsNsec | u32 origLen | u32 seq | u32 ack | u16 caplen |
- *           u16 linkType | u8 flags | u8 fromClient | pad to 40 | packet bytes | pad to 8
+ * Each flow's entries are chained newest to oldest (`back`: distance to the flow's previous
+ * entry). `#w` is the absolute write position (bytes ever written, wrap padding included): an
+ * entry at absolute position P is intact while #w - P <= area size. An entry never straddles the
+ * end of the area; the tail left unused before a wrap counts as written (the entries there are
+ * the oldest, and are given up a lap early).
+ *
+ *   entry = u32 back | u32 tsSec | u32 tsNsec | u32 origLen | u32 seq | u32 ack | f64 tsUs |
+ *           u16 caplen | u16 linkType | u8 flags | u8 fromClient | pad to 40 | packet bytes | pad to 8
+ *
+ * Per slot: the absolute position of the flow's newest entry (-1: none), how many packets it
+ * kept (u16: at most MAX_HANDSHAKE_PACKETS before the flow is dropped), and whether its packets
+ * are wanted at all.
  */
 export class PreTlsKept {
-  #buf: Uint8Array;
-  #f64: Float64Array;
-  #u32: Uint32Array;
-  #u16: Uint16Array;
-  #meta: Uint16Array;
-  #cap: number;
+  readonly areaBytes: number;
+  #area: Uint8Array | null = null;
+  #f64: Float64Array = new Float64Array(0);
+  #u32: Uint32Array = new Uint32Array(0);
+  #u16: Uint16Array = new Uint16Array(0);
+  #w = 0;
+  #newest: Float64Array;
+  #count: Uint16Array;
+  #keep: Uint8Array;
+  #cap = 0;
 
-  constructor(capacity: number) {
-    this.#cap = 0;
-    this.#buf = new Uint8Array(0);
-    this.#f64 = new Float64Array(0);
-    this.#u32 = new Uint32Array(0);
-    this.#u16 = new Uint16Array(0);
-    this.#meta = new Uint16Array(0);
+  constructor(capacity: number, areaBytes = PRE_KEPT_AREA_BYTES) {
+    if (!Number.isInteger(areaBytes) || areaBytes < 1024 || areaBytes % 8 !== 0) throw new RangeError(`pre-payload kept area: a multiple of 8 bytes, at least 1024, got ${areaBytes}`);
+    this.areaBytes = areaBytes;
+    this.#newest = new Float64Array(0);
+    this.#count = new Uint16Array(0);
+    this.#keep = new Uint8Array(0);
     this.grow(capacity);
   }
 
@@ -258,74 +295,100 @@ export class PreTlsKept {
 
   grow(capacity: number): void {
     if (capacity <= this.#cap) return;
-    const buf = new Uint8Array(capacity * PRE_KEPT_BYTES);
-    buf.set(this.#buf);
-    const meta = new Uint16Array(capacity * 4);
-    meta.set(this.#meta);
-    this.#buf = buf;
-    this.#f64 = new Float64Array(buf.buffer);
-    this.#u32 = new Uint32Array(buf.buffer);
-    this.#u16 = new Uint16Array(buf.buffer);
-    this.#meta = meta;
+    const newest = new Float64Array(capacity);
+    newest.set(this.#newest);
+    const count = new Uint16Array(capacity);
+    count.set(this.#count);
+    const keep = new Uint8Array(capacity);
+    keep.set(this.#keep);
+    this.#newest = newest;
+    this.#count = count;
+    this.#keep = keep;
     this.#cap = capacity;
   }
 
   /** Opens the area of a new flow; `keep` false: this flow's packets are not wanted. */
   start(slot: number, keep: boolean): void {
-    const m = slot * 4;
-    this.#meta[m + M_USED] = 0;
-    this.#meta[m + M_COUNT] = 0;
-    this.#meta[m + M_KEEP] = keep ? 1 : 0;
+    this.#newest[slot] = -1;
+    this.#count[slot] = 0;
+    this.#keep[slot] = keep ? 1 : 0;
   }
 
   keeps(slot: number): boolean {
-    return this.#meta[slot * 4 + M_KEEP] === 1;
+    return this.#keep[slot] === 1;
   }
 
-  /** Whether `p` fits the flow's area. */
-  fits(slot: number, p: DecodedPacket): boolean {
-    return this.#meta[slot * 4 + M_USED]! + KEPT_HEADER + ((p.caplen + 7) & ~7) <= PRE_KEPT_BYTES;
-  }
-
-  /** Copies `p` into the flow's area (the caller checked `fits`). */
+  /** Copies `p` into the area, reusing the oldest entries when it is full. */
   add(slot: number, p: DecodedPacket, fromClient: boolean): void {
-    const m = slot * 4, meta = this.#meta;
-    const used = meta[m + M_USED]!;
     const size = KEPT_HEADER + ((p.caplen + 7) & ~7);
-    const o = slot * PRE_KEPT_BYTES + used;
-    this.#f64[o >>> 3] = p.tsUs;
-    const w = o >>> 2;
-    const u32 = this.#u32;
-    u32[w + 2] = p.tsSec;
-    u32[w + 3] = p.tsNsec;
-    u32[w + 4] = p.origLen;
-    u32[w + 5] = p.seq;
-    u32[w + 6] = p.ack;
-    this.#u16[(o >>> 1) + 14] = p.caplen;
-    this.#u16[(o >>> 1) + 15] = p.linkType;
-    this.#buf[o + 32] = p.flags;
-    this.#buf[o + 33] = fromClient ? 1 : 0;
-    this.#buf.set(p.buf.subarray(p.off, p.off + p.caplen), o + KEPT_HEADER);
-    meta[m + M_USED] = used + size;
-    meta[m + M_COUNT]!++;
+    const n = this.#count[slot]!;
+    this.#count[slot] = n + 1;
+    const cap = this.areaBytes;
+    if (size > cap) return; // never kept: counted as lost when the flow's packets are moved
+    let area = this.#area;
+    if (area === null) { // allocated on first use: --flow for a flow that is not there never needs it
+      const buf = new ArrayBuffer(cap);
+      area = this.#area = new Uint8Array(buf);
+      this.#f64 = new Float64Array(buf);
+      this.#u32 = new Uint32Array(buf);
+      this.#u16 = new Uint16Array(buf);
+    }
+    let w = this.#w;
+    let o = w % cap;
+    if (o + size > cap) { // wrap: the tail is given up
+      w += cap - o;
+      o = 0;
+    }
+    const prev = this.#newest[slot]!;
+    const back = prev >= 0 && w - prev < cap ? w - prev : 0;
+    const x = o >>> 2, u32 = this.#u32;
+    u32[x] = back;
+    u32[x + 1] = p.tsSec;
+    u32[x + 2] = p.tsNsec;
+    u32[x + 3] = p.origLen;
+    u32[x + 4] = p.seq;
+    u32[x + 5] = p.ack;
+    this.#f64[(o >>> 3) + 3] = p.tsUs;
+    this.#u16[(o >>> 1) + 16] = p.caplen;
+    this.#u16[(o >>> 1) + 17] = p.linkType;
+    area[o + 36] = p.flags;
+    area[o + 37] = fromClient ? 1 : 0;
+    area.set(p.buf.subarray(p.off, p.off + p.caplen), o + KEPT_HEADER);
+    this.#newest[slot] = w;
+    this.#w = w + size;
   }
 
-  /** The flow's kept packets, oldest first, appended to `out`. */
-  moveTo(slot: number, out: KeptPacket[]): void {
-    const m = slot * 4, meta = this.#meta;
-    let o = slot * PRE_KEPT_BYTES;
-    for (let i = 0; i < meta[m + M_COUNT]!; i++) {
-      const w = o >>> 2;
-      const caplen = this.#u16[(o >>> 1) + 14]!;
-      out.push({
-        tsSec: this.#u32[w + 2]!, tsNsec: this.#u32[w + 3]!, tsUs: this.#f64[o >>> 3]!, origLen: this.#u32[w + 4]!,
-        linkType: this.#u16[(o >>> 1) + 15]!, fromClient: this.#buf[o + 33] === 1,
-        data: this.#buf.slice(o + KEPT_HEADER, o + KEPT_HEADER + caplen),
-        flags: this.#buf[o + 32]!, seq: this.#u32[w + 5]!, ack: this.#u32[w + 6]!, payloadLen: 0,
-      });
-      o += KEPT_HEADER + ((caplen + 7) & ~7);
+  /**
+   * Hands the flow's kept packets that are still in the area, oldest first, to the tracker taking
+   * the flow over (whose list is empty): up to MAX_KEPT_PACKETS, the rest counted in `keptDropped`
+   * as tracker.ts #keep does; the ones reused by newer flows are counted in `keptLostEarly`.
+   */
+  moveTo(slot: number, t: HandshakeTracker): void {
+    const out = t.kept!;
+    const n = this.#count[slot]!;
+    const cap = this.areaBytes, w = this.#w;
+    const at: number[] = [];
+    for (let pos = this.#newest[slot]!; pos >= 0 && w - pos <= cap; ) {
+      at.push(pos);
+      const back = this.#u32[(pos % cap) >>> 2]!;
+      pos = back > 0 ? pos - back : -1;
     }
-    meta[m + M_COUNT] = 0;
-    meta[m + M_USED] = 0;
+    const area = this.#area;
+    let overLimit = 0;
+    for (let k = at.length - 1; k >= 0; k--) {
+      if (out.length >= MAX_KEPT_PACKETS) { overLimit++; continue; }
+      const o = at[k]! % cap, x = o >>> 2;
+      const caplen = this.#u16[(o >>> 1) + 16]!;
+      out.push({
+        tsSec: this.#u32[x + 1]!, tsNsec: this.#u32[x + 2]!, tsUs: this.#f64[(o >>> 3) + 3]!, origLen: this.#u32[x + 3]!,
+        linkType: this.#u16[(o >>> 1) + 17]!, fromClient: area![o + 37] === 1,
+        data: area!.slice(o + KEPT_HEADER, o + KEPT_HEADER + caplen),
+        flags: area![o + 36]!, seq: this.#u32[x + 4]!, ack: this.#u32[x + 5]!, payloadLen: 0,
+      });
+    }
+    this.#newest[slot] = -1;
+    this.#count[slot] = 0;
+    t.keptDropped += overLimit;
+    t.keptLostEarly += n - at.length;
   }
 }

@@ -110,6 +110,9 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   if (t.cli.contentLost || t.srv.contentLost) notes.push('payload bytes cut by the capture snaplen');
   if (t.startMayBeEvicted) notes.push('first seen mid-connection after the analyzer had evicted flows (--max-flows): its start may have been evicted');
   if (t.keptDropped > 0) notes.push(`${t.keptDropped} packet(s) not kept for the per-flow pcap (limit ${MAX_KEPT_PACKETS} per flow)`);
+  if (t.keptLostEarly > 0) {
+    notes.push(`${t.keptLostEarly} packet(s) from before the first payload not kept for the per-flow pcap (the area they waited in, shared by all flows without payload, was reused by newer flows)`);
+  }
   const ch = t.clientHello;
   const sh = t.serverHello;
   const resumed = sh !== null && (sh.version === 0x0304 ? sh.pskAccepted : t.abbreviated);

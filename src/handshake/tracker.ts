@@ -74,6 +74,11 @@ export class HandshakeTracker implements TlsStreamOwner {
   kept: KeptPacket[] | null = null;
   /** Packets not kept because `kept` reached MAX_KEPT_PACKETS (noted on the record). */
   keptDropped = 0;
+  /**
+   * Packets from before the flow's first payload not kept because the area they waited in, shared
+   * by all flows without payload (pre-tls.ts PreTlsKept), was reused by newer flows (noted).
+   */
+  keptLostEarly = 0;
   /** Set (to the limit) when the analyzer evicted this flow to stay within its flow bound. */
   evictedAt = 0;
   /** First seen mid-connection after the analyzer had evicted flows: its start may have been one. */
@@ -112,10 +117,16 @@ export class HandshakeTracker implements TlsStreamOwner {
     this.tlsSrv = new TlsStream(false, this);
   }
 
-  /** Takes over the MSS each side announced, from state kept before this tracker existed (pre-tls.ts). */
-  restoreMss(cliMss: number, srvMss: number): void {
+  /**
+   * Takes over state kept before this tracker existed (pre-tls.ts): the MSS each side announced,
+   * and the highest position the client acknowledged in the server's stream with the time of that
+   * ACK (0 and -1: none).
+   */
+  restore(cliMss: number, srvMss: number, clientAckRel: number, clientAckTs: number): void {
     this.#cliMss = cliMss;
     this.#srvMss = srvMss;
+    this.#clientAckRel = clientAckRel;
+    this.#lastClientAckTs = clientAckTs;
   }
 
   get done(): boolean {

@@ -29,6 +29,12 @@ export const enum Anomaly {
   TOO_MANY_IPV6_EXTENSIONS,
   /** A flow with more open sequence holes than the loss timer keeps (tcp-stream.ts MAX_HOLES). */
   TOO_MANY_SEQUENCE_HOLES,
+  /**
+   * A packet without payload more than ±35 min from its flow's first, before any payload: the
+   * flow's fixed-size pre-payload state cannot time it, so that state ends and the packet may
+   * start a new flow (handshake/pre-tls.ts PRE_STALE). Only capture files jump like that.
+   */
+  PRE_TLS_TIME_JUMP,
   COUNT,
 }
 
@@ -57,6 +63,7 @@ export const ANOMALY_NAMES: readonly string[] = [
   'too_many_vlan_tags',
   'too_many_ipv6_extensions',
   'too_many_sequence_holes',
+  'pre_tls_time_jump',
 ];
 
 /**

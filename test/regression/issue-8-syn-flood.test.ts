@@ -10,15 +10,23 @@
  * - RingReader: a flow of more than ~120k packets whose chain start is uncertain used to throw
  *   a RangeError from `unshift(...older)`.
  * - The CLI: --max-flows, its one-line error, and the eviction figures in every summary.
+ * - Review of the above (review.md findings 1, 2): packets without payload of any kind (ACKs with
+ *   any number, RSTs, FINs, window probes, new ISNs, ACK storms, SYN-ACK retransmissions) stay in
+ *   the fixed row, with kept packets too; what the row keeps reproduces the tracker's record; the
+ *   kept packets of flows without payload share one bounded area whose reuse is counted and noted.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Analyzer, type AnalyzerOptions } from '../../src/handshake/analyzer.js';
 import { DecodedPacket } from '../../src/decode/packet.js';
+import { decodePacket } from '../../src/decode/dispatch.js';
+import { Status } from '../../src/decode/reader.js';
+import { AnomalyCounters } from '../../src/telemetry/anomalies.js';
+import { formatEndpoint } from '../../src/handshake/addr.js';
 import { recordToJson } from '../../src/handshake/record-json.js';
-import type { FlowRecord } from '../../src/handshake/record.js';
-import type { HandshakeTracker } from '../../src/handshake/tracker.js';
+import { buildRecord, type FlowRecord } from '../../src/handshake/record.js';
+import { HandshakeTracker } from '../../src/handshake/tracker.js';
 import { RingReader } from '../../src/ring/reader.js';
 import { flowHash } from '../../src/ring/flow-hash.js';
 import { FLOW_BUCKETS } from '../../src/ring/layout.js';
@@ -264,5 +272,233 @@ describe('analyze --max-flows', () => {
 
   it.each(['0', '-5', '1.5', 'many', ''])('--max-flows "%s" is a one-line usage error', (v) => {
     expectOneLineError(runCli(['analyze', `--max-flows=${v}`, file]), /^slowshake: --max-flows: expected a whole number of flows from 1 to \d+, got "/);
+  });
+});
+
+// ---- review of item 4 (review.md findings 1 and 2): payload-less packets and kept packets stay bounded
+
+/** A reproducible pseudo-random 32-bit number for flow i, packet k. */
+const rnd = (i: number, k: number): number => {
+  let x = Math.imul(i ^ 0x5bd1e995, 0x85ebca6b) ^ Math.imul(k + 1, 0x27d4eb2f);
+  x ^= x >>> 13;
+  return Math.imul(x, 0xc2b2ae35) >>> 0;
+};
+
+const SYN = 0x02, ACK = 0x10, SYN_ACK = 0x12, RST_ACK = 0x14, FIN_ACK = 0x11;
+
+/**
+ * `n` flows of packets without payload from distinct sources to 203.0.113.1:443, of eight hostile
+ * kinds (flow i is kind i % 8), each flow's packets 20 µs apart from its start, the starts evenly
+ * spread over [fromUs, toUs):
+ *   0  SYN, SYN-ACK, an ACK with a random number (review.md finding 1: half acknowledge bytes never sent)
+ *   1  SYN, SYN-ACK, an ACK of 1000 bytes never sent, an RST with a random ACK number
+ *   2  SYN, SYN-ACK, a FIN acknowledging 5000 bytes never sent
+ *   3  SYN, SYN-ACK, ACK, five zero-window probes (sequence one below the next, window 0, random ACK numbers)
+ *   4  five SYNs with new ISNs
+ *   5  SYN, SYN-ACK, an ACK storm: 50 ACKs with random numbers
+ *   6  SYN, SYN-ACK, three SYN-ACK retransmissions and a SYN retransmission (finding 2: overflowed the
+ *      512-byte kept area, one tracker per flow with --out)
+ *   7  SYN-ACK first (the SYN not seen), a client ACK with a random number, a server ACK with one
+ */
+function hostileFlood(n: number, fromUs: number, toUs: number): Packet[] {
+  const out: Packet[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = fromUs + Math.floor(((toUs - fromUs) * i) / n);
+    const src = floodSrc(i), port = 1024 + (i % 60000);
+    const cIsn = Math.imul(i, 2654435761) >>> 0, sIsn = Math.imul(i + 7, 2246822519) >>> 0;
+    let k = 0, id = i & 0xffff;
+    const cli = (flags: number, seq: number, ack: number, win = 502): void => {
+      const f = tcpFrame(src, port, SERVER, 443, flags, seq, ack, id++, flags & SYN ? 1460 : 0);
+      new DataView(f.buffer).setUint16(48, win);
+      const at = start + 20 * k++;
+      out.push({ sec: Math.floor(at / 1e6), nsec: (at % 1e6) * 1000, data: f, origLen: f.length });
+    };
+    const srv = (flags: number, seq: number, ack: number): void => {
+      const f = tcpFrame(SERVER, 443, src, port, flags, seq, ack, 0, flags & SYN ? 1460 : 0);
+      const at = start + 20 * k++;
+      out.push({ sec: Math.floor(at / 1e6), nsec: (at % 1e6) * 1000, data: f, origLen: f.length });
+    };
+    const open = (): void => { cli(SYN, cIsn, 0); srv(SYN_ACK, sIsn, cIsn + 1); };
+    switch (i % 8) {
+      case 0: open(); cli(ACK, cIsn + 1, rnd(i, 0)); break;
+      case 1: open(); cli(ACK, cIsn + 1, sIsn + 1001); cli(RST_ACK, cIsn + 1, rnd(i, 1)); break;
+      case 2: open(); cli(FIN_ACK, cIsn + 1, sIsn + 5001); break;
+      case 3: open(); cli(ACK, cIsn + 1, sIsn + 1); for (let j = 0; j < 5; j++) cli(ACK, cIsn, rnd(i, j), 0); break;
+      case 4: for (let j = 0; j < 5; j++) cli(SYN, rnd(i, j), 0); break;
+      case 5: open(); for (let j = 0; j < 50; j++) cli(ACK, cIsn + 1, rnd(i, j)); break;
+      case 6: open(); for (let j = 0; j < 3; j++) srv(SYN_ACK, sIsn, cIsn + 1); cli(SYN, cIsn, 0); break;
+      case 7: srv(SYN_ACK, sIsn, cIsn + 1); cli(ACK, cIsn + 1, rnd(i, 0)); srv(ACK, sIsn + 1, rnd(i, 1)); break;
+    }
+  }
+  return out.sort((a, b) => us(a) - us(b));
+}
+
+describe('packets without payload never allocate per flow (review.md findings 1 and 2)', () => {
+  const t0 = 1_750_000_000e6;
+
+  it('16k hostile flows (random ACKs, RSTs, FINs, window probes, new ISNs, ACK storms, SYN-ACK retransmissions): no tracker, no record, with and without kept packets', () => {
+    const packets = hostileFlood(16_000, t0, t0 + 1e6);
+    for (const keepPackets of [false, true]) {
+      const r = analyze(packets, 1, { keepPackets });
+      const s = r.an.stats;
+      expect(s.trackers).toBe(0);
+      expect(s.records).toBe(0);
+      expect(s.flowsTracked).toBeGreaterThanOrEqual(16_000); // kind 4 restarts its flow with each new ISN
+      expect(r.an.anomalies.toObject().pre_tls_time_jump).toBeUndefined();
+    }
+    // the reviewer's figure: 100k flows of SYN, SYN-ACK and a random ACK gave 100,000 trackers
+    const big = analyze(hostileFlood(100_000, t0, t0 + 2e6), 1, { maxFlows: 10_000 });
+    expect(big.an.stats.trackers).toBe(0);
+    expect(big.maxSize).toBeLessThanOrEqual(10_000);
+    expect(big.an.stats.flowsEvicted).toBeGreaterThan(50_000);
+  });
+
+  it.each(captureFiles)('%s mixed into 8k hostile flows: the same records, trackers only for the capture\'s own flows, kept packets unchanged', (file) => {
+    const cap: Capture = readCapture(join(CAPTURES, file));
+    const first = us(cap.packets[0]!), last = us(cap.packets[cap.packets.length - 1]!);
+    const mixedPackets = merge(cap.packets, hostileFlood(8000, first - 1e5, last + 1e5));
+    const keptOf = (r: Run): string[] => r.records.map((rec, i) => `${r.json[i]} ${r.trackers[i]!.kept!.map((k) => `${k.tsUs}/${k.fromClient}/${k.flags}/${k.seq}/${k.ack}/${Buffer.from(k.data).toString('hex')}`).join(',')}`).sort();
+    for (const keepPackets of [false, true]) {
+      const alone = analyze(cap.packets, cap.linkType, { keepPackets });
+      const mixed = analyze(mixedPackets, cap.linkType, { keepPackets });
+      expect(mixed.json.slice().sort()).toEqual(alone.json.slice().sort());
+      expect(mixed.an.stats.trackers).toBe(alone.an.stats.trackers);
+      if (keepPackets) expect(keptOf(mixed)).toEqual(keptOf(alone));
+    }
+  });
+
+  it('an ACK of bytes never sent before the first payload is kept in the row: the record is the one a tracker that saw every packet makes', () => {
+    const cap = readCapture(join(CAPTURES, 'cwnd-stall.pcap'));
+    const client = '198.51.100.2:41201';
+    // after the client's handshake ACK (frame 6), 100 µs later, the same ACK acknowledging 2^30
+    // server bytes: the client's highest ACK then stays above every later one, so the tracker's
+    // cwnd-stall test never fires for this flow
+    const ackAt = cap.packets.findIndex((p) => p.data[47] === ACK && ((p.data[34]! << 8) | p.data[35]!) === 41201);
+    const bogus = new Uint8Array(cap.packets[ackAt]!.data); // a copy (Buffer#slice would share the capture's bytes)
+    const dv = new DataView(bogus.buffer);
+    dv.setUint32(42, (dv.getUint32(42) + 2 ** 30) >>> 0);
+    const at = us(cap.packets[ackAt]!) + 100;
+    const packets = [...cap.packets.slice(0, ackAt + 1), { sec: Math.floor(at / 1e6), nsec: (at % 1e6) * 1000, data: bogus, origLen: bogus.length }, ...cap.packets.slice(ackAt + 1)];
+    const recOf = (r: Run): string => r.json[r.records.findIndex((x) => x.client === client)]!;
+    const plain = analyze(cap.packets, cap.linkType);
+    const injected = analyze(packets, cap.linkType);
+    expect(JSON.parse(recOf(plain)).cwnd_stall).toBe(true);
+    expect(JSON.parse(recOf(injected)).cwnd_stall).toBe(false);
+    expect(recOf(injected)).toBe(trackerRecord(packets, cap.linkType, client));
+    expect(injected.an.stats.trackers).toBe(plain.an.stats.trackers);
+  });
+
+  it('a packet without payload more than 35 min from its flow\'s first: the row ends, counted, still no tracker', () => {
+    const src = floodSrc(1);
+    const at = (u: number, data: Uint8Array): Packet => ({ sec: Math.floor(u / 1e6), nsec: (u % 1e6) * 1000, data, origLen: data.length });
+    // forward: a flow kept from idling out by an ACK every 50 s reaches 2^31 µs after its SYN at the 43rd
+    const fwd: Packet[] = [at(t0, tcpFrame(src, 5000, SERVER, 443, SYN, 100, 0, 1, 1460)), at(t0 + 100, tcpFrame(SERVER, 443, src, 5000, SYN_ACK, 900, 101, 0, 1460))];
+    for (let k = 1; k <= 44; k++) fwd.push(at(t0 + k * 50e6, tcpFrame(src, 5000, SERVER, 443, ACK, 101, 901, 1 + k)));
+    const f = analyze(fwd, 1);
+    expect(f.an.anomalies.toObject().pre_tls_time_jump).toBe(1);
+    expect(f.an.stats.trackers).toBe(0);
+    expect(f.an.stats.untrackedSegments).toBe(2); // the 43rd and 44th ACKs: no flow to belong to
+    // backward (files out of order): a SYN-ACK 40 min before the SYN ends that row and starts a flow of its own
+    const b = analyze([
+      at(t0, tcpFrame(src, 5000, SERVER, 443, SYN, 100, 0, 1, 1460)),
+      at(t0 - 40 * 60e6, tcpFrame(SERVER, 443, src, 5000, SYN_ACK, 900, 101, 0, 1460)),
+    ], 1);
+    expect(b.an.anomalies.toObject().pre_tls_time_jump).toBe(1);
+    expect(b.an.stats.trackers).toBe(0);
+    expect(b.an.stats.flowsTracked).toBe(2);
+  });
+});
+
+/** The record of `client`'s flow from a HandshakeTracker fed every packet of it (no pre-payload row), at `done`. */
+function trackerRecord(packets: Packet[], linkType: number, client: string): string {
+  const an = new AnomalyCounters();
+  const p = new DecodedPacket();
+  let t: HandshakeTracker | null = null;
+  for (const x of packets) {
+    p.buf = x.data; p.off = 0; p.caplen = x.data.length; p.origLen = x.origLen; p.linkType = linkType;
+    p.tsSec = x.sec; p.tsNsec = x.nsec; p.tsUs = x.sec * 1e6 + Math.floor(x.nsec / 1000);
+    if (decodePacket(p, an) !== Status.OK) continue;
+    const alen = p.ipVersion === 6 ? 16 : 4;
+    const srcAddr = p.buf.slice(p.srcAddrOff, p.srcAddrOff + alen), dstAddr = p.buf.slice(p.dstAddrOff, p.dstAddrOff + alen);
+    const src = formatEndpoint(srcAddr, p.srcPort), dst = formatEndpoint(dstAddr, p.dstPort);
+    if (src !== client && dst !== client) continue;
+    t ??= new HandshakeTracker(p.ipVersion, srcAddr, dstAddr, p.srcPort, p.dstPort, an); // the flow starts with the client's SYN
+    t.onPacket(p, src === client);
+    if (t.done) break;
+  }
+  return recordToJson(buildRecord(t!, 200));
+}
+
+describe('kept packets of flows without payload share one bounded area (review.md finding 2)', () => {
+  it('a flood between a handshake\'s SYN and its ClientHello reuses the area: the lost packets are counted and noted, never a tracker, the rest is kept', () => {
+    const cap = readCapture(join(CAPTURES, 'fast-tls13.pcap'));
+    const alone = analyze(cap.packets, cap.linkType, { keepPackets: true });
+    // every flow's ClientHello comes after 4000 flood SYNs (+ SYN-ACKs) that overflow a 256 KiB area
+    const first = us(cap.packets[0]!);
+    const chAt = Math.min(...alone.records.map((r) => r.timeline.client_hello!));
+    const floodPackets = hostileFlood(4000 * 8, first + 1, chAt - 1);
+    const mixed = analyze(merge(cap.packets, floodPackets), cap.linkType, { keepPackets: true, keptAreaBytes: 256 * 1024 });
+    expect(mixed.an.stats.trackers).toBe(alone.an.stats.trackers);
+    expect(mixed.records).toHaveLength(alone.records.length);
+    let lostFlows = 0, lostPackets = 0;
+    for (const [i, rec] of mixed.records.entries()) {
+      const j = alone.records.findIndex((r) => r.client === rec.client);
+      const want = alone.records[j]!;
+      const keptAlone = alone.trackers[j]!.kept!, kept = mixed.trackers[i]!.kept!;
+      const lost = keptAlone.length - kept.length;
+      const hex = (k: { data: Uint8Array }): string => Buffer.from(k.data).toString('hex');
+      expect(kept.map(hex)).toEqual(keptAlone.slice(lost).map(hex)); // the oldest are the ones gone
+      if (lost > 0) {
+        lostFlows++;
+        lostPackets += lost;
+        expect(rec.notes).toContain(`${lost} packet(s) from before the first payload not kept for the per-flow pcap (the area they waited in, shared by all flows without payload, was reused by newer flows)`);
+      }
+      expect({ ...rec, notes: rec.notes.filter((n) => !/not kept/.test(n)) }).toEqual(want);
+    }
+    expect(lostFlows).toBeGreaterThan(0);
+    expect(mixed.an.stats.keptLostEarlyFlows).toBe(lostFlows);
+    expect(mixed.an.stats.keptPacketsLostEarly).toBe(lostPackets);
+    // the same flood with the default area: nothing lost
+    const roomy = analyze(merge(cap.packets, floodPackets), cap.linkType, { keepPackets: true });
+    expect(roomy.an.stats.keptPacketsLostEarly).toBe(0);
+  });
+
+  it('analyze --out: the lost packets are in the summary; the default flow bound is lower with --out', () => {
+    const cap = readCapture(join(CAPTURES, 'fast-tls13.pcap'));
+    const first = us(cap.packets[0]!);
+    const alone = analyze(cap.packets, cap.linkType, { keepPackets: true });
+    const chAt = Math.min(...alone.records.map((r) => r.timeline.client_hello!));
+    // 1000 flows of 400 ACKs each (96 bytes an entry): 38 MB, more than the 32 MiB area
+    const storm: Packet[] = [];
+    for (let i = 0; i < 1000; i++) {
+      for (let k = 0; k < 402; k++) {
+        const at = first + 1 + Math.floor(((chAt - first - 2) * (i * 402 + k)) / 402_000);
+        const data = k === 0 ? tcpFrame(floodSrc(i), 7000, SERVER, 443, SYN, 5, 0, 0, 1460)
+          : k === 1 ? tcpFrame(SERVER, 443, floodSrc(i), 7000, SYN_ACK, 9, 6, 0, 1460) : tcpFrame(floodSrc(i), 7000, SERVER, 443, ACK, 6, 10 + k, k);
+        storm.push({ sec: Math.floor(at / 1e6), nsec: (at % 1e6) * 1000, data, origLen: data.length });
+      }
+    }
+    const file = join(dir, 'storm.pcap');
+    writeFileSync(file, writePcap({ linkType: 1, snaplen: 262144, packets: merge(cap.packets, storm.sort((a, b) => us(a) - us(b))) }), { mode: 0o600 });
+    const out = join(dir, 'storm-out');
+    const r = runCli(['analyze', '--format', 'ndjson', '--slow', '0', '--out', out, file]);
+    expect(r.status).toBe(0);
+    const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as FlowRecord);
+    expect(recs).toHaveLength(alone.records.length);
+    const noted = recs.filter((x) => x.notes.some((n) => /from before the first payload not kept/.test(n)));
+    expect(noted.length).toBeGreaterThan(0);
+    const lost = noted.reduce((a, x) => a + Number(/^(\d+) packet\(s\) from before/.exec(x.notes.find((n) => /from before/.test(n))!)![1]), 0);
+    expect(r.stderr).toMatch(new RegExp(`^Kept packets reused: ${lost} packets from before the first payload of ${noted.length} flows not in their per-flow pcaps`, 'm'));
+    // each of those pcaps lacks exactly its lost packets, the oldest
+    for (const x of noted) {
+      const n = Number(/^(\d+) packet/.exec(x.notes.find((m) => /from before/.test(m))!)![1]);
+      const keptAlone = alone.trackers[alone.records.findIndex((a) => a.client === x.client)]!.kept!;
+      const hex = (d: Uint8Array): string => Buffer.from(d).toString('hex');
+      expect(readCapture(x.pcap!).packets.map((q) => hex(q.data))).toEqual(keptAlone.slice(n).map((k) => hex(k.data)));
+    }
+    const j = (args: string[]): Record<string, number> => (JSON.parse(runCli(['analyze', '--format', 'json', ...args, join(CAPTURES, 'fast-tls13.pcap')]).stdout) as { summary: Record<string, number> }).summary;
+    expect(j([]).max_flows).toBe(524288);
+    expect(j(['--out', join(dir, 'j-out')]).max_flows).toBe(262144);
+    expect(j(['--out', join(dir, 'j-out'), '--max-flows', '1000']).max_flows).toBe(1000);
   });
 });
