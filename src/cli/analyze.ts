@@ -39,8 +39,9 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
                               read it back with slowshake records)  [SLOWSHAKE_RECORDS]
   --event-margin MS           time slack when matching events to flows (default 2000)
   --proxy-clock accept|syn    where the proxy's handshake clock starts, for proxy_lag_ms (default accept)
-  --max-flows N               flows tracked at once at most (default ${DEFAULT_MAX_FLOWS}, ${DEFAULT_MAX_FLOWS_KEPT} with --out); beyond it
-                              the oldest is evicted, counted, and an evicted handshake's record says so  [SLOWSHAKE_MAX_FLOWS]
+  --max-flows N               flows tracked at once at most (default ${DEFAULT_MAX_FLOWS}, ${DEFAULT_MAX_FLOWS_KEPT} with --out or --flow);
+                              beyond it the oldest is evicted, counted, and an evicted handshake's record
+                              says so  [SLOWSHAKE_MAX_FLOWS]
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar`;
@@ -54,7 +55,7 @@ interface Opts {
   records: string | null;
   eventMarginMs: number;
   proxyClock: ProxyClock;
-  /** null: the analyzer's default (lower with --out). */
+  /** null: the analyzer's default (lower with --out or --flow). */
   maxFlows: number | null;
   flow: string | null;
   ladder: boolean;

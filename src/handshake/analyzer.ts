@@ -47,10 +47,11 @@ const TAIL_US = 1_000_000;
  */
 export const DEFAULT_MAX_FLOWS = 1 << 19;
 /**
- * The default bound when every flow's packets are kept (analyze --out): a flow costs 11 bytes
- * more, and the packets of flows without payload wait in one area of PRE_KEPT_AREA_BYTES
- * (pre-tls.ts PreTlsKept). Measured like DEFAULT_MAX_FLOWS with --out: 176 MiB peak RSS at 2^18
- * flows, 236 MiB at 2^19 (--ack-flood). Under a 100k SYN/s flood, 2^18 flows still reach 2.6 s back.
+ * The default bound when packets are kept (analyze --out, --flow): a flow costs 11 bytes more,
+ * and the packets of flows without payload wait in one area of PRE_KEPT_AREA_BYTES (pre-tls.ts
+ * PreTlsKept). Measured like DEFAULT_MAX_FLOWS with --out: 176 MiB peak RSS at 2^18 flows,
+ * 236 MiB at 2^19 (--ack-flood); --flow --ladder at 2^19: 203 MiB. Under a 100k SYN/s flood, 2^18
+ * flows still reach 2.6 s back.
  */
 export const DEFAULT_MAX_FLOWS_KEPT = 1 << 18;
 
@@ -64,7 +65,7 @@ export interface AnalyzerOptions {
   /**
    * Flows tracked at once at most (handshakes, connections before their first payload, and
    * finished flows remembered until they close); beyond it the oldest is evicted and counted.
-   * Default DEFAULT_MAX_FLOWS, or DEFAULT_MAX_FLOWS_KEPT with `keepPackets`.
+   * Default DEFAULT_MAX_FLOWS, or DEFAULT_MAX_FLOWS_KEPT when packets are kept (`keepPackets` or `flowFilter`).
    */
   maxFlows?: number;
   /**
@@ -126,11 +127,11 @@ export class Analyzer {
   readonly #keptAreaBytes: number;
 
   constructor(readonly opts: AnalyzerOptions) {
-    const max = opts.maxFlows ?? (opts.keepPackets ? DEFAULT_MAX_FLOWS_KEPT : DEFAULT_MAX_FLOWS);
+    this.#keeping = opts.keepPackets || opts.flowFilter !== null;
+    const max = opts.maxFlows ?? (this.#keeping ? DEFAULT_MAX_FLOWS_KEPT : DEFAULT_MAX_FLOWS);
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
-    this.#keeping = opts.keepPackets || opts.flowFilter !== null;
     this.#keptAreaBytes = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
   }
 

@@ -463,7 +463,7 @@ describe('kept packets of flows without payload share one bounded area (review.m
     expect(roomy.an.stats.keptPacketsLostEarly).toBe(0);
   });
 
-  it('analyze --out: the lost packets are in the summary; the default flow bound is lower with --out', () => {
+  it('analyze --out: the lost packets are in the summary; the default flow bound is lower with --out and --flow', () => {
     const cap = readCapture(join(CAPTURES, 'fast-tls13.pcap'));
     const first = us(cap.packets[0]!);
     const alone = analyze(cap.packets, cap.linkType, { keepPackets: true });
@@ -500,5 +500,6 @@ describe('kept packets of flows without payload share one bounded area (review.m
     expect(j([]).max_flows).toBe(524288);
     expect(j(['--out', join(dir, 'j-out')]).max_flows).toBe(262144);
     expect(j(['--out', join(dir, 'j-out'), '--max-flows', '1000']).max_flows).toBe(1000);
+    expect(j(['--flow', alone.records[0]!.client]).max_flows).toBe(262144);
   });
 });
