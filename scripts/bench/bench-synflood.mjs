@@ -29,6 +29,7 @@ import { appendFileSync, chmodSync, closeSync, copyFileSync, cpSync, existsSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { killTracked, Proc as TrackedProc } from './proc.mjs';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -84,49 +85,9 @@ const tryRun = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 3
 // ---------------------------------------------------------------------------------------------
 // Processes, tracked by PID (killed on exit; listed in PIDS for the wrapper)
 
-const TRACKED = new Map();
-class Proc {
-  constructor(name, cmd, args, opts = {}) {
-    this.name = name;
-    this.stdout = '';
-    this.stderr = '';
-    this.exit = null;
-    this.child = spawn(cmd, args, { stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'] });
-    this.pid = this.child.pid;
-    if (this.pid) {
-      TRACKED.set(this.pid, cmd);
-      try { appendFileSync(PIDS, `${this.pid}\t${cmd}\n`); } catch { /* best effort */ }
-    }
-    this.child.stdout?.setEncoding('utf8').on('data', (d) => { this.stdout += d; });
-    this.child.stderr.setEncoding('utf8').on('data', (d) => { this.stderr += d; });
-    this.exited = new Promise((res) => {
-      this.child.on('error', (e) => { this.stderr += `\n[spawn error] ${e.message}`; this.exit ??= { code: null, signal: null }; res(this.exit); });
-      this.child.on('close', (code, signal) => { this.exit = { code, signal }; TRACKED.delete(this.pid); res(this.exit); });
-    });
-  }
-
-  async waitFor(re, timeoutMs = 20_000) {
-    const t0 = Date.now();
-    while (!re.test(this.stdout + this.stderr)) {
-      if (this.exit) throw new Error(`${this.name} exited ${JSON.stringify(this.exit)} before ${re}: ${this.stderr.slice(-800)}`);
-      if (Date.now() - t0 > timeoutMs) throw new Error(`${this.name}: timed out waiting for ${re}`);
-      await sleep(20);
-    }
-  }
-
-  async wait(timeoutMs) {
-    const t = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
-    const e = await this.exited;
-    clearTimeout(t);
-    return e;
-  }
-
-  kill(sig) { if (!this.exit && this.pid) { try { process.kill(this.pid, sig); } catch { /* gone */ } } }
-}
-
-function killTracked() {
-  for (const pid of TRACKED.keys()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  TRACKED.clear();
+/** A tracked child (proc.mjs), listed in PIDS; `stdoutFd` sends its stdout to a file. */
+class Proc extends TrackedProc {
+  constructor(name, cmd, args, opts = {}) { super(name, cmd, args, { pidsFile: PIDS, stdin: 'ignore', stdout: opts.stdoutFd ?? 'pipe' }); }
 }
 
 function memOf(pid) {
