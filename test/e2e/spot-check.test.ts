@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureJournald, journalSend, type JournaldHandle } from '../helpers/journald.js';
 import { IS_ROOT, NEEDS_ROOT, sleep, spawnTracked, tsharkWarnings, type Proc } from '../helpers/netns.js';
 import { CLI } from '../helpers/cli.js';
-import { CLIENT_IP, EdgeLab, ensureDelayline, journalctlChild, rssKiB, STORM_SCRIPT } from '../helpers/edge.js';
+import { CLIENT_IP, EdgeLab, ensureDelayline, journalctlChild, ndjson, rssKiB, STORM_SCRIPT, waitRecords } from '../helpers/edge.js';
 
 interface Rec {
   client: string; server: string; sni: string | null; verdict: string; slow: boolean; reason?: string; pcap?: string;
@@ -34,21 +34,6 @@ interface Rec {
 
 const PORT = 443;
 const HOLD_MS = 2000;
-
-function ndjson(text: string): Rec[] {
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Rec);
-}
-
-async function waitRecords(cap: Proc, n: number, ms: number): Promise<Rec[]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const recs = ndjson(cap.stdout);
-    if (recs.length >= n) return recs;
-    if (cap.exit) throw new Error(`capture exited with ${recs.length}/${n} records: ${cap.stderr.slice(-800)}`);
-    if (Date.now() > end) throw new Error(`capture wrote ${recs.length}/${n} records in ${ms} ms; stderr: ${cap.stderr.slice(-800)}`);
-    await sleep(50);
-  }
-}
 
 /** Waits for clients; each must exit 0 (curl prints the HTTP status). */
 async function finished(clients: Proc[]): Promise<void> {
@@ -144,10 +129,10 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
       l.sClient(`127.0.0.1:7003`, null),
     ];
     await finished([...fast, ...slow]);
-    const recs = await waitRecords(cap, 3, 20_000);
+    const recs = await waitRecords<Rec>(cap, 3, 20_000);
     await sleep(500); // nothing else may follow (the fast flows were never logged)
     const summary = await stopCapture(cap);
-    const all = ndjson(cap.stdout);
+    const all = ndjson<Rec>(cap.stdout);
     expect(all.map((r) => r.client).sort()).toEqual([42001, 42002, 42003].map((p) => `${CLIENT_IP}:${p}`));
     expect(recs.length).toBe(3);
     expect(summaryNumber(summary, /Events: (\d+) flows written/)).toBe(3);
@@ -223,7 +208,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     const out = outDir();
     const cap = await l.startCapture(['--identifier', ident, '--duration', '90s', '--out', out, '--format', 'ndjson', '--hold', '1s', '--slow', '100']);
     await finished([l.curl('slow-server.example', PORT, 42011)]);
-    await waitRecords(cap, 1, 10_000); // the follower has a cursor now
+    await waitRecords<Rec>(cap, 1, 10_000); // the follower has a cursor now
     const first = journalctlChild(cap.pid);
     expect(first).not.toBeNull();
     // Two handshakes that end ~170 ms from now; journalctl is killed at once and restarted only
@@ -239,7 +224,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     }
     const restartedMs = Date.now();
     await finished(clients);
-    const recs = await waitRecords(cap, 3, 15_000);
+    const recs = await waitRecords<Rec>(cap, 3, 15_000);
     const summary = await stopCapture(cap);
     expect(recs.map((r) => portOf(r.client)).sort()).toEqual([42011, 42012, 42013]);
     for (const r of recs) expect(existsSync(r.pcap!)).toBe(true);
@@ -260,7 +245,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     // 30 MB of bulk traffic inside the hold wraps the 1 MiB ring many times over.
     const bulk = l.curl('app.example', PORT, 42022, '/bytes/30000000');
     await finished([bulk]);
-    const [rec] = await waitRecords(cap, 1, 15_000);
+    const [rec] = await waitRecords<Rec>(cap, 1, 15_000);
     const summary = await stopCapture(cap);
     expect(rec!.client).toBe(`${CLIENT_IP}:42021`);
     const m = /^ring too short: it holds the last ([\d.]+) s of packets, the event needs ([\d.]+) s \(its window starts ([\d.]+) s before the oldest packet still held; ~(\d+) pkt\/s fill the ring\); use a larger --ring-size$/.exec(rec!.reason ?? '');
@@ -328,7 +313,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     // under load; the bound asserted is ring + kernel buffer + 160 MiB, still far below what an
     // unbounded queue of 40k events would take.
     expect(maxKiB).toBeLessThanOrEqual((ringMiB + bufferMiB + 160) * 1024);
-    expect(ndjson(cap.stdout).length).toBe(written);
+    expect(ndjson<Rec>(cap.stdout).length).toBe(written);
   });
   it('slowshake demo: three slow flows with the injected verdicts, nothing left behind', async () => {
     const out = outDir();
@@ -377,7 +362,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     await sleep(1000);
     await finished([l.curl('slow-server.example', PORT, 42032)]);
     try {
-      const recs = await waitRecords(cap, 2, 2500);
+      const recs = await waitRecords<Rec>(cap, 2, 2500);
       expect(recs.map((r) => portOf(r.client)).sort()).toEqual([42031, 42032]);
     } finally {
       await stopCapture(cap);
@@ -394,7 +379,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     }
     try {
       await sleep(1500);
-      expect(ndjson(cap.stdout).map((r) => r.client).sort()).toEqual([1, 2, 3].map((p) => `198.51.100.9:${p}`));
+      expect(ndjson<Rec>(cap.stdout).map((r) => r.client).sort()).toEqual([1, 2, 3].map((p) => `198.51.100.9:${p}`));
     } finally {
       await stopCapture(cap);
     }

@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ROOT, expectOneLineError, runCli } from '../helpers/cli.js';
-import { CLIENT_IP, EdgeLab, journalctlChild } from '../helpers/edge.js';
+import { CLIENT_IP, EdgeLab, journalctlChild, waitRecords } from '../helpers/edge.js';
 import { ensureJournald, stockJournalPermissions, type JournaldHandle } from '../helpers/journald.js';
-import { IS_ROOT, NEEDS_ROOT, sleep, tsharkWarnings, type Proc } from '../helpers/netns.js';
+import { IS_ROOT, NEEDS_ROOT, tsharkWarnings } from '../helpers/netns.js';
 import { readRecordFile } from '../../src/sinks/protobuf-records.js';
 
 const PORT = 443;
@@ -55,21 +55,6 @@ function expectDropped(pid: number, uid: number, gid: number): Record<string, st
 }
 
 interface Rec { client: string; verdict: string; pcap?: string; reason?: string; event?: { message: string } }
-
-function ndjson(text: string): Rec[] {
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Rec);
-}
-
-async function waitRecords(cap: Proc, n: number, ms: number): Promise<Rec[]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const recs = ndjson(cap.stdout);
-    if (recs.length >= n) return recs;
-    if (cap.exit) throw new Error(`capture exited with ${recs.length}/${n} records: ${cap.stderr.slice(-800)}`);
-    if (Date.now() > end) throw new Error(`capture wrote ${recs.length}/${n} records in ${ms} ms; stderr: ${cap.stderr.slice(-800)}`);
-    await sleep(50);
-  }
-}
 
 describe.skipIf(!IS_ROOT)(IS_ROOT ? 'capture drops root after opening the interface' : `capture drops root (skipped: ${NEEDS_ROOT})`, () => {
   let jd: JournaldHandle | undefined;
@@ -109,7 +94,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'capture drops root after opening the interf
 
     const client = l.curl('slow-server.example', PORT, 42301);
     expect((await client.wait(30_000)).code, client.stderr).toBe(0);
-    const [rec] = await waitRecords(cap, 1, 15_000);
+    const [rec] = await waitRecords<Rec>(cap, 1, 15_000);
     const e = await cap.stop('SIGINT', 15_000);
     expect(e.code, cap.stderr).toBe(0);
 
