@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { LiveCapture, CAPTURE_DEFAULTS, CaptureError, type CaptureOptions, type NativeStats } from '../sources/live-capture.js';
 import { RingReader } from '../ring/reader.js';
-import { AtomicCaptureWriter, describeError, ensurePrivateDir, errorCause } from '../sinks/pcap-writer.js';
+import { AtomicCaptureWriter, describeError, ensurePrivateDir, errorCause, snapshotFileName } from '../sinks/pcap-writer.js';
 import { formatBytes, parseDuration, parseSize } from '../config/units.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { milliseconds, proxyClock } from './options.js';
@@ -383,7 +383,7 @@ export async function run(argv: string[]): Promise<number> {
     const onInt = (): void => finish('interrupted');
     const onTerm = (): void => finish('terminated');
     const onUsr1 = (): void => {
-      const name = `snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.pcap`;
+      const name = snapshotFileName(new Date());
       try {
         const r = dumpRing(reader, { dir: outputs.out, name }, cap.linkType);
         snapshots++;
