@@ -13,8 +13,9 @@
  *    place at the end: no temp file and rename are possible there after the drop). Stale temp
  *    files of dead slowshake writers (names it writes, owned by the user it writes as) are
  *    removed from the directories written to.
- *    Without a drop (`--user root`, or not root) directories are still created on first use, so
- *    a quiet spot check leaves nothing behind.
+ *    With a drop, --out is always created and held, even with --no-journal: a SIGUSR1 snapshot
+ *    goes there. Without a drop (`--user root`, or not root) directories are still created on
+ *    first use, so a quiet spot check leaves nothing behind.
  */
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -26,7 +27,11 @@ import { modeAllows, ownerText, type RunAs } from './privileges.js';
 export interface OutputRequest {
   /** --out, resolved. */
   out: string;
-  /** --out is written to from the start (events are followed, or --out was given). */
+  /**
+   * --out is made at start (events are followed, --out was given, or privileges are dropped:
+   * a SIGUSR1 snapshot can be asked for at any time, and the dropped user may not be able to
+   * create --out then).
+   */
   outNeeded: boolean;
   /** The record stream, resolved; null when no records are made (no journal). */
   records: string | null;

@@ -283,7 +283,9 @@ export async function run(argv: string[]): Promise<number> {
   let outputs: CaptureOutputs;
   try {
     const plan = checkOutputs({
-      out: resolve(o.out), outNeeded: o.outGiven || o.journal.enabled,
+      // With a drop, --out is always made and held now: SIGUSR1 may ask for a snapshot in it at
+      // any time, and the user capture continues as may not be able to create it later.
+      out: resolve(o.out), outNeeded: o.outGiven || o.journal.enabled || runAs !== null,
       records: o.journal.enabled ? resolve(o.records ?? join(o.out, 'records.pb')) : null,
       dumpRing: o.dumpRing !== null ? resolve(o.dumpRing) : null, journalDir: o.journal.directory,
     }, runAs);

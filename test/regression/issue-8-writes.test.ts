@@ -279,7 +279,8 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'capture: failed writes on a real edge' : `c
   it('a full disk at the final ring dump: the whole summary, the path, exit 3, never "internal error"', () => {
     const { mnt } = fullTmpfs();
     const dump = join(mnt, 'dump', 'ring.pcapng');
-    const r = runCli(['capture', '-i', 'lo', '--no-journal', '--duration', '1s', '--dump-ring', dump]);
+    // cwd: the default --out (./slowshake-out) is made at start for the user capture drops to.
+    const r = runCli(['capture', '-i', 'lo', '--no-journal', '--duration', '1s', '--dump-ring', dump], { cwd: tmp('ss-cwd-') });
     expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/^Capture duration reached after/m);
     expect(r.stdout).toMatch(/^Packets: /m);
