@@ -335,7 +335,14 @@ export async function run(argv: string[]): Promise<number> {
       recordSink?.append(rec);
       // Blocking: a slow reader holds capture back (events wait in the journal) instead of
       // queueing every record in memory (an event storm makes one record per event).
-      if (o.format === 'ndjson') writeStdout(recordToJson(rec) + '\n');
+      if (o.format === 'ndjson') {
+        try {
+          writeStdout(recordToJson(rec) + '\n');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(EXIT_OK); // the reader went away (| head), as index.ts treats it
+          throw err;
+        }
+      }
       records.add(rec);
     },
   });
