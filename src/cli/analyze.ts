@@ -7,8 +7,12 @@
  * 3. Files are read in order through one analyzer (rotated captures continue flows).
  * 4. Records go to stdout as ndjson while reading, or are collected for table/json; slow flows
  *    get a pcap in --out; --ladder draws the chosen flow.
+ * 5. A write that fails (--out or --records on a full disk) loses nothing else, as in capture
+ *    (sinks/lost-results.ts): the record goes on with `reason` naming what, the error and the
+ *    path, the summary counts failures by cause, and the exit status is EXIT_RESULTS_LOST.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeStdout } from './stdout.js';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
@@ -21,11 +25,12 @@ import { CaptureFileError } from '../sources/capture-error.js';
 import { EventMatcher } from '../correlate/event-matcher.js';
 import { parseJournalEntry, parseEndpoint, type SlowEvent } from '../correlate/journal-event.js';
 import { buildPcap, ensurePrivateDir, flowFileName, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { LostResults } from '../sinks/lost-results.js';
 import { renderTable, TABLE_LEGEND, verdictTotals } from '../sinks/report.js';
 import { renderLadder } from '../sinks/ladder.js';
 import { milliseconds, outputFormat, proxyClock } from './options.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
-import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
+import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { log } from '../telemetry/log.js';
 
 const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
@@ -169,8 +174,14 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--out: ${(err as Error).message}`);
     }
   }
-  // loaded only when asked for: protobufjs adds ~35 ms to startup
-  const recordStream = opts.records !== null ? (await import('../sinks/protobuf-records.js')).RecordStreamWriter.open(opts.records) : null;
+  const lost = new LostResults();
+  // loaded only when asked for: protobufjs adds ~35 ms to startup. An existing file is checked
+  // (and an unusable path refused, exit 2) at start.
+  let recordSink = null;
+  if (opts.records !== null) {
+    const [{ RecordStreamWriter }, { RecordSink }] = await Promise.all([import('../sinks/protobuf-records.js'), import('../sinks/record-sink.js')]);
+    recordSink = new RecordSink(opts.records, RecordStreamWriter.open(opts.records), lost);
+  }
   const records: FlowRecord[] = [];
   const ladders: { rec: FlowRecord; kept: KeptPacket[] }[] = [];
   let pcapsWritten = 0;
@@ -185,10 +196,12 @@ export async function run(argv: string[]): Promise<number> {
       matcher?.attach(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.lastTs);
       if (opts.out !== null && rec.slow && t.kept !== null && t.kept.length > 0) {
         const { bytes } = buildPcap(t.kept, t.kept[0]!.linkType);
-        rec.pcap = writeFileAtomic(opts.out, flowFileName(t.firstTs, rec.client, rec.server), bytes);
-        pcapsWritten++;
+        const name = flowFileName(t.firstTs, rec.client, rec.server);
+        const out = opts.out;
+        const path = lost.attempt(rec, 'flow', 'pcap not written', join(out, name), () => writeFileAtomic(out, name, bytes));
+        if (path !== undefined) { rec.pcap = path; pcapsWritten++; }
       }
-      recordStream?.append(rec);
+      recordSink?.append(rec);
       if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
       if (opts.ladder) return;
       if (opts.format === 'ndjson') {
@@ -217,24 +230,24 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (progress) process.stderr.write('\r\x1b[K');
   analyzer.finish();
-  recordStream?.close();
+  recordSink?.close();
   const fatal = reads.filter((r) => r.warnings.some((w) => !/truncated last record|gzip stream ends early/.test(w)));
   if (analyzer.stats.packets === 0 && fatal.length > 0) {
     for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
     return EXIT_BAD_INPUT;
   }
-  const summary = buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten);
+  const summary = buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten, lost);
   if (opts.ladder) {
     if (ladders.length === 0) problems.push(`--flow ${opts.flow}: no TLS handshake with that endpoint in the capture`);
     for (const l of ladders) writeOut(renderLadder(l.rec, l.kept) + '\n');
   } else if (opts.format === 'ndjson') {
     if (ndjsonBuf) writeOut(ndjsonBuf);
-    process.stderr.write(summaryText(summary) + '\n');
+    process.stderr.write(summaryText(summary, lost) + '\n');
   } else if (opts.format === 'json') {
     writeOut(JSON.stringify({ flows: records, summary }, null, 2) + '\n');
   } else {
     writeOut(renderTable(records, opts.slowMs, opts.all, { pcap: opts.out !== null, event: matcher !== null }));
-    writeOut(summaryText(summary) + '\n');
+    writeOut(summaryText(summary, lost) + '\n');
   }
   for (const p of ev?.firstProblems ?? []) process.stderr.write(`slowshake: warning: ${p}\n`);
   if (matcher) {
@@ -243,7 +256,12 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   for (const p of problems) process.stderr.write(`slowshake: ${fatal.length > 0 ? '' : 'warning: '}${p}\n`);
-  return fatal.length > 0 ? EXIT_BAD_INPUT : EXIT_OK;
+  if (fatal.length > 0) return EXIT_BAD_INPUT;
+  if (!lost.empty) {
+    process.stderr.write(`slowshake: ${lost.headline()}\n`);
+    return EXIT_RESULTS_LOST;
+  }
+  return EXIT_OK;
 }
 
 function makeProgress(): (done: number, total: number) => void {
@@ -259,7 +277,7 @@ function makeProgress(): (done: number, total: number) => void {
   };
 }
 
-function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number) {
+function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number, lost: LostResults) {
   const s = a.stats;
   return {
     files: reads.map((r) => ({ file: r.file, format: r.format, gzip: r.gzip, packets: r.packets, bytes: r.bytes, warnings: r.warnings })),
@@ -282,6 +300,7 @@ function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], rec
     kept_packets_lost_early: s.keptPacketsLostEarly,
     verdicts: records.length > 0 ? verdictTotals(records) : undefined,
     pcaps_written: pcaps,
+    write_failures: lost.empty ? undefined : lost.toObject(),
     events: ev && m ? {
       events: ev.events.length, matched: ev.events.length - m.unmatched().length, unmatched: m.unmatched().length,
       duplicates: m.duplicates, not_events: ev.skipped, malformed_lines: ev.malformed,
@@ -289,7 +308,7 @@ function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], rec
   };
 }
 
-function summaryText(s: ReturnType<typeof buildSummary>): string {
+function summaryText(s: ReturnType<typeof buildSummary>, lost: LostResults): string {
   const parts = [`${s.packets} packets`, `${s.tls_flows} TLS flows`];
   if (s.slow_flows !== undefined) parts.push(`${s.slow_flows} slow`);
   parts.push(`${s.non_tls_flows} other TCP flows`, `${s.malformed_packets} malformed packets`);
@@ -307,5 +326,6 @@ function summaryText(s: ReturnType<typeof buildSummary>): string {
   }
   if (s.pcaps_written) out += `\nPer-flow pcaps written: ${s.pcaps_written}`;
   if (s.events) out += `\nEvents: ${s.events.events} parsed, ${s.events.matched} matched, ${s.events.unmatched} with no flow, ${s.events.duplicates} duplicates, ${s.events.not_events} entries not events, ${s.events.malformed_lines} malformed lines`;
+  for (const l of lost.summary()) out += `\n${l}`;
   return out;
 }

@@ -11,13 +11,15 @@
  *    held by fd (pcap-writer.ts OutputDir), the record stream is opened (created 0600, chowned),
  *    and a --dump-ring whose directory it cannot write is created and kept open (written in
  *    place at the end: no temp file and rename are possible there after the drop). Stale temp
- *    files of dead writers are removed from the directories written to.
- *    Without a drop (`--user root`, or not root) directories are still created on first use, so
- *    a quiet spot check leaves nothing behind.
+ *    files of dead slowshake writers (names it writes, owned by the user it writes as) are
+ *    removed from the directories written to.
+ *    With a drop, --out is always created and held, even with --no-journal: a SIGUSR1 snapshot
+ *    goes there. Without a drop (`--user root`, or not root) directories are still created on
+ *    first use, so a quiet spot check leaves nothing behind.
  */
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { ensurePrivateDir, describeError, OutputDir, PreopenedFile, removeStaleTemps, type FileOwner } from '../sinks/pcap-writer.js';
+import { ensurePrivateDir, describeError, isOutName, OutputDir, PreopenedFile, removeStaleTemps, type FileOwner } from '../sinks/pcap-writer.js';
 import { RecordStreamWriter } from '../sinks/protobuf-records.js';
 import { UsageError } from './errors.js';
 import { modeAllows, ownerText, type RunAs } from './privileges.js';
@@ -25,7 +27,11 @@ import { modeAllows, ownerText, type RunAs } from './privileges.js';
 export interface OutputRequest {
   /** --out, resolved. */
   out: string;
-  /** --out is written to from the start (events are followed, or --out was given). */
+  /**
+   * --out is made at start (events are followed, --out was given, or privileges are dropped:
+   * a SIGUSR1 snapshot can be asked for at any time, and the dropped user may not be able to
+   * create --out then).
+   */
   outNeeded: boolean;
   /** The record stream, resolved; null when no records are made (no journal). */
   records: string | null;
@@ -160,8 +166,11 @@ export function openOutputs(plan: OutputPlan, runAs: RunAs | null): CaptureOutpu
   const owner: FileOwner | undefined = runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined;
   const held: OutputDir[] = [];
   const staleRemoved: CaptureOutputs['staleRemoved'] = [];
-  const clean = (d: OutputDir): void => {
-    const names = removeStaleTemps(d);
+  // Only what this program writes, as the user it writes as: --out and --dump-ring may be a
+  // shared directory (/tmp) where other programs keep temp files of the same .NAME.PID.tmp form.
+  const uid = runAs?.uid ?? process.geteuid?.() ?? 0;
+  const clean = (d: OutputDir, ours: (name: string) => boolean): void => {
+    const names = removeStaleTemps(d, uid, ours);
     if (names.length) staleRemoved.push({ dir: d.path, names });
   };
   const hold = (opt: string, path: string): OutputDir => step(opt, path, () => {
@@ -173,7 +182,7 @@ export function openOutputs(plan: OutputPlan, runAs: RunAs | null): CaptureOutpu
   let records: RecordStreamWriter | null = null;
   try {
     const out = runAs !== null && plan.req.outNeeded ? hold('--out', plan.out.path) : new OutputDir(plan.out.path);
-    if (plan.out.exists || out.held) clean(out);
+    if (plan.out.exists || out.held) clean(out, isOutName);
     let recordsPath: string | null = null;
     if (plan.records !== null) {
       const r = plan.records;
@@ -187,17 +196,18 @@ export function openOutputs(plan: OutputPlan, runAs: RunAs | null): CaptureOutpu
     let dump: DumpTarget | null = null;
     if (plan.req.dumpRing !== null && plan.dump !== null) {
       const name = basename(plan.req.dumpRing);
+      const isDump = (n: string): boolean => n === name;
       if (runAs === null) {
         dump = { dir: new OutputDir(plan.dump.path), name }; // created when the dump is written
-        if (plan.dump.exists) clean(dump.dir);
+        if (plan.dump.exists) clean(dump.dir, isDump);
       } else if (plan.dump.writable) {
         dump = { dir: hold('--dump-ring', plan.dump.path), name };
-        clean(dump.dir);
+        clean(dump.dir, isDump);
       } else {
         // The user after the drop cannot create files here (/root): open the dump file itself
         // now and write it in place at the end.
         const dir = plan.dump.path;
-        clean(new OutputDir(dir));
+        clean(new OutputDir(dir), isDump);
         dump = { file: step('--dump-ring', plan.req.dumpRing, () => PreopenedFile.create(dir, name, owner)) };
       }
     }

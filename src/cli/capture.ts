@@ -15,16 +15,18 @@
 import { parseArgs } from 'node:util';
 import { LiveCapture, CAPTURE_DEFAULTS, CaptureError, type CaptureOptions, type NativeStats } from '../sources/live-capture.js';
 import { RingReader } from '../ring/reader.js';
-import { AtomicCaptureWriter, describeError, ensurePrivateDir, errorCause } from '../sinks/pcap-writer.js';
+import { AtomicCaptureWriter, describeError, snapshotFileName } from '../sinks/pcap-writer.js';
+import { LostResults } from '../sinks/lost-results.js';
+import { RecordSink } from '../sinks/record-sink.js';
 import { formatBytes, parseDuration, parseSize } from '../config/units.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { milliseconds, proxyClock } from './options.js';
-import { dirname, basename, join, resolve } from 'node:path';
+import { writeStdout } from './stdout.js';
+import { basename, join, resolve } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
 import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
 import { Correlator } from '../correlate/correlator.js';
-import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { renderSpotTable, SpotRecords, spotTableLegend } from '../sinks/spot-table.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
@@ -283,7 +285,9 @@ export async function run(argv: string[]): Promise<number> {
   let outputs: CaptureOutputs;
   try {
     const plan = checkOutputs({
-      out: resolve(o.out), outNeeded: o.outGiven || o.journal.enabled,
+      // With a drop, --out is always made and held now: SIGUSR1 may ask for a snapshot in it at
+      // any time, and the user capture continues as may not be able to create it later.
+      out: resolve(o.out), outNeeded: o.outGiven || o.journal.enabled || runAs !== null,
       records: o.journal.enabled ? resolve(o.records ?? join(o.out, 'records.pb')) : null,
       dumpRing: o.dumpRing !== null ? resolve(o.dumpRing) : null, journalDir: o.journal.directory,
     }, runAs);
@@ -314,34 +318,31 @@ export async function run(argv: string[]): Promise<number> {
   const drops = new DropHistory();
   // The end table's records, bounded (an event storm must not grow memory with every record).
   const records = new SpotRecords();
+  // What did not get written (by the correlator, the record stream, snapshots, the ring dump)
+  // or was lost otherwise, for the summary and the exit status.
   const lost = new LostResults();
   // Without a privilege drop, the output directory and the record stream are created when the
   // first record is written, so a capture that writes nothing leaves nothing behind.
-  const { RecordStreamWriter } = await import('../sinks/protobuf-records.js');
-  let recordStream = outputs.records;
-  const recordsPath = outputs.recordsPath;
+  const recordSink = outputs.recordsPath !== null ? new RecordSink(outputs.recordsPath, outputs.records, lost) : null;
   let lastPps = 0;
   const correlator = new Correlator(reader, {
     marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: outputs.out, pcapFormat: o.pcapFormat,
-    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
+    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, lost, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
     dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter,
     pps: () => { const st = cap.stats(), r = reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : lastPps; },
     onRecord: (rec) => {
-      if (recordsPath !== null) {
+      // A failed append still sends the record to stdout and the table, saying it is missing from the stream.
+      recordSink?.append(rec);
+      // Blocking: a slow reader holds capture back (events wait in the journal) instead of
+      // queueing every record in memory (an event storm makes one record per event).
+      if (o.format === 'ndjson') {
         try {
-          if (recordStream === null) {
-            ensurePrivateDir(dirname(recordsPath));
-            recordStream = RecordStreamWriter.open(recordsPath);
-          }
-          recordStream.append(rec);
+          writeStdout(recordToJson(rec) + '\n');
         } catch (err) {
-          // The record still goes to stdout and the table, saying it is missing from the stream.
-          lost.add('records', recordsPath, err);
-          const text = `record not appended to the record stream: ${describeError(err)}: ${recordsPath}`;
-          rec.reason = rec.reason ? `${rec.reason}; ${text}` : text;
+          if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(EXIT_OK); // the reader went away (| head), as index.ts treats it
+          throw err;
         }
       }
-      if (o.format === 'ndjson') process.stdout.write(recordToJson(rec) + '\n');
       records.add(rec);
     },
   });
@@ -383,7 +384,7 @@ export async function run(argv: string[]): Promise<number> {
     const onInt = (): void => finish('interrupted');
     const onTerm = (): void => finish('terminated');
     const onUsr1 = (): void => {
-      const name = `snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.pcap`;
+      const name = snapshotFileName(new Date());
       try {
         const r = dumpRing(reader, { dir: outputs.out, name }, cap.linkType);
         snapshots++;
@@ -403,7 +404,7 @@ export async function run(argv: string[]): Promise<number> {
       try {
         correlator.tick(Date.now());
       } catch (err) {
-        lost.add('unresolved event', '-', err); // not a write: a bug while resolving an event
+        lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
         process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: an event could not be resolved: ${(err as Error).message}\n`);
       }
       if (ticks++ % 5 !== 0) return;
@@ -425,15 +426,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     correlator.tick(Date.now(), true);
   } catch (err) {
-    lost.add('unresolved event', '-', err);
+    lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
     process.stderr.write(`slowshake: an event could not be resolved: ${(err as Error).message}\n`);
   }
-  const rs = recordStream as import('../sinks/protobuf-records.js').RecordStreamWriter | null;
-  try {
-    rs?.close();
-  } catch (err) {
-    lost.add('records', recordsPath!, err); // the final fsync: what was appended may not be on disk
-  }
+  const fsyncFailed = recordSink?.close() ?? null; // counted as "records fsync" when something was appended
   if (tty) process.stderr.write('\r\x1b[K');
   const s = cap.stats();
   const reach = reader.reach();
@@ -452,10 +448,14 @@ export async function run(argv: string[]): Promise<number> {
     if (journalProblem !== null) lines.push(`Journal: ${journalProblem}`);
     lines.push(`Journal: ${entries} entries, ${entries - notEvents} events, ${notEvents} not events, ${follower.stats.malformedLines} malformed lines, ${follower.stats.restarts} journalctl restarts${journalWarnings > 5 ? `, ${journalWarnings - 5} more warnings not shown` : ''}`);
     const notAppended = lost.count('records');
-    if (rs !== null || notAppended > 0) lines.push(`Records: ${rs?.records ?? 0} appended to ${recordsPath}${notAppended ? `, ${notAppended} not appended (${lost.causes('records')})` : ''}`);
+    if (recordSink !== null && (recordSink.opened || notAppended > 0)) {
+      lines.push(`Records: ${recordSink.appended} appended to ${recordSink.path}${notAppended ? `, ${notAppended} not appended (${lost.causes('records')})` : ''}` +
+        `${fsyncFailed !== null ? `; the final fsync failed (${describeError(fsyncFailed)}): the records appended may not all be on disk` : ''}`);
+    }
     lines.push(`Events: ${c.written} flows written to ${resolve(o.out)}, ${c.duplicates} duplicates, ${c.tooOld} older than the ring, ${c.notFound} not found, ${c.droppedQueueFull} dropped (queue full), ${c.rateLimitedWaits} waits for the write budget` +
       `${c.writeFailed ? `, ${c.writeFailed} with files not written` : ''}`);
-    for (const [cause, n] of Object.entries(c.writeFailures)) lost.addCount('flow', cause, n);
+    lost.lose('events dropped with the event queue full', c.droppedQueueFull,
+      `each ended as a record without a pcap, saying so in "reason": raise --event-queue (${o.eventQueue}) or --max-writes-per-sec (${o.maxWritesPerSec})`);
   }
   if (snapshots) lines.push(`Snapshots written: ${snapshots} (in ${resolve(o.out)})`);
   if (outputs.dump !== null) {
@@ -469,75 +469,12 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   outputs.close();
-  if (!lost.empty) lines.push(...lost.summary(records));
+  lines.push(...lost.summary());
   (o.format === 'ndjson' ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
   if (exitCode !== EXIT_OK) process.stderr.write(`slowshake: capture on ${o.capture.device}: ${reason}\n`);
   else if (!lost.empty) {
     process.stderr.write(`slowshake: ${lost.headline()}\n`);
-    exitCode = lost.onlyWrites ? EXIT_RESULTS_LOST : EXIT_INTERNAL;
+    exitCode = lost.bug ? EXIT_INTERNAL : EXIT_RESULTS_LOST;
   }
   return exitCode;
-}
-
-/**
- * What did not get written, by what and cause: a record stream append, a flow's pcap or record
- * file (counted by the correlator), a snapshot, the ring dump; or an event that could not be
- * resolved at all (a bug).
- */
-class LostResults {
-  #counts = new Map<string, Map<string, number>>();
-  #first = new Map<string, string>();
-
-  add(what: string, path: string, err: unknown): void {
-    this.addCount(what, errorCause(err), 1);
-    if (!this.#first.has(what)) this.#first.set(what, `${describeError(err)}: ${path}`);
-  }
-
-  addCount(what: string, cause: string, n: number): void {
-    const m = this.#counts.get(what) ?? new Map<string, number>();
-    m.set(cause, (m.get(cause) ?? 0) + n);
-    this.#counts.set(what, m);
-  }
-
-  count(what: string): number {
-    let n = 0;
-    for (const v of this.#counts.get(what)?.values() ?? []) n += v;
-    return n;
-  }
-
-  causes(what: string): string {
-    return [...this.#counts.get(what) ?? []].map(([c, n]) => `${c} ${n}`).join(', ');
-  }
-
-  get empty(): boolean {
-    return this.#counts.size === 0;
-  }
-
-  get onlyWrites(): boolean {
-    return !this.#counts.has('unresolved event');
-  }
-
-  #total(): { n: number; byCause: string } {
-    const all = new Map<string, number>();
-    let n = 0;
-    for (const m of this.#counts.values()) for (const [c, k] of m) { all.set(c, (all.get(c) ?? 0) + k); n += k; }
-    return { n, byCause: [...all].sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ${k}`).join(', ') };
-  }
-
-  /** Summary lines: totals by cause and what, then the records that carry a write failure (first 20). */
-  summary(records: SpotRecords): string[] {
-    const t = this.#total();
-    const parts = [...this.#counts.keys()].map((w) => `${w} ${this.count(w)}`).join(', ');
-    const out = [`Write failures: ${t.n} (${t.byCause}; ${parts})`];
-    for (const [w, first] of this.#first) if (w !== 'flow') out.push(`  ${w}: ${first}`);
-    for (const r of records.writeFailed) out.push(`  not written: ${r.client} -> ${r.server}: ${r.reason}`);
-    const more = records.writeFailedCount - records.writeFailed.length;
-    if (more > 0) out.push(`  … and ${more} more records with files not written (each says why in "reason")`);
-    return out;
-  }
-
-  headline(): string {
-    const t = this.#total();
-    return `results were lost: ${t.n} writes failed (${t.byCause}); the summary names each path`;
-  }
 }

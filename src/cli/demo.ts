@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensurePrivateDir } from '../sinks/pcap-writer.js';
+import { JOURNAL_SOCKET } from '../sources/journald.js';
 import { EXIT_INTERNAL, EXIT_OK, UsageError } from './errors.js';
 
 const HELP = `usage: slowshake demo [--out DIR]
@@ -41,7 +42,6 @@ const RELAY = join(ROOT, 'scripts/gen-captures/relay.mjs');
 const DELAYLINE = join(ROOT, 'scripts/delayline/delayline');
 const CLI = join(ROOT, 'dist/cli/index.js');
 const JOURNALD = ['/lib/systemd/systemd-journald', '/usr/lib/systemd/systemd-journald'];
-const JOURNAL_SOCKET = '/run/systemd/journal/socket';
 
 const CLIENT_IP = '198.51.100.10', SERVER_IP = '203.0.113.10', PORT = 443;
 const EDGE_SLOW_MS = 150, HOLD = '2s', BUDGET_MS = 55_000;

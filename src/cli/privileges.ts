@@ -19,8 +19,8 @@
  *    spawned after the drop and inherits the new credentials.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { journalAccessProblem, journalLocation } from '../sources/journal-files.js';
 import { UsageError } from './errors.js';
 
 /** The user capture continues as after opening the capture handle. */
@@ -153,50 +153,19 @@ export function asUser<T>(who: RunAs, f: () => T): T {
   }
 }
 
-/** The journal directories journalctl reads for this machine (or under `directory`). */
-function journalDirs(directory: string | null): string[] {
-  if (directory !== null) {
-    const dirs = [directory];
-    try {
-      for (const n of readdirSync(directory)) if (/^[0-9a-f]{32}$/.test(n)) dirs.push(join(directory, n));
-    } catch { /* reported by the caller's open */ }
-    return dirs;
-  }
-  let id = '';
-  try { id = readFileSync('/etc/machine-id', 'utf8').trim(); } catch { /* none */ }
-  return ['/run/log/journal', '/var/log/journal'].map((d) => (id ? join(d, id) : d));
-}
-
 /**
  * Why `who` cannot read the journal it is to follow, or null; run as `who` (asUser, or after the
- * drop). Only the active files matter (system.journal, user-*.journal: following starts at the
- * tail); archived ones (NAME@….journal) are not needed. No journal files at all is not this
+ * drop). The folders and files are those the follower polls (sources/journal-files.ts): the
+ * active files only, since following starts at the tail. No journal files at all is not this
  * check's business (journald.ts systemJournalProblem says that).
  */
 export function journalReadProblem(who: RunAs, directory: string | null): string | null {
+  const p = journalAccessProblem(journalLocation(directory));
+  if (p === null) return null;
   const fix = who.journalGid === null
     ? `there is no group ${JOURNAL_GROUP} on this machine to grant it; pass --user root, or --no-journal`
     : `make the journal readable by group ${JOURNAL_GROUP} (systemd's own permissions: systemd-tmpfiles --create --prefix=/run/log/journal --prefix=/var/log/journal), or pass --user root`;
-  for (const dir of journalDirs(directory)) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      return `the journal in ${dir} is not readable by user ${runAsText(who)} (${code}; ${statText(dir)}): ${fix}`;
-    }
-    for (const n of names) {
-      if (!n.endsWith('.journal') || n.includes('@')) continue;
-      const f = join(dir, n);
-      try {
-        closeSync(openSync(f, 'r'));
-      } catch (err) {
-        return `the journal file ${f} is not readable by user ${runAsText(who)} (${(err as NodeJS.ErrnoException).code}; ${statText(f)}): ${fix}`;
-      }
-    }
-  }
-  return null;
+  return `${p.file ? `the journal file ${p.path}` : `the journal in ${p.path}`} is not readable by user ${runAsText(who)} (${p.code}; ${statText(p.path)}): ${fix}`;
 }
 
 function statText(path: string): string {

@@ -4,7 +4,9 @@
  * 1. onEvent(): an event names the client endpoint and the server port (the server address is
  *    optional: anycast and NAT make it unreliable); its timestamp is the handshake end and
  *    `elapsed` its start. Duplicates of a pending or recent event for the same flow are counted
- *    and dropped; a full queue drops the event and counts it (back-pressure, never unbounded).
+ *    and dropped. A full queue (back-pressure, never unbounded) drops the event from the queue,
+ *    not from the results: it ends as a record at once, without files, its `reason` saying the
+ *    queue was full and what to change, and is counted (`droppedQueueFull`: results lost).
  * 2. tick() (a coarse clock, never a timer per event): an event whose post-event hold has passed
  *    is resolved, subject to a per-second write budget (the rest waits in the bounded queue).
  * 3. resolve: look the flow up in the ring over [start − margin, end + hold] for each candidate
@@ -15,7 +17,8 @@
  *    ring too short (by how much), possibly filtered out, or no such flow.
  * 4. A file that cannot be written (a full disk, a directory gone) never loses the event: the
  *    record goes on with `reason` naming the error and the path, the failure is counted by its
- *    cause, and the next event tries again (writes resume as soon as there is space).
+ *    cause (LostResults, shared with the command's other sinks), and the next event tries again
+ *    (writes resume as soon as there is space).
  */
 import { formatIp } from '../handshake/addr.js';
 import { analyzePackets } from '../handshake/analyze-packets.js';
@@ -23,7 +26,8 @@ import { missingFlowRecord, type FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { PHASES } from '../handshake/phases.js';
 import type { RingPacket, RingReader } from '../ring/reader.js';
-import { AtomicCaptureWriter, describeError, errorCause, flowFileName, OutputDir, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { AtomicCaptureWriter, flowFileName, OutputDir, writeFileAtomic } from '../sinks/pcap-writer.js';
+import { LostResults } from '../sinks/lost-results.js';
 import { decodePacket } from '../decode/dispatch.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { Status } from '../decode/reader.js';
@@ -53,19 +57,20 @@ export interface CorrelatorOptions {
   onRecord: (rec: FlowRecord) => void;
   /** Where the proxy's handshake clock starts (default accept); see proxy-lag.ts. */
   proxyClock?: ProxyClock;
+  /** Where failed writes are noted and counted (the command's, shared with its other sinks); default: its own. */
+  lost?: LostResults;
 }
 
 export interface CorrelatorStats {
   events: number;
   duplicates: number;
+  /** Events not queued because the queue was full: each became a record without files. */
   droppedQueueFull: number;
   rateLimitedWaits: number;
   /** Events whose pcap and record file were written. */
   written: number;
-  /** Events with at least one file not written (their records say why in `reason`). */
+  /** Events with at least one file not written (their records say why in `reason`; the files are counted in `lost`). */
   writeFailed: number;
-  /** Files not written, by cause (ENOSPC, ENOTDIR, …). */
-  writeFailures: Record<string, number>;
   notFound: number;
   tooOld: number;
   queued: number;
@@ -80,7 +85,8 @@ interface Pending {
 const DUP_WINDOW_US = 5_000_000;
 
 export class Correlator {
-  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, writeFailures: {}, notFound: 0, tooOld: 0, queued: 0 };
+  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0 };
+  readonly lost: LostResults;
   #queue: Pending[] = [];
   /** Recently seen flow keys → handshake end (µs), for de-duplication; pruned by tick(). */
   #recent = new Map<string, number>();
@@ -92,6 +98,7 @@ export class Correlator {
 
   constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {
     this.#dir = typeof opts.outDir === 'string' ? new OutputDir(opts.outDir) : opts.outDir;
+    this.lost = opts.lost ?? new LostResults();
   }
 
   onEvent(ev: SlowEvent, nowMs: number): void {
@@ -102,9 +109,10 @@ export class Correlator {
       this.stats.duplicates++;
       return;
     }
-    this.#recent.set(key, ev.endUs); // also for dropped events, so their repeats count as duplicates
+    this.#recent.set(key, ev.endUs); // also for dropped events (recorded below): their repeats are duplicates
     if (this.#queue.length >= this.opts.maxQueue) {
       this.stats.droppedQueueFull++;
+      this.#queueFull(ev);
       return;
     }
     const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
@@ -199,6 +207,18 @@ export class Correlator {
     this.#emit(rec, best.packets);
   }
 
+  /**
+   * The record of an event the full queue could not take: no ring lookup, no files (writing is
+   * what the queue waits for), so the storm costs a record each and no memory.
+   */
+  #queueFull(ev: SlowEvent): void {
+    const o = this.opts;
+    const reason = `event queue full: ${o.maxQueue} events were waiting for their hold or the write budget (${o.maxWritesPerSec} per second), ` +
+      `so this flow was not looked up in the ring and no pcap was made; raise --event-queue or --max-writes-per-sec`;
+    const server = ev.server ?? (ev.serverPort !== null ? `?:${ev.serverPort}` : '?');
+    o.onRecord(this.#withEvent(missingFlowRecord(ev.client, server, ev.sni, reason), ev));
+  }
+
   #withEvent(rec: FlowRecord, ev: SlowEvent): FlowRecord {
     return attachEvent(rec, ev, this.opts.proxyClock ?? 'accept');
   }
@@ -212,10 +232,7 @@ export class Correlator {
     let failed = false;
     const fail = (what: string, path: string, err: unknown): void => {
       failed = true;
-      const cause = errorCause(err);
-      this.stats.writeFailures[cause] = (this.stats.writeFailures[cause] ?? 0) + 1;
-      const text = `${what} not written: ${describeError(err)}: ${path}`;
-      rec.reason = rec.reason ? `${rec.reason}; ${text}` : text;
+      this.lost.note(rec, 'flow', `${what} not written`, path, err);
     };
     let dirOk = true;
     try {

@@ -9,9 +9,10 @@
  * - `PreopenedFile.create` opens the target itself, for a directory the dropped user cannot
  *   write at all (`--dump-ring /root/ring.pcapng`): what tcpdump does with its -w file.
  * - `ensurePrivateDir(dir, owner)` chowns the directories it creates.
- * - `removeStaleTemps` deletes the `.NAME.PID.tmp` files a SIGKILLed writer left behind.
+ * - `removeStaleTemps` deletes the `.NAME.PID.tmp` files a SIGKILLed writer left behind (only
+ *   names slowshake writes, only files of the user it writes as).
  */
-import { closeSync, constants, fchownSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, chmodSync, chownSync, existsSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchownSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, chmodSync, chownSync, existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import type { KeptPacket } from '../handshake/tracker.js';
@@ -130,7 +131,8 @@ export class PreopenedFile {
   }
 }
 
-const TEMP_RE = /^\.(.+\.(?:pcapng|pcap|json))\.(\d+)\.tmp$/;
+/** `.NAME.PID.tmp`: the temp name a writer here gives NAME while writing it. */
+const TEMP_RE = /^\.(.+)\.(\d+)\.tmp$/;
 
 function pidAlive(pid: number): boolean {
   try {
@@ -142,22 +144,29 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Removes the temp files our writers leave when killed mid-write (`.NAME.PID.tmp`, NAME a
- * .pcap/.pcapng/.json) whose PID no longer runs; a live process's temp files, and any other
- * file, are left alone. Call at start, before this process writes: a file carrying our own PID
- * is then from an earlier process that had it. (PIDs are those of this PID namespace.)
+ * Removes the temp files our writers leave when killed mid-write: `.NAME.PID.tmp` where `ours`
+ * accepts NAME (a name slowshake writes in this directory, e.g. isOutName), the file is a regular
+ * file owned by `uid` (the user slowshake writes as), and PID no longer runs. Anything else —
+ * another program's temp file in a shared directory such as /tmp, another user's, a live
+ * process's — is left alone. Call at start, before this process writes: a file carrying our own
+ * PID is then from an earlier process that had it. (PIDs are those of this PID namespace.)
  * Returns the names removed.
  */
-export function removeStaleTemps(dir: OutputDir): string[] {
+export function removeStaleTemps(dir: OutputDir, uid: number, ours: (name: string) => boolean): string[] {
   let names: string[];
   try { names = readdirSync(dir.at('')); } catch { return []; }
   const removed: string[] = [];
   for (const n of names) {
     const m = TEMP_RE.exec(n);
-    if (!m) continue;
+    if (!m || !ours(m[1]!)) continue;
     const pid = Number(m[2]);
     if (pid !== process.pid && pidAlive(pid)) continue;
-    try { unlinkSync(dir.at(n)); removed.push(n); } catch { /* raced, or not ours to remove */ }
+    try {
+      const st = lstatSync(dir.at(n));
+      if (!st.isFile() || st.uid !== uid) continue;
+      unlinkSync(dir.at(n));
+      removed.push(n);
+    } catch { /* raced, or not ours to remove */ }
   }
   return removed;
 }
@@ -192,6 +201,19 @@ export function flowFileName(startUs: number, client: string, server: string, ex
   const iso = new Date(Math.floor(startUs / 1000)).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
   const frac = String(startUs % 1_000_000).padStart(6, '0');
   return `${iso}.${frac}Z_${safeEndpoint(client)}_${safeEndpoint(server)}.${ext}`;
+}
+
+/** A SIGUSR1 whole-ring snapshot's file name: snapshot-2026-01-01T00-00-00-000Z.pcap. */
+export function snapshotFileName(at: Date): string {
+  return `snapshot-${at.toISOString().replace(/[:.]/g, '-')}.pcap`;
+}
+
+const FLOW_NAME_RE = /^\d{8}T\d{6}\.\d{6}Z_[0-9A-Za-z.\-_]+_[0-9A-Za-z.\-_]+\.(?:pcapng|pcap|json)$/;
+const SNAPSHOT_NAME_RE = /^snapshot-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z\.pcap$/;
+
+/** A name slowshake writes into an output directory (flowFileName, its .json, snapshotFileName). */
+export function isOutName(name: string): boolean {
+  return FLOW_NAME_RE.test(name) || SNAPSHOT_NAME_RE.test(name);
 }
 
 /** Serialises packets of one link type as a pcap file image. Packets of another link type are skipped. */

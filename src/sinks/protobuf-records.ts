@@ -160,7 +160,7 @@ export class RecordStreamWriter {
         fd = openSync(path, flags, 0o600);
       }
     } catch (err) {
-      throw new CaptureFileError(path, 0, describeOpenError(err as NodeJS.ErrnoException));
+      throw new CaptureFileError(path, 0, describeOpenError(err as NodeJS.ErrnoException), { cause: err });
     }
     return new RecordStreamWriter(path, fd, created, opts);
   }

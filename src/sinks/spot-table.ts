@@ -69,17 +69,14 @@ function slowness(r: FlowRecord): number {
   return r.phases_ms.total === null && r.event_elapsed_ms == null ? Infinity : Math.max(r.phases_ms.total ?? 0, r.event_elapsed_ms ?? 0);
 }
 
-const WRITE_FAILED = / not (written|appended)/;
-
 /**
  * The records a spot check keeps for its end table, bounded however many events arrive: the
- * `keep` slowest, the first 20 whose files could not be written, and counts of all of them (every
- * record also went to the record stream and, with --format ndjson, to stdout as it came).
+ * `keep` slowest and counts of all of them (every record also went to the record stream and,
+ * with --format ndjson, to stdout as it came; those whose files could not be written are listed
+ * by LostResults).
  */
 export class SpotRecords {
   #rows: FlowRecord[] = [];
-  readonly writeFailed: FlowRecord[] = [];
-  writeFailedCount = 0;
   total = 0;
   readonly verdicts: Record<FlowRecord['verdict'], number> = { client: 0, network: 0, server: 0, loss: 0, incomplete: 0 };
 
@@ -88,10 +85,6 @@ export class SpotRecords {
   add(rec: FlowRecord): void {
     this.total++;
     this.verdicts[rec.verdict]++;
-    if (rec.reason !== undefined && WRITE_FAILED.test(rec.reason)) {
-      this.writeFailedCount++;
-      if (this.writeFailed.length < 20) this.writeFailed.push(rec);
-    }
     this.#rows.push(rec);
     if (this.#rows.length >= 2 * this.keep) this.#trim();
   }

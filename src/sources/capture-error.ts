@@ -1,8 +1,9 @@
 /** A capture file that cannot be read further: names the file and the byte offset. */
 export class CaptureFileError extends Error {
   readonly code = 'SLOWSHAKE_ERR_CAPTURE_FILE';
-  constructor(readonly file: string, readonly offset: number, readonly reason: string) {
-    super(`${file}: byte ${offset}: ${reason}`);
+  /** `options.cause`: the system error behind it, when there is one (ENOENT, EACCES, …). */
+  constructor(readonly file: string, readonly offset: number, readonly reason: string, options?: ErrorOptions) {
+    super(`${file}: byte ${offset}: ${reason}`, options);
     this.name = 'CaptureFileError';
   }
 }

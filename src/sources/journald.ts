@@ -12,8 +12,8 @@
  * 4. stop() SIGTERMs the child; nothing is left running.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { holdsJournalFiles, journalAccessProblem, journalLocation } from './journal-files.js';
 
 export interface JournalConfig {
   /** Follow this journal directory instead of the system journal (`journalctl --directory`). */
@@ -42,61 +42,24 @@ export function buildJournalctlArgs(config: JournalConfig, cursor: string | null
   return args;
 }
 
-/** Where journald listens and where it keeps its files (systemd-journald.service(8)). */
+/** Where journald listens (systemd-journald.service(8)); its files: journal-files.ts. */
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
-export const JOURNAL_DIRS = ['/run/log/journal', '/var/log/journal'];
-
-/** True when `dir` or one of its subdirectories (the machine-id folders) holds a .journal file. */
-function holdsJournalFiles(dir: string): boolean {
-  let names: string[];
-  try { names = readdirSync(dir); } catch { return false; }
-  for (const n of names) {
-    if (n.endsWith('.journal')) return true;
-    try { if (readdirSync(join(dir, n)).some((f) => f.endsWith('.journal'))) return true; } catch { /* not a directory */ }
-  }
-  return false;
-}
-
-/**
- * The first journal directory (or machine-id folder) or active journal file under `dirs` this
- * process may not read, or null. A journald started by hand (no systemd-tmpfiles) leaves them
- * root-only, out of reach of a capture that dropped root.
- */
-function unreadableJournal(dirs: string[]): string | null {
-  const denied = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EACCES';
-  for (const dir of dirs) {
-    let names: string[];
-    try { names = readdirSync(dir); } catch (err) { if (denied(err)) return dir; continue; }
-    for (const n of names) {
-      const p = join(dir, n);
-      if (n.endsWith('.journal')) { try { closeSync(openSync(p, 'r')); } catch (err) { if (denied(err)) return p; } continue; }
-      try {
-        for (const f of readdirSync(p)) {
-          if (f.endsWith('.journal') && !f.includes('@')) { try { closeSync(openSync(join(p, f), 'r')); } catch (err) { if (denied(err)) return join(p, f); } }
-        }
-      } catch (err) { if (denied(err)) return p; }
-    }
-  }
-  return null;
-}
 
 /**
  * Why following the system journal cannot deliver events, or null when it can: no journal files
  * anywhere journalctl looks (journalctl then follows nothing and says nothing), or no journald
- * socket (nothing logged from now on would reach the files). Checked once at start.
+ * socket (nothing logged from now on would reach the files). Checked once at start. `dirs`: other
+ * roots to look in instead (for tests; every subdirectory counts as a machine folder there).
  */
-export function systemJournalProblem(socket = JOURNAL_SOCKET, dirs = JOURNAL_DIRS): string | null {
-  const files = dirs.some(holdsJournalFiles);
+export function systemJournalProblem(socket = JOURNAL_SOCKET, dirs?: string[]): string | null {
+  const loc = dirs !== undefined ? { roots: dirs, folder: () => true } : journalLocation(null);
+  const files = holdsJournalFiles(loc);
   const listening = existsSync(socket);
-  if (!files && !listening) return `no system journal is reachable: no systemd-journald is running (no ${socket}) and ${dirs.join(' and ')} hold no journal files; events arrive only once a journald runs (start systemd-journald, or follow a journal directory with --journal-dir)`;
-  if (!files) return `the system journal has no files yet (${dirs.join(' and ')} are empty): following starts when journald writes its first one`;
+  const where = loc.roots.join(' and ');
+  if (!files && !listening) return `no system journal is reachable: no systemd-journald is running (no ${socket}) and ${where} hold no journal files; events arrive only once a journald runs (start systemd-journald, or follow a journal directory with --journal-dir)`;
+  if (!files) return `the system journal has no files yet (${where} are empty): following starts when journald writes its first one`;
   if (!listening) return `no systemd-journald is running (no ${socket}): the journal files are read, but nothing logged from now on will arrive`;
   return null;
-}
-
-/** The directories journalctl reads for `config`. */
-function journalDirs(config: JournalConfig): string[] {
-  return config.directory ? [config.directory] : JOURNAL_DIRS;
 }
 
 /** Unit names as journald records them (".service" added when there is no suffix). */
@@ -175,19 +138,20 @@ export class JournalFollower {
    */
   start(): Promise<void> {
     if (this.#cursor === null) this.#cursor = this.#tailCursor();
-    const dirs = journalDirs(this.config);
-    if (this.#cursor === null && !dirs.some(holdsJournalFiles)) {
+    // The same folders and readability rule as capture's start check (journal-files.ts).
+    const loc = journalLocation(this.config.directory);
+    if (this.#cursor === null && !holdsJournalFiles(loc)) {
       let deniedSaid = false;
       this.#filesPoll = setInterval(() => {
-        const denied = unreadableJournal(dirs);
+        const denied = journalAccessProblem(loc);
         if (denied !== null && !deniedSaid) { // say so once; following starts if access is granted
           deniedSaid = true;
-          this.opts.onWarning?.(`journal files appeared, but ${denied} is not readable by this process (uid ${process.geteuid?.()}), so no events can arrive: ` +
+          this.opts.onWarning?.(`journal files appeared, but ${denied.path} is not readable by this process (uid ${process.geteuid?.()}), so no events can arrive: ` +
             'give the journal group systemd-journal (systemd-tmpfiles --create --prefix=/run/log/journal --prefix=/var/log/journal), or run capture with --user root');
         }
-        if (denied !== null || !dirs.some(holdsJournalFiles)) return;
+        if (denied !== null || !holdsJournalFiles(loc)) return;
         this.#stopFilesPoll();
-        this.opts.onWarning?.(`journal files appeared in ${dirs.join(' or ')}: following them from their first entry`);
+        this.opts.onWarning?.(`journal files appeared in ${loc.roots.join(' or ')}: following them from their first entry`);
         this.#fromStart = true;
         if (this.#child) { this.#quietRestart = true; this.#child.kill('SIGTERM'); }
       }, 1000);
@@ -297,12 +261,12 @@ export class JournalFollower {
     this.opts.onEntry(e);
   }
 
-  /** Stops following: SIGTERM to the child, no restart. Resolves when it has exited. */
   #stopFilesPoll(): void {
     if (this.#filesPoll) clearInterval(this.#filesPoll);
     this.#filesPoll = null;
   }
 
+  /** Stops following: SIGTERM to the child, no restart. Resolves when it has exited. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#stopFilesPoll();

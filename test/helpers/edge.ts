@@ -178,6 +178,23 @@ function fdTargets(pid: number): string[] {
   }
 }
 
+/** The JSON records in `text` (capture --format ndjson's stdout; other lines are skipped). */
+export function ndjson<T = Record<string, unknown>>(text: string): T[] {
+  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as T);
+}
+
+/** Waits until `cap` has printed `n` ndjson records; fails when it exits first or after `ms`. */
+export async function waitRecords<T = Record<string, unknown>>(cap: Proc, n: number, ms: number): Promise<T[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const recs = ndjson<T>(cap.stdout);
+    if (recs.length >= n) return recs;
+    if (cap.exit) throw new Error(`capture exited with ${recs.length}/${n} records: ${cap.stderr.slice(-800)}`);
+    if (Date.now() > end) throw new Error(`capture wrote ${recs.length}/${n} records in ${ms} ms; stderr: ${cap.stderr.slice(-800)}`);
+    await sleep(50);
+  }
+}
+
 /** VmRSS of a process in KiB, or null when it is gone. */
 export function rssKiB(pid: number): number | null {
   try {

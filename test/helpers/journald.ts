@@ -66,3 +66,17 @@ export function stockJournalPermissions(): void {
   const r = spawnSync('systemd-tmpfiles', ['--create', '--prefix=/run/log/journal', '--prefix=/var/log/journal'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) throw new Error(`systemd-tmpfiles --create --prefix=/run/log/journal: ${r.error?.message ?? r.stderr}`);
 }
+
+/**
+ * Waits until the journal holds an entry of SYSLOG_IDENTIFIER `identifier` whose MESSAGE
+ * contains `text` (a journalctl query every 50 ms); throws after `ms`.
+ */
+export async function waitJournalEntry(identifier: string, text: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = spawnSync('journalctl', ['-o', 'cat', '--no-pager', `SYSLOG_IDENTIFIER=${identifier}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.stdout?.includes(text)) return;
+    if (Date.now() > end) throw new Error(`no journal entry of ${identifier} containing "${text}" after ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}

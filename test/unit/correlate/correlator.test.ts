@@ -128,20 +128,36 @@ describe('Correlator', () => {
     expect(c.stats.tooOld).toBe(1);
   });
 
-  it('back-pressure: a full queue drops and counts, the write budget defers, holds are honoured', async () => {
+  it('back-pressure: a full queue drops the event from the queue (it ends as a record without files at once), the write budget defers, holds are honoured', async () => {
     const ring = await ringFrom(CAP, 8 << 20);
     const { c, out } = correlator(ring, { maxQueue: 3, maxWritesPerSec: 2 });
     const base = offline[0]!.timeline.done!;
+    const filesBefore = readdirSync(dir).length;
     for (let i = 0; i < 10; i++) c.onEvent(event(`192.0.2.1:${1000 + i}`, '203.0.113.1:443', base, 100, i), 0);
     expect(c.stats.droppedQueueFull).toBe(7);
+    // Review finding 6: these seven used to leave no record at all.
+    expect(out.map((r) => r.client)).toEqual(Array.from({ length: 7 }, (_, i) => `192.0.2.1:${1003 + i}`));
+    for (const r of out) {
+      expect(r.reason).toBe('event queue full: 3 events were waiting for their hold or the write budget (2 per second), so this flow was not looked up in the ring ' +
+        'and no pcap was made; raise --event-queue or --max-writes-per-sec');
+      expect(r.verdict).toBe('incomplete');
+      expect(r.pcap).toBeUndefined();
+      expect((r.event as { message: string }).message).toContain(`remote_addr=${r.client}`);
+    }
+    expect(readdirSync(dir).length).toBe(filesBefore); // no files for them
+    // A repeat of a dropped event is a duplicate of a flow already recorded.
+    c.onEvent(event('192.0.2.1:1009', '203.0.113.1:443', base, 100, 10), 0);
+    expect(c.stats.duplicates).toBe(1);
+    expect(out).toHaveLength(7);
     const due = base / 1000 + 2000;
     c.tick(due - 1); // hold not over yet
-    expect(out).toHaveLength(0);
+    expect(out).toHaveLength(7);
     c.tick(due);
-    expect(out).toHaveLength(2); // budget: 2 per second
+    expect(out).toHaveLength(9); // budget: 2 per second
     expect(c.stats.rateLimitedWaits).toBe(1);
     c.tick(due + 1000);
-    expect(out).toHaveLength(3);
+    expect(out).toHaveLength(10);
     expect(c.pending).toBe(0);
+    expect(c.lost.empty).toBe(true); // no write failed
   });
 });

@@ -11,13 +11,12 @@ describe('SpotRecords', () => {
     base = (await analyzeCaptures([join(CAPTURES, 'client-think.pcap'), join(CAPTURES, 'server-delay.pcap')], { slowMs: 200 })).records;
   });
 
-  it('keeps the slowest N, counts every record and verdict, and the first 20 write failures', () => {
+  it('keeps the slowest N, counts every record and verdict', () => {
     const spot = new SpotRecords(100);
     const n = 5000;
     for (let i = 0; i < n; i++) {
       const r = structuredClone(base[i % base.length]!);
       r.phases_ms.total = i; // distinct, increasing
-      if (i % 100 === 0) r.reason = `pcap not written: ENOSPC (no space left on device): /x/${i}.pcapng`;
       spot.add(r);
     }
     const rows = spot.rows();
@@ -26,8 +25,6 @@ describe('SpotRecords', () => {
     expect(rows.at(-1)!.phases_ms.total).toBe(n - 100);
     expect(spot.total).toBe(n);
     expect(Object.values(spot.verdicts).reduce((a, b) => a + b, 0)).toBe(n);
-    expect(spot.writeFailedCount).toBe(50);
-    expect(spot.writeFailed).toHaveLength(20);
     const t = renderSpotTable(spot, { width: null, wide: false });
     expect(t.split('\n')[0]).toMatch(/^Slow TLS handshakes: 5000 \(the slowest 100 shown/);
     const totals = /Totals by verdict: (.*)/.exec(t)![1]!;
