@@ -44,9 +44,14 @@ function localMachineId(): string | null {
   }
 }
 
+/** Journal directories `roots` as journalctl --directory reads them (any machine's id folders). */
+export function journalDirectories(roots: string[]): JournalLocation {
+  return { roots, folder: (_root, name) => id128(name) !== null };
+}
+
 /** The journal journalctl follows: the system's, or the directory given with --journal-dir. */
 export function journalLocation(directory: string | null): JournalLocation {
-  if (directory !== null) return { roots: [directory], folder: (_root, name) => id128(name) !== null };
+  if (directory !== null) return journalDirectories([directory]);
   const machine = localMachineId();
   return {
     roots: SYSTEM_JOURNAL_DIRS,

@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { holdsJournalFiles, journalAccessProblem, journalLocation } from './journal-files.js';
+import { holdsJournalFiles, journalAccessProblem, journalDirectories, journalLocation } from './journal-files.js';
 
 export interface JournalConfig {
   /** Follow this journal directory instead of the system journal (`journalctl --directory`). */
@@ -52,7 +52,7 @@ export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
  * roots to look in instead (for tests; every subdirectory counts as a machine folder there).
  */
 export function systemJournalProblem(socket = JOURNAL_SOCKET, dirs?: string[]): string | null {
-  const loc = dirs !== undefined ? { roots: dirs, folder: () => true } : journalLocation(null);
+  const loc = dirs !== undefined ? journalDirectories(dirs) : journalLocation(null);
   const files = holdsJournalFiles(loc);
   const listening = existsSync(socket);
   const where = loc.roots.join(' and ');

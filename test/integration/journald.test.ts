@@ -2,7 +2,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { buildJournalctlArgs, JournalFollower, JOURNAL_DEFAULTS } from '../../src/sources/journald.js';
 import { parseJournalEntry } from '../../src/correlate/journal-event.js';
-import { ensureJournald, journalSend, type JournaldHandle } from '../helpers/journald.js';
+import { ensureJournald, journalSend, waitJournalEntry, type JournaldHandle } from '../helpers/journald.js';
 import { ROOT } from '../helpers/cli.js';
 
 const root = process.getuid?.() === 0;
@@ -58,13 +58,15 @@ describe.skipIf(!root)('JournalFollower on a real journal (root)', () => {
   it('follows from now, survives journalctl being killed, loses and repeats nothing', async () => {
     const tag = `ss-test-${process.pid}`;
     journalSend({ MESSAGE: 'before the follower started', SYSLOG_IDENTIFIER: tag });
+    // journald stores a datagram a moment after logger returns: the follower's tail cursor must
+    // already be past this entry, or it is (rightly) delivered and the list below has 11.
+    await waitJournalEntry(tag, 'before the follower started', 10_000);
     const got: string[] = [];
     const f = new JournalFollower({ ...JOURNAL_DEFAULTS, identifiers: [tag] }, {
       onEntry: (e) => got.push(String(e.MESSAGE)), backoffMs: 100,
     });
     await f.start();
     try {
-      await new Promise((r) => setTimeout(r, 300)); // journalctl seeks to the end before following
       for (let i = 0; i < 5; i++) journalSend({ MESSAGE: `slow TLS handshake n=${i} remote_addr=198.51.100.2:${41000 + i} elapsed_ms=250`, SYSLOG_IDENTIFIER: tag });
       await until(() => got.length === 5);
       process.kill(f.pid!, 'SIGKILL');

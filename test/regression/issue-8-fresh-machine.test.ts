@@ -139,8 +139,8 @@ describe('systemJournalProblem', () => {
   });
 
   it('files without a socket: past entries only', () => {
-    mkdirSync(join(varDir, '0123456789abcdef'));
-    writeFileSync(join(varDir, '0123456789abcdef', 'system.journal'), '');
+    mkdirSync(join(varDir, '0123456789abcdef0123456789abcdef'));
+    writeFileSync(join(varDir, '0123456789abcdef0123456789abcdef', 'system.journal'), '');
     expect(systemJournalProblem(socket, [runDir, varDir])).toMatch(/^no systemd-journald is running .*nothing logged from now on will arrive/);
   });
 
