@@ -24,7 +24,7 @@
  *   heuristic dissector, enabled by default (checked: `tshark -G heuristic-decodes`).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -163,7 +163,11 @@ export function tsharkFrames(file: string): TsharkFrame[] {
   if (hit !== undefined) return hit;
   // An empty personal configuration directory: the user's Wireshark preferences must not change
   // what the tests see.
-  configDir ??= mkdtempSync(join(tmpdir(), 'slowshake-tshark-'));
+  if (configDir === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'slowshake-tshark-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    configDir = dir;
+  }
   const args = [
     '-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,', '-E', 'header=n',
     '-o', 'tcp.desegment_tcp_streams:TRUE', '-o', 'tls.desegment_ssl_records:TRUE', '-o', 'tcp.analyze_sequence_numbers:TRUE',
