@@ -24,8 +24,6 @@
  *   heuristic dissector, enabled by default (checked: `tshark -G heuristic-decodes`).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const TSHARK = process.env.TSHARK ?? 'tshark';
@@ -154,20 +152,18 @@ function parseLine(line: string): TsharkFrame | null {
   };
 }
 
-let configDir: string | null = null;
+/**
+ * A personal configuration directory that does not exist (inside the checkout, so nobody else can
+ * create it): tshark then reads no user preferences and, only reading, creates nothing.
+ */
+const configDir = join(import.meta.dirname, '../fixtures/no-wireshark-config');
 const frameCache = new Map<string, TsharkFrame[]>();
 
 /** Runs tshark once over `file` (memoised per process) and returns its TCP frames in file order. */
 export function tsharkFrames(file: string): TsharkFrame[] {
   const hit = frameCache.get(file);
   if (hit !== undefined) return hit;
-  // An empty personal configuration directory: the user's Wireshark preferences must not change
-  // what the tests see.
-  if (configDir === null) {
-    const dir = mkdtempSync(join(tmpdir(), 'slowshake-tshark-'));
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    configDir = dir;
-  }
+  // No personal configuration: the user's Wireshark preferences must not change what the tests see.
   const args = [
     '-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,', '-E', 'header=n',
     '-o', 'tcp.desegment_tcp_streams:TRUE', '-o', 'tls.desegment_ssl_records:TRUE', '-o', 'tcp.analyze_sequence_numbers:TRUE',
