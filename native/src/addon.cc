@@ -15,6 +15,7 @@
 
 #include "capture.h"
 #include "flow_hash.h"  // FlowHash
+#include "notify.h"  // SdNotify
 
 namespace slowshake {
 namespace {
@@ -237,6 +238,29 @@ napi_value FlowHashOf(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// sdNotify(socketPath, message): "" when sent, else the failure (never throws for a send error:
+// an unreachable systemd is an operational failure the caller counts and logs).
+napi_value SdNotifyOf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  std::string parts[2];
+  for (size_t i = 0; i < 2; i++) {
+    size_t n = 0;
+    if (i >= argc || napi_get_value_string_utf8(env, argv[i], nullptr, 0, &n) != napi_ok || n > 65536) {
+      napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "sdNotify: expected (socketPath, message) strings");
+      return nullptr;
+    }
+    parts[i].resize(n + 1);
+    napi_get_value_string_utf8(env, argv[i], &parts[i][0], n + 1, &n);
+    parts[i].resize(n);
+  }
+  const std::string err = SdNotify(parts[0], parts[1]);
+  napi_value out;
+  CHECK_NAPI(napi_create_string_utf8(env, err.c_str(), err.size(), &out));
+  return out;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -245,6 +269,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"stop", nullptr, StopCapture, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"interfaces", nullptr, Interfaces, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"flowHash", nullptr, FlowHashOf, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sdNotify", nullptr, SdNotifyOf, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value hdr, slots, bucket;

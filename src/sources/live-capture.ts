@@ -55,6 +55,8 @@ interface Addon {
   stats(h: unknown): NativeStats;
   stop(h: unknown): void;
   interfaces(): string;
+  /** One sd_notify datagram; "" when sent, else the failure (native/src/notify.cc). */
+  sdNotify(socketPath: string, message: string): string;
 }
 
 /** Capture could not start: one line for the user. */
@@ -66,7 +68,8 @@ export class CaptureError extends Error {
 }
 
 let addon: Addon | null = null;
-function loadAddon(): Addon {
+/** The native addon, loaded once; CaptureError (SLOWSHAKE_ERR_NO_ADDON) when it is not built. */
+export function loadAddon(): Addon {
   if (addon) return addon;
   try {
     addon = createRequire(import.meta.url)('slowshake-capture') as Addon;
