@@ -2,14 +2,15 @@
 # Installs everything slowshake needs on a fresh Debian machine (run as root):
 #   1. Debian packages: libpcap (build + runtime), tcpdump/tshark/tcpreplay (tests, benchmarks),
 #      iptables + libnetfilter-queue (the NFQUEUE delay line used to generate captures),
-#      openssl/curl (real TLS peers), iproute2/ethtool (namespaces, veth).
+#      openssl/curl (real TLS peers), iproute2/ethtool (namespaces, veth), prometheus (promtool
+#      checks the exported metrics).
 #   2. npm dependencies (npm ci when a lockfile exists).
 #   3. The TypeScript build and the delay-line helper program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iptables protobuf-compiler
-      libnetfilter-queue-dev libmnl-dev iproute2 ethtool openssl curl procps psmisc systemd time
+      libnetfilter-queue-dev libmnl-dev iproute2 ethtool openssl curl procps psmisc systemd time prometheus
       e2fsprogs mount)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

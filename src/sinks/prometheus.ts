@@ -1,0 +1,191 @@
+/**
+ * Prometheus metrics of the handshakes a live engine measures (issue 9 §4, style.md §9): one
+ * registry, Prometheus' naming (base units, `_total` counters, `_seconds` histograms with buckets
+ * for the thing measured — handshakes span 1 ms to 10 s), labels bounded by construction (verdict,
+ * TLS version, slow, phase: small fixed sets; never an address or a port).
+ *
+ * 1. `observe(record)` counts every TLS handshake once, by verdict, TLS version and `slow`, and
+ *    adds its total and each phase to the histograms. Called once per record, after the record is
+ *    built: nothing here runs per packet.
+ * 2. `setCapture` / `setJournal` / `setEvidence` copy the engine's own counters on the status
+ *    clock (counters that only grow are exported as counters, levels as gauges).
+ * 3. The process's own CPU and memory (node_exporter's process_* names, `slowshake_` prefix), read
+ *    at scrape time. prom-client's default collectors are not used: promtool rejects several of
+ *    them (gauges named `…_total`, e.g. nodejs_active_handles_total).
+ * 4. `MetricsServer` serves `/metrics` over HTTP, on loopback unless told otherwise.
+ *
+ * Per-network slow counts (top N networks plus `other`) come with the watch daemon.
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FlowRecord } from '../handshake/record.js';
+import { PHASES } from '../handshake/phases.js';
+
+/** Seconds; a handshake takes from about a millisecond to many seconds. */
+export const HANDSHAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5, 10];
+/** Phases are shorter: down to tens of microseconds on a LAN. */
+export const PHASE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10];
+
+const PHASE_LABELS = [...PHASES, 'loss', 'cwnd_stall'] as const;
+const TLS_VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3']);
+
+/** A counter that mirrors an engine total (a number that only grows) without double counting. */
+class Mirror {
+  #last = 0;
+  constructor(readonly counter: Counter) {}
+  set(total: number): void {
+    if (total > this.#last) this.counter.inc(total - this.#last);
+    this.#last = Math.max(this.#last, total);
+  }
+}
+
+export interface CaptureTotals {
+  packets: number;
+  bytes: number;
+  kernelDrops: number;
+  ifDrops: number;
+  ringOverwrites: number;
+  ringReachSeconds: number;
+}
+
+type CaptureCounter = Exclude<keyof CaptureTotals, 'ringReachSeconds'>;
+
+export interface JournalTotals { entries: number; events: number; lagSeconds: number | null }
+export interface EvidenceTotals { pcapsWritten: number; writeFailures: number }
+
+export class HandshakeMetrics {
+  readonly registry = new Registry();
+  readonly #handshakes: Counter<'verdict' | 'tls_version' | 'slow'>;
+  readonly #duration: Histogram<'verdict'>;
+  readonly #phase: Histogram<'phase'>;
+  readonly #capture: Record<CaptureCounter, Mirror>;
+  readonly #reach: Gauge;
+  readonly #journalEntries: Mirror;
+  readonly #journalEvents: Mirror;
+  readonly #journalLag: Gauge;
+  readonly #pcaps: Mirror;
+  readonly #writeFailures: Mirror;
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    const r = this.registry;
+    this.#handshakes = new Counter({
+      name: 'slowshake_handshakes_total', help: 'TLS handshakes measured, each counted once when its record is built.',
+      labelNames: ['verdict', 'tls_version', 'slow'], registers: [r],
+    });
+    this.#duration = new Histogram({
+      name: 'slowshake_handshake_duration_seconds', help: 'Handshake time on the wire, SYN (or first packet) to done.',
+      labelNames: ['verdict'], buckets: HANDSHAKE_BUCKETS, registers: [r],
+    });
+    this.#phase = new Histogram({
+      name: 'slowshake_handshake_phase_seconds', help: 'Time of each handshake phase (design.md phase model; loss and cwnd_stall included).',
+      labelNames: ['phase'], buckets: PHASE_BUCKETS, registers: [r],
+    });
+    const counter = (name: string, help: string): Mirror => new Mirror(new Counter({ name, help, registers: [r] }));
+    this.#capture = {
+      packets: counter('slowshake_capture_packets_total', 'Packets the capture thread wrote into the ring.'),
+      bytes: counter('slowshake_capture_bytes_total', 'Captured bytes written into the ring.'),
+      kernelDrops: counter('slowshake_capture_kernel_drops_total', 'Packets the kernel dropped before the capture saw them.'),
+      ifDrops: counter('slowshake_capture_interface_drops_total', 'Packets the interface dropped.'),
+      ringOverwrites: counter('slowshake_ring_overwrites_total', 'Ring records overwritten by newer packets.'),
+    };
+    this.#reach = new Gauge({ name: 'slowshake_ring_reach_seconds', help: 'How far back the ring reaches now.', registers: [r] });
+    this.#journalEntries = counter('slowshake_journal_entries_total', 'Journal entries read.');
+    this.#journalEvents = counter('slowshake_journal_events_total', 'Journal entries that were slow-handshake events.');
+    this.#journalLag = new Gauge({ name: 'slowshake_journal_lag_seconds', help: 'Age of the newest journal entry when it was read.', registers: [r] });
+    this.#pcaps = counter('slowshake_evidence_pcaps_written_total', 'Per-flow pcaps written.');
+    this.#writeFailures = counter('slowshake_evidence_write_failures_total', 'Evidence writes that failed (the record carries the reason).');
+    if (opts.processMetrics !== false) processMetrics(r);
+    // Every label combination of the handshake counter exists from the start, so rate() sees a
+    // first increment and dashboards show zeros instead of gaps.
+    for (const verdict of ['client', 'network', 'server', 'loss', 'incomplete']) {
+      for (const slow of ['true', 'false']) for (const tls_version of ['1.2', '1.3']) this.#handshakes.inc({ verdict, tls_version, slow }, 0);
+      this.#duration.zero({ verdict });
+    }
+    for (const phase of PHASE_LABELS) this.#phase.zero({ phase });
+  }
+
+  /** Counts one handshake's record. */
+  observe(rec: FlowRecord): void {
+    const tls = rec.tls_version !== null && TLS_VERSIONS.has(rec.tls_version) ? rec.tls_version : 'unknown';
+    this.#handshakes.inc({ verdict: rec.verdict, tls_version: tls, slow: rec.slow ? 'true' : 'false' });
+    if (rec.phases_ms.total !== null) this.#duration.observe({ verdict: rec.verdict }, rec.phases_ms.total / 1000);
+    for (const p of PHASE_LABELS) {
+      const v = rec.phases_ms[p];
+      if (v !== null) this.#phase.observe({ phase: p }, v / 1000);
+    }
+  }
+
+  setCapture(t: CaptureTotals): void {
+    for (const k of Object.keys(this.#capture) as CaptureCounter[]) this.#capture[k].set(t[k]);
+    this.#reach.set(t.ringReachSeconds);
+  }
+
+  setJournal(t: JournalTotals): void {
+    this.#journalEntries.set(t.entries);
+    this.#journalEvents.set(t.events);
+    if (t.lagSeconds !== null) this.#journalLag.set(t.lagSeconds);
+  }
+
+  setEvidence(t: EvidenceTotals): void {
+    this.#pcaps.set(t.pcapsWritten);
+    this.#writeFailures.set(t.writeFailures);
+  }
+}
+
+/** CPU seconds (user + system), resident memory, V8 heap and start time of this process. */
+function processMetrics(r: Registry): void {
+  let cpuLast = 0;
+  new Counter({
+    name: 'slowshake_process_cpu_seconds_total', help: 'CPU time of this process (every thread), user and system.', registers: [r],
+    collect(this: Counter) {
+      const u = process.cpuUsage();
+      const total = (u.user + u.system) / 1e6;
+      if (total > cpuLast) this.inc(total - cpuLast);
+      cpuLast = Math.max(cpuLast, total);
+    },
+  });
+  new Gauge({
+    name: 'slowshake_process_resident_memory_bytes', help: 'Resident set size of this process.', registers: [r],
+    collect(this: Gauge) { this.set(process.memoryUsage.rss()); },
+  });
+  new Gauge({
+    name: 'slowshake_process_heap_bytes', help: 'V8 heap in use.', registers: [r],
+    collect(this: Gauge) { this.set(process.memoryUsage().heapUsed); },
+  });
+  new Gauge({ name: 'slowshake_process_start_time_seconds', help: 'Start time of this process since the Unix epoch.', registers: [r] })
+    .set(Math.round(Date.now() / 1000 - process.uptime()));
+}
+
+/** `/metrics` over HTTP (GET only; anything else is 404/405). Listens on loopback by default. */
+export class MetricsServer {
+  readonly #server: Server;
+  scrapes = 0;
+
+  constructor(readonly metrics: HandshakeMetrics) {
+    this.#server = createServer((req, res) => {
+      if (req.url !== '/metrics' && !req.url?.startsWith('/metrics?')) { res.writeHead(404).end('not found: try /metrics\n'); return; }
+      if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return; }
+      this.scrapes++;
+      metrics.registry.metrics().then(
+        (text) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(req.method === 'HEAD' ? undefined : text); },
+        (err: Error) => { res.writeHead(500).end(`${err.message}\n`); },
+      );
+    });
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(host = '127.0.0.1', port = 9464): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        const a = this.#server.address();
+        resolve(typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host, port });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
