@@ -43,7 +43,10 @@ export function parseConfigText(text: string, file: string): ConfigLayer {
   } catch (err) {
     if (err instanceof TomlError) {
       const what = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new ConfigError(`${file}:${err.line}:${err.column}: invalid TOML: ${what}`, 'syntax', file, null);
+      // The line itself names the key and the value the parser stopped at.
+      const src = (text.split(/\r?\n/)[err.line - 1] ?? '').trim();
+      const shown = src.length > 60 ? `${src.slice(0, 57)}...` : src;
+      throw new ConfigError(`${file}:${err.line}:${err.column}: invalid TOML: ${what}${shown ? `, at: ${shown}` : ''}`, 'syntax', file, null);
     }
     throw err;
   }
