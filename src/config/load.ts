@@ -86,10 +86,12 @@ export function showValue(v: unknown): string {
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false', array: 'an array', object: 'a table',
+  // Every number in the schema is a whole number (int()), so "number" is said as one.
+  string: 'a string', number: 'a whole number', int: 'a whole number', boolean: 'true or false', array: 'an array', object: 'a table',
 };
 
-function expected(issue: z.core.$ZodIssue): string {
+/** What an issue's value should have been ("a size such as …", "one of …"). */
+export function expected(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type': return TYPE_NAMES[issue.expected] ?? issue.expected;
     case 'too_small': return issue.origin === 'array' ? `at least ${issue.minimum} entr${issue.minimum === 1 ? 'y' : 'ies'}`
