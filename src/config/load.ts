@@ -109,8 +109,9 @@ function formatHint(path: PropertyKey[]): string {
   const key = path.filter((p) => typeof p === 'string').join('.');
   if (key === 'metrics.listen') return 'ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464';
   if (key === 'capture.user') return 'a user name';
+  if (key === 'capture.interface') return 'an interface name (at most 15 characters, no spaces or /)';
   if (key.startsWith('events.fields.')) return 'journal field or logfmt key names (letters, digits, _ . -)';
-  return 'a name (letters, digits, _ . @ -)';
+  return 'a value without spaces';
 }
 
 function at(raw: unknown, path: readonly PropertyKey[]): unknown {
@@ -164,7 +165,7 @@ function didYouMean(section: string, name: string): string {
   if (elsewhere) return ` (${name} belongs in [${elsewhere.section}])`;
   const renamed = RENAMED[name];
   if (renamed) return ` (did you mean ${renamed}?)`;
-  return section === '' ? ` (sections: ${here.join(', ')})` : '';
+  return section === '' ? ` (sections: ${here.join(', ')})` : ` ([${section}] takes ${here.join(', ')})`;
 }
 
 /** Command-line spellings people carry over into the file. */

@@ -85,8 +85,10 @@ function duration(minMs: number, maxMs: number): z.ZodType {
 }
 
 const int = (min: number, max: number): z.ZodType => z.int().min(min).max(max);
-const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.@-]*$/);
-const names = z.array(name);
+/** Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no whitespace or '/'. */
+const ifname = z.string().regex(/^[^\s/]{1,15}$/);
+/** Journal match values (unit names, identifiers): anything without whitespace. */
+const names = z.array(z.string().regex(/^\S+$/));
 const fieldNames = z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/)).min(1);
 function regex(needRemoteGroup: boolean): z.ZodType {
   return z.string().superRefine((v, ctx) => {
@@ -109,7 +111,7 @@ const k = (section: string, key: string, field: readonly string[], type: z.ZodTy
 
 /** Every key of the file, in the order of the default file. */
 export const KEYS: readonly KeySpec[] = [
-  k('capture', 'interface', ['capture', 'interface'], name, 'restart', 'Interface to capture on ("any" for all). Not set: give it with -i IFACE.', { unsetByDefault: true, flag: '-i' }),
+  k('capture', 'interface', ['capture', 'interface'], ifname, 'restart', 'Interface to capture on ("any" for all). Not set: give it with -i IFACE.', { unsetByDefault: true, flag: '-i' }),
   k('capture', 'filter', ['capture', 'filter'], z.string(), 'restart', 'Capture filter in libpcap syntax, applied in the kernel ("" captures everything).', { flag: '--filter' }),
   k('capture', 'snaplen', ['capture', 'snaplen'], size(64, 262144), 'restart', 'Bytes kept of each packet (64 to 262144).', { flag: '--snaplen' }),
   k('capture', 'buffer_size', ['capture', 'bufferSize'], size(64 * 1024, 2 * 1024 ** 3), 'restart', 'Kernel packet buffer (64KiB to 2GiB).', { flag: '--buffer-size' }),

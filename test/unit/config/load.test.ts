@@ -69,6 +69,7 @@ describe('every error names its key and value', () => {
   it.each([
     // [kind, file text, key, the whole expected message after "edge.toml: "]
     ['unknown key with a hint', '[capture]\nrng_size = "1GiB"', 'capture.rng_size', 'capture.rng_size: unknown key (did you mean capture.ring_size?), got "1GiB"'],
+    ['unknown section', '[alerts]\nurl = "x"', 'alerts', 'alerts: unknown key (sections: capture, kernel_filter, journal, events, handshake, output, metrics, state), got { url = "x" }'],
     ['unknown section with a hint', '[captur]\nfilter = "tcp"', 'captur', 'captur: unknown key (did you mean capture?), got { filter = "tcp" }'],
     ['a key in the wrong section', '[journal]\nhold = "2s"', 'journal.hold', 'journal.hold: unknown key (hold belongs in [handshake]), got "2s"'],
     ['a top-level key', 'ring_size = "1GiB"', 'ring_size', 'ring_size: unknown key (ring_size belongs in [capture]), got "1GiB"'],
@@ -92,6 +93,11 @@ describe('every error names its key and value', () => {
     ['regex without its remote group', '[events]\nregex = "client=(\\\\S+)"', 'events.regex', 'events.regex: expected a regular expression with a named group (?<remote>…) for the client address, got "client=(\\\\S+)"'],
     ['empty field list', '[events.fields]\nremote = []', 'events.fields.remote', 'events.fields.remote: expected at least 1 entry, got []'],
     ['empty string', '[output]\ndirectory = ""', 'output.directory', 'output.directory: expected a non-empty string, got ""'],
+    ['bad interface name', '[capture]\ninterface = "a-very-long-interface0"', 'capture.interface', 'capture.interface: expected an interface name (at most 15 characters, no spaces or /), got "a-very-long-interface0"'],
+    ['a unit with a space', '[journal]\nunits = ["fly proxy"]', 'journal.units[0]', 'journal.units[0]: expected a value without spaces, got "fly proxy"'],
+    ['bad field name', '[events.fields]\nsni = ["tls sni"]', 'events.fields.sni[0]', 'events.fields.sni[0]: expected journal field or logfmt key names (letters, digits, _ . -), got "tls sni"'],
+    ['bad user name', '[capture]\nuser = "no body"', 'capture.user', 'capture.user: expected a user name, got "no body"'],
+    ['unknown key in a sub-table', '[events.fields]\nclient = ["C"]', 'events.fields.client', 'events.fields.client: unknown key ([events.fields] takes remote, local, sni, elapsed), got ["C"]'],
   ])('%s', (_kind, text, key, message) => {
     const e = errorOf(text);
     expect(e.key).toBe(key);
