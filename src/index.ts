@@ -6,6 +6,7 @@ import { Analyzer } from './handshake/analyzer.js';
 import type { FlowRecord } from './handshake/record.js';
 import type { KeptPacket } from './handshake/tracker.js';
 import { readCaptureFile, type ReadResult } from './sources/capture-file.js';
+import { DEFAULT_SLOW_MS } from './config/defaults.js';
 
 export type { FlowRecord } from './handshake/record.js';
 export { Analyzer } from './handshake/analyzer.js';
@@ -26,7 +27,7 @@ export async function analyzeCaptures(files: string[], opts: { slowMs?: number; 
   const records: FlowRecord[] = [];
   const packets = new Map<FlowRecord, KeptPacket[]>();
   const analyzer = new Analyzer({
-    slowMs: opts.slowMs ?? 200,
+    slowMs: opts.slowMs ?? DEFAULT_SLOW_MS,
     keepPackets: opts.keepPackets ?? false,
     flowFilter: null,
     maxFlows: opts.maxFlows,

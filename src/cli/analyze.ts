@@ -31,12 +31,13 @@ import { renderLadder } from '../sinks/ladder.js';
 import { milliseconds, outputFormat, proxyClock } from './options.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
+import { DEFAULT_SLOW_MS } from '../config/defaults.js';
 import { log } from '../telemetry/log.js';
 
 const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
 
   --format table|json|ndjson  output format (default: table on a terminal, else ndjson)  [SLOWSHAKE_FORMAT]
-  --slow MS                   slow threshold for the total handshake time (default 200)  [SLOWSHAKE_SLOW]
+  --slow MS                   slow threshold for the total handshake time (default ${DEFAULT_SLOW_MS})  [SLOWSHAKE_SLOW]
   --all                       table: include fast flows too (json/ndjson always carry every TLS flow)
   --out DIR                   write a pcap per slow flow into DIR (0700 dir, 0600 files)  [SLOWSHAKE_OUT]
   --events FILE               journal entries (journalctl -o json) to attach to flows  [SLOWSHAKE_EVENTS]
@@ -99,7 +100,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (parsed.positionals.length === 0) throw new UsageError('analyze: no capture file given (use - for stdin)');
   return {
     format,
-    slowMs: slowText !== undefined ? milliseconds('--slow', slowText) : 200,
+    slowMs: slowText !== undefined ? milliseconds('--slow', slowText) : DEFAULT_SLOW_MS,
     all: v.all ?? false,
     out: v.out ?? env.SLOWSHAKE_OUT ?? null,
     events: v.events ?? env.SLOWSHAKE_EVENTS ?? null,

@@ -18,7 +18,8 @@ import { RingReader } from '../ring/reader.js';
 import { AtomicCaptureWriter, describeError, snapshotFileName } from '../sinks/pcap-writer.js';
 import { LostResults } from '../sinks/lost-results.js';
 import { RecordSink } from '../sinks/record-sink.js';
-import { formatBytes, parseDuration, parseSize } from '../config/units.js';
+import { formatBytes, formatDuration, formatSize, parseDuration, parseSize } from '../config/units.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { milliseconds, proxyClock } from './options.js';
 import { writeStdout } from './stdout.js';
@@ -37,13 +38,13 @@ const HELP = `usage: slowshake capture -i IFACE [options]
 
   -i, --interface IFACE    interface to capture on ("any" for all)           [SLOWSHAKE_INTERFACE]
   --filter BPF             capture filter (libpcap syntax)                    [SLOWSHAKE_FILTER]
-  --snaplen BYTES          bytes kept per packet (default 262144)
-  --buffer-size SIZE       kernel packet buffer (default 64MiB)               [SLOWSHAKE_BUFFER_SIZE]
-  --ring-size SIZE         packet ring in memory (default 256MiB; 512MiB, 1GiB …) [SLOWSHAKE_RING_SIZE]
+  --snaplen BYTES          bytes kept per packet (default ${DEFAULTS.capture.snaplen})
+  --buffer-size SIZE       kernel packet buffer (default ${formatSize(DEFAULTS.capture.bufferSize)})               [SLOWSHAKE_BUFFER_SIZE]
+  --ring-size SIZE         packet ring in memory (default ${formatSize(DEFAULTS.capture.ringSize)}; 512MiB, 1GiB …) [SLOWSHAKE_RING_SIZE]
   --no-promisc             do not put the interface into promiscuous mode
   --duration TIME          stop after TIME (30s, 10m, 1h); default: until Ctrl-C
   --dump-ring FILE         at the end, write everything the ring holds to FILE (.pcap or .pcapng)
-  --out DIR                per-flow pcaps, records and SIGUSR1 snapshots (default ./slowshake-out)  [SLOWSHAKE_OUT]
+  --out DIR                per-flow pcaps, records and SIGUSR1 snapshots (default ./${DEFAULTS.output.directory})  [SLOWSHAKE_OUT]
   --user NAME              once the interface is open, run as NAME (default slowshake, else nobody; root keeps root)  [SLOWSHAKE_USER]
 
 spot check (journal events -> per-flow pcaps and breakdowns):
@@ -55,16 +56,16 @@ spot check (journal events -> per-flow pcaps and breakdowns):
   --event-regex REGEX      parse MESSAGE with named groups remote, local, sni, elapsed
   --event-field KEY=NAME   read KEY (remote, local, sni, elapsed) from journal field or logfmt key NAME
                            first (repeatable; defaults: REMOTE_ADDR/remote_addr, LOCAL_ADDR/local_addr, …)
-  --hold TIME              keep collecting a flow after its event (default 2s)
-  --margin TIME            look back this much before the event's start (default 1s)
-  --slow MS                slow threshold for records (default 200)
+  --hold TIME              keep collecting a flow after its event (default ${formatDuration(DEFAULTS.handshake.holdMs)})
+  --margin TIME            look back this much before the event's start (default ${formatDuration(DEFAULTS.handshake.marginMs)})
+  --slow MS                slow threshold for records (default ${DEFAULTS.handshake.slowMs})
   --format table|ndjson    final table (default), or one record per line on stdout as written
   --wide                   table: every column at full width (default: fitted to the terminal)
   --proxy-clock accept|syn where the proxy's handshake clock starts (default accept): proxy_lag_ms is its
                            figure minus the wire time from accept (the client's ACK) or the SYN to done
   --pcap-format pcapng|pcap  per-flow file format (default pcapng, with comments)
-  --max-writes-per-sec N   write budget for per-flow pcaps (default 50); the rest waits in the queue
-  --event-queue N          pending events at most (default 10000); beyond it events are dropped and counted
+  --max-writes-per-sec N   write budget for per-flow pcaps (default ${DEFAULTS.output.maxWritesPerSec}); the rest waits in the queue
+  --event-queue N          pending events at most (default ${DEFAULTS.events.queue}); beyond it events are dropped and counted
   --records FILE           append every record to this length-delimited protobuf stream (default OUT/records.pb;
                            read it back with "slowshake records FILE")
 
@@ -156,12 +157,12 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   if (dump !== null && !/\.pcap(ng)?$/.test(dump)) throw new UsageError(`--dump-ring: file name must end in .pcap or .pcapng, got "${dump}"`);
   const format = v.format ?? env.SLOWSHAKE_FORMAT ?? 'table';
   if (format !== 'table' && format !== 'ndjson') throw new UsageError(`--format: expected table or ndjson, got "${format}"`);
-  const pcapFormat = v['pcap-format'] ?? 'pcapng';
+  const pcapFormat = v['pcap-format'] ?? DEFAULTS.output.pcapFormat;
   if (pcapFormat !== 'pcapng' && pcapFormat !== 'pcap') throw new UsageError(`--pcap-format: expected pcapng or pcap, got "${pcapFormat}"`);
   const eventRegex = v['event-regex'] !== undefined ? regexOption('--event-regex', v['event-regex'], '') : null;
   if (eventRegex !== null && !/\(\?<remote>/.test(eventRegex.source)) throw new UsageError('--event-regex: needs a named group (?<remote>…) for the client address');
   const slowText = v.slow ?? env.SLOWSHAKE_SLOW;
-  const slowMs = slowText !== undefined ? milliseconds('--slow', slowText) : 200;
+  const slowMs = slowText !== undefined ? milliseconds('--slow', slowText) : DEFAULTS.handshake.slowMs;
   const units = v.unit ?? (env.SLOWSHAKE_UNIT ? env.SLOWSHAKE_UNIT.split(',') : []);
   const user = v.user ?? env.SLOWSHAKE_USER ?? null;
   if (user !== null && !/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/.test(user)) throw new UsageError(`--user: not a user name: "${user}"`);
@@ -169,21 +170,21 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   return {
     journal: {
       enabled: !v['no-journal'], units, identifiers, directory: v['journal-dir'] ?? null,
-      journalctl: v.journalctl ?? env.SLOWSHAKE_JOURNALCTL ?? 'journalctl',
+      journalctl: v.journalctl ?? env.SLOWSHAKE_JOURNALCTL ?? DEFAULTS.journal.journalctl,
     },
     events: {
       ...DEFAULT_EVENT_PARSER,
       fields: eventFields(v['event-field'] ?? []),
-      messagePattern: v['event-pattern'] !== undefined ? regexOption('--event-pattern', v['event-pattern'], 'i') : (eventRegex ? null : /handshake/i),
+      messagePattern: v['event-pattern'] !== undefined ? regexOption('--event-pattern', v['event-pattern'], 'i') : (eventRegex ? null : new RegExp(DEFAULTS.events.pattern, 'i')),
       regex: eventRegex,
     },
-    holdMs: v.hold !== undefined ? parseDuration('--hold', v.hold) : 2000,
-    marginMs: v.margin !== undefined ? parseDuration('--margin', v.margin) : 1000,
+    holdMs: v.hold !== undefined ? parseDuration('--hold', v.hold) : DEFAULTS.handshake.holdMs,
+    marginMs: v.margin !== undefined ? parseDuration('--margin', v.margin) : DEFAULTS.handshake.marginMs,
     slowMs,
     format,
     pcapFormat,
-    maxWritesPerSec: v['max-writes-per-sec'] !== undefined ? positiveInt('--max-writes-per-sec', v['max-writes-per-sec']) : 50,
-    eventQueue: v['event-queue'] !== undefined ? positiveInt('--event-queue', v['event-queue']) : 10_000,
+    maxWritesPerSec: v['max-writes-per-sec'] !== undefined ? positiveInt('--max-writes-per-sec', v['max-writes-per-sec']) : DEFAULTS.output.maxWritesPerSec,
+    eventQueue: v['event-queue'] !== undefined ? positiveInt('--event-queue', v['event-queue']) : DEFAULTS.events.queue,
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
     wide: v.wide ?? false,
     proxyClock: proxyClock(v['proxy-clock'] ?? env.SLOWSHAKE_PROXY_CLOCK),
@@ -198,7 +199,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     },
     durationMs,
     dumpRing: dump,
-    out: v.out ?? env.SLOWSHAKE_OUT ?? 'slowshake-out',
+    out: v.out ?? env.SLOWSHAKE_OUT ?? DEFAULTS.output.directory,
     outGiven: (v.out ?? env.SLOWSHAKE_OUT) !== undefined,
     user,
   };

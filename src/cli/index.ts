@@ -4,6 +4,7 @@
  * on stderr and exit 2; unexpected failures as one line and exit 1 (stack with SLOWSHAKE_DEBUG=1).
  */
 import { CaptureFileError } from '../sources/capture-error.js';
+import { ConfigError } from '../config/errors.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError } from './errors.js';
 
 const USAGE = `usage: slowshake <command> [options]
@@ -11,6 +12,7 @@ const USAGE = `usage: slowshake <command> [options]
 commands:
   analyze FILE...   break every TLS handshake in pcap/pcapng files (or - for stdin) into phases
   capture -i IFACE  live capture into an in-memory packet ring (native libpcap thread)
+  config            print the default config file (--print-defaults) or check one (--check FILE)
   demo              spot check on a throwaway edge in network namespaces (root, under a minute)
   records FILE...   print flow records stored by analyze --records (protobuf record streams)
   help              this text
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       const m = await import('./records.js');
       return m.run(rest);
     }
+    case 'config': return (await import('./config.js')).run(rest);
     case 'demo': return (await import('./demo.js')).run(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE + '\n');
@@ -50,7 +53,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as NodeJS.ErrnoException;
     if (e?.code === 'EPIPE') { process.exitCode = 0; return; }
-    if (err instanceof UsageError || err instanceof CaptureFileError) {
+    if (err instanceof UsageError || err instanceof CaptureFileError || err instanceof ConfigError) {
       process.stderr.write(`slowshake: ${err.message}\n`);
       process.exitCode = EXIT_BAD_INPUT;
       return;

@@ -1,6 +1,7 @@
 /** Option values shared by several commands. */
 import { UsageError } from './errors.js';
 import { PROXY_CLOCKS, type ProxyClock } from '../correlate/proxy-lag.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export type OutputFormat = 'table' | 'json' | 'ndjson';
 
@@ -15,7 +16,7 @@ export function outputFormat(flag: string | undefined, env: NodeJS.ProcessEnv): 
 
 /** --proxy-clock: where the proxy's handshake clock starts (see correlate/proxy-lag.ts). */
 export function proxyClock(text: string | undefined): ProxyClock {
-  const v = text ?? 'accept';
+  const v = text ?? DEFAULTS.handshake.proxyClock;
   if (!(PROXY_CLOCKS as readonly string[]).includes(v)) throw new UsageError(`--proxy-clock: expected accept or syn, got "${v}"`);
   return v as ProxyClock;
 }

@@ -17,12 +17,13 @@ import { renderTable, verdictTotals } from '../sinks/report.js';
 import { milliseconds, outputFormat } from './options.js';
 import { writeStdout } from './stdout.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
+import { DEFAULT_SLOW_MS } from '../config/defaults.js';
 
 const HELP = `usage: slowshake records [options] FILE... (record streams written by analyze --records)
 
   --format table|json|ndjson  output format (default: table on a terminal, else ndjson)  [SLOWSHAKE_FORMAT]
   --slow MS                   re-decide "slow" from each record's total (default: keep the stored flag;
-                              the table header then assumes the default 200)  [SLOWSHAKE_SLOW]
+                              the table header then assumes the default ${DEFAULT_SLOW_MS})  [SLOWSHAKE_SLOW]
   --all                       table: include fast flows too (json/ndjson always carry every record)`;
 
 interface Opts {
@@ -101,7 +102,7 @@ export async function run(argv: string[]): Promise<number> {
     writeOut(JSON.stringify({ flows: records, summary: s }, null, 2) + '\n');
   } else {
     const cols = { pcap: records.some((r) => r.pcap !== undefined), event: records.some((r) => r.event !== undefined) };
-    writeOut(renderTable(records, opts.slowMs ?? 200, opts.all, cols));
+    writeOut(renderTable(records, opts.slowMs ?? DEFAULT_SLOW_MS, opts.all, cols));
     writeOut(summary + '\n');
   }
   for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);

@@ -6,6 +6,7 @@
  * The entry's timestamp is the handshake end; `elapsed` gives its start.
  */
 import { formatIp } from '../handshake/addr.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export interface SlowEvent {
   /** Normalised "ip:port" / "[v6]:port" of the client. */
@@ -124,12 +125,8 @@ export interface EventFieldNames {
   elapsed: string[];
 }
 
-export const DEFAULT_EVENT_FIELDS: EventFieldNames = {
-  remote: ['REMOTE_ADDR', 'remote_addr', 'client', 'client_addr'],
-  local: ['LOCAL_ADDR', 'local_addr', 'server', 'server_addr'],
-  sni: ['SNI', 'sni', 'server_name'],
-  elapsed: ['ELAPSED_MS', 'elapsed_ms', 'ELAPSED', 'elapsed', 'duration', 'handshake_ms'],
-};
+/** From config/defaults.ts (frozen: copy before changing, as capture's --event-field does). */
+export const DEFAULT_EVENT_FIELDS: EventFieldNames = DEFAULTS.events.fields;
 
 export type ParseOutcome = { event: SlowEvent } | { skip: string };
 

@@ -14,6 +14,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { holdsJournalFiles, journalAccessProblem, journalDirectories, journalLocation } from './journal-files.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export interface JournalConfig {
   /** Follow this journal directory instead of the system journal (`journalctl --directory`). */
@@ -26,7 +27,9 @@ export interface JournalConfig {
   journalctl: string;
 }
 
-export const JOURNAL_DEFAULTS: JournalConfig = { directory: null, units: [], identifiers: [], journalctl: 'journalctl' };
+export const JOURNAL_DEFAULTS: JournalConfig = {
+  directory: DEFAULTS.journal.directory, units: DEFAULTS.journal.units, identifiers: DEFAULTS.journal.identifiers, journalctl: DEFAULTS.journal.journalctl,
+};
 
 /**
  * Pure: the journalctl command line for `config`, resuming after `cursor` when given.

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import type { RingSource } from '../ring/reader.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export interface CaptureOptions {
   device: string;
@@ -21,14 +22,13 @@ export interface CaptureOptions {
   timeoutMs: number;
 }
 
+/** Capture's defaults come from config/defaults.ts (the one place); timeoutMs is not a config key. */
 export const CAPTURE_DEFAULTS: Omit<CaptureOptions, 'device'> = {
-  filter: '',
-  snaplen: 262144,
-  // A busy edge at 500k pps of ~600-byte packets fills 64 MiB in ~0.2 s: enough for the capture
-  // thread's scheduling hiccups, and what the benchmark showed to need no drops here.
-  bufferSize: 64 * 1024 * 1024,
-  promisc: true,
-  ringSize: 256 * 1024 * 1024,
+  filter: DEFAULTS.capture.filter,
+  snaplen: DEFAULTS.capture.snaplen,
+  bufferSize: DEFAULTS.capture.bufferSize,
+  promisc: DEFAULTS.capture.promisc,
+  ringSize: DEFAULTS.capture.ringSize,
   timeoutMs: 50,
 };
 

@@ -1,0 +1,67 @@
+/**
+ * `slowshake config --print-defaults`: the default config file, every key documented from
+ * schema.ts and set to its default from defaults.ts, so the file loads to exactly the defaults.
+ * Keys whose default is "not set" are printed commented out, with an example.
+ */
+import { stringify } from 'smol-toml';
+import { DEFAULTS } from './defaults.js';
+import { DURATION_TYPES, KEYS, SECTIONS, SIZE_TYPES, type KeySpec } from './schema.js';
+import { formatDuration, formatSize } from './units.js';
+
+const EXAMPLES: Record<string, unknown> = {
+  'capture.interface': 'eth0',
+  'capture.user': 'slowshake',
+  'journal.directory': '/var/log/journal/remote',
+  'events.regex': 'client=(?<remote>\\S+) .*took (?<elapsed>[0-9]+)ms',
+  'output.records': '/var/lib/slowshake/records.pb',
+};
+
+function wrap(text: string, prefix = '# ', width = 98): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && prefix.length + line.length + 1 + word.length > width) { lines.push(prefix + line); line = word; }
+    else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(prefix + line);
+  return lines;
+}
+
+function valueText(spec: KeySpec, v: unknown): string {
+  if (SIZE_TYPES.has(spec.type) && typeof v === 'number') return spec.key === 'snaplen' ? String(v) : JSON.stringify(formatSize(v));
+  if (DURATION_TYPES.has(spec.type) && typeof v === 'number') return JSON.stringify(formatDuration(v));
+  return stringify({ v }).trim().replace(/^v = /, '');
+}
+
+function defaultOf(spec: KeySpec): unknown {
+  let v: unknown = DEFAULTS;
+  for (const p of spec.field) v = (v as Record<string, unknown>)[p];
+  return v;
+}
+
+const HEADER = `# slowshake configuration (TOML).
+#
+# Used by "slowshake watch --config FILE"; check a file with "slowshake config --check FILE".
+# Every key is optional: a key left out takes the default shown here. Command-line flags win over
+# this file, and this file over the defaults. Sizes are bytes or strings such as "256MiB" or "64k";
+# durations are strings with their unit: "250ms", "2s", "10m", "1h", "7d".
+#
+# On SIGHUP watch reloads this file. Keys marked "reload: live" take effect at once; keys marked
+# "reload: restart" keep their running value until a restart (watch logs which). A file with an
+# error is refused as a whole: the running configuration stays, and the error names the key.
+`;
+
+/** The commented default file. */
+export function printDefaults(): string {
+  const out = [HEADER.trimEnd()];
+  for (const section of SECTIONS) {
+    out.push('', ...wrap(section.doc), `[${section.name}]`);
+    for (const spec of KEYS.filter((k) => k.section === section.name)) {
+      out.push(...wrap(spec.doc), `# reload: ${spec.reload}${spec.flag ? `; flag: ${spec.flag}` : ''}`);
+      const dotted = `${spec.section}.${spec.key}`;
+      if (spec.unsetByDefault) out.push(`# ${spec.key} = ${valueText(spec, EXAMPLES[dotted])}`);
+      else out.push(`${spec.key} = ${valueText(spec, defaultOf(spec))}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,190 @@
+/**
+ * The config file's keys: one table (KEYS) gives each key its TOML name, its place in `Config`,
+ * its zod type, its user documentation and whether a reload applies it live. From that table come
+ * the zod schema that validates a file (load.ts), the commented default file
+ * (`slowshake config --print-defaults`, print.ts) and the reload split (merge.ts `reloadable`).
+ *
+ * Sizes are bytes or strings ("256MiB", "64k"); durations are strings ("2s", "250ms", "7d") or a
+ * bare number of seconds; both go through units.ts, as the command line's do.
+ *
+ * Reload (SIGHUP, with watch): a key marked `live` takes effect on the running daemon; a key
+ * marked `restart` is kept at its running value (and the daemon logs that it needs a restart).
+ */
+import { z } from 'zod';
+import { durationOf, formatDuration, formatSize, sizeOf } from './units.js';
+
+export type KernelFilterMode = 'auto' | 'ebpf' | 'classic' | 'off';
+export type PcapFormat = 'pcapng' | 'pcap';
+export type ProxyClockName = 'accept' | 'syn';
+export interface EventFields { remote: string[]; local: string[]; sni: string[]; elapsed: string[] }
+
+/** The validated, normalised configuration (bytes, milliseconds). Frozen once built. */
+export interface Config {
+  capture: { interface: string | null; filter: string; snaplen: number; bufferSize: number; ringSize: number; promisc: boolean; user: string | null };
+  kernelFilter: { mode: KernelFilterMode; flowPackets: number; flowTimeMs: number; maxFlows: number };
+  journal: { enabled: boolean; units: string[]; identifiers: string[]; directory: string | null; journalctl: string };
+  events: { pattern: string; regex: string | null; fields: EventFields; queue: number };
+  handshake: { slowMs: number; holdMs: number; marginMs: number; proxyClock: ProxyClockName };
+  output: { directory: string; records: string | null; pcapFormat: PcapFormat; maxWritesPerSec: number; retentionBytes: number; retentionAgeMs: number };
+  metrics: { listen: string; ipv4Prefix: number; ipv6Prefix: number; topNetworks: number };
+  state: { directory: string };
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+/** What one source (a file, the command line) sets: any subset of Config. */
+export type ConfigLayer = DeepPartial<Config>;
+
+export type Reload = 'live' | 'restart';
+export type SectionName = keyof Config;
+
+export interface KeySpec {
+  /** TOML section and key: `[section]` `key = …`. */
+  section: string;
+  key: string;
+  /** Where it lands in Config: [section, field] or [section, field, subfield]. */
+  field: readonly string[];
+  type: z.ZodType;
+  /** Commented in the default file instead of set (its default is "not set"). */
+  unsetByDefault?: boolean;
+  reload: Reload;
+  /** User documentation: printed above the key in the default file. */
+  doc: string;
+  /** CLI twin, when there is one. */
+  flag?: string;
+}
+
+/** Types whose values print as sizes / durations in the default file. */
+export const SIZE_TYPES = new WeakSet<z.ZodType>();
+export const DURATION_TYPES = new WeakSet<z.ZodType>();
+
+const SIZE = 'a size such as 256MiB, 64k or 65536';
+const DURATION = 'a duration such as 250ms, 2s, 10m, 1h or 7d';
+
+function size(min: number, max: number): z.ZodType {
+  const t = z.unknown().transform((v, ctx) => {
+    const n = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : null) : typeof v === 'string' ? sizeOf(v) : null;
+    if (n === null) ctx.addIssue({ code: 'custom', message: SIZE });
+    else if (n < min || n > max) ctx.addIssue({ code: 'custom', message: `a size between ${formatSize(min)} and ${formatSize(max)}` });
+    return n ?? 0;
+  });
+  SIZE_TYPES.add(t);
+  return t;
+}
+
+function duration(minMs: number, maxMs: number): z.ZodType {
+  // A unit is required: a bare 200 would be seconds by the command line's rule, and a slow
+  // threshold of 200 s is never what was meant.
+  const t = z.unknown().transform((v, ctx) => {
+    const n = typeof v === 'string' && /[a-z]\s*$/.test(v) ? durationOf(v) : null;
+    if (n === null) ctx.addIssue({ code: 'custom', message: `${DURATION} (a string with its unit)` });
+    else if (n < minMs || n > maxMs) ctx.addIssue({ code: 'custom', message: `a duration between ${formatDuration(minMs)} and ${formatDuration(maxMs)}` });
+    return n ?? 0;
+  });
+  DURATION_TYPES.add(t);
+  return t;
+}
+
+const int = (min: number, max: number): z.ZodType => z.int().min(min).max(max);
+/** Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no whitespace or '/'. */
+const ifname = z.string().regex(/^[^\s/]{1,15}$/);
+/** Journal match values (unit names, identifiers): anything without whitespace. */
+const names = z.array(z.string().regex(/^\S+$/));
+const fieldNames = z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/)).min(1);
+function regex(needRemoteGroup: boolean): z.ZodType {
+  return z.string().superRefine((v, ctx) => {
+    try {
+      new RegExp(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `a valid regular expression (${(err as Error).message})` });
+      return;
+    }
+    if (needRemoteGroup && !/\(\?<remote>/.test(v)) ctx.addIssue({ code: 'custom', message: 'a regular expression with a named group (?<remote>…) for the client address' });
+  });
+}
+const listen = z.string().superRefine((v, ctx) => {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) ctx.addIssue({ code: 'custom', message: 'ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464' });
+});
+
+const k = (section: string, key: string, field: readonly string[], type: z.ZodType, reload: Reload, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
+  ({ section, key, field, type, reload, doc, ...extra });
+
+/** Every key of the file, in the order of the default file. */
+export const KEYS: readonly KeySpec[] = [
+  k('capture', 'interface', ['capture', 'interface'], ifname, 'restart', 'Interface to capture on ("any" for all). Not set: give it with -i IFACE.', { unsetByDefault: true, flag: '-i' }),
+  k('capture', 'filter', ['capture', 'filter'], z.string(), 'restart', 'Capture filter in libpcap syntax, applied in the kernel ("" captures everything).', { flag: '--filter' }),
+  k('capture', 'snaplen', ['capture', 'snaplen'], size(64, 262144), 'restart', 'Bytes kept of each packet (64 to 262144).', { flag: '--snaplen' }),
+  k('capture', 'buffer_size', ['capture', 'bufferSize'], size(64 * 1024, 2 * 1024 ** 3), 'restart', 'Kernel packet buffer (64KiB to 2GiB).', { flag: '--buffer-size' }),
+  k('capture', 'ring_size', ['capture', 'ringSize'], size(1024 ** 2, 4 * 1024 ** 3), 'restart', 'Packet ring in memory: how far back a flow\'s packets can be found (1MiB to 4GiB).', { flag: '--ring-size' }),
+  k('capture', 'promisc', ['capture', 'promisc'], z.boolean(), 'restart', 'Put the interface into promiscuous mode.', { flag: '--no-promisc' }),
+  k('capture', 'user', ['capture', 'user'], z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/), 'restart', 'Once the interface is open, run as this user. Not set: slowshake, else nobody (root keeps root).', { unsetByDefault: true, flag: '--user' }),
+
+  k('kernel_filter', 'mode', ['kernelFilter', 'mode'], z.enum(['auto', 'ebpf', 'classic', 'off']), 'restart',
+    'Which packets reach user space. "auto": the per-flow eBPF filter (each flow from its SYN until its handshake is done, then only FIN/RST), or the classic filter where eBPF cannot load; "ebpf": eBPF or fail; "classic": classic BPF only (records it could not see exactly are marked estimated); "off": every packet (full capture).'),
+  k('kernel_filter', 'flow_packets', ['kernelFilter', 'flowPackets'], int(8, 1_000_000), 'restart', 'Per-flow packet budget: after this many packets a flow the analyzer has not marked done stops passing.'),
+  k('kernel_filter', 'flow_time', ['kernelFilter', 'flowTimeMs'], duration(100, 3_600_000), 'restart', 'Per-flow time budget from the SYN, after which the flow stops passing.'),
+  k('kernel_filter', 'max_flows', ['kernelFilter', 'maxFlows'], int(1024, 16_777_216), 'restart', 'Flows the filter map holds at most (least recently used are evicted, and counted).'),
+
+  k('journal', 'enabled', ['journal', 'enabled'], z.boolean(), 'restart', 'Follow the journal for the proxy\'s slow-handshake events.', { flag: '--no-journal' }),
+  k('journal', 'units', ['journal', 'units'], names, 'live', 'Only entries of these systemd units (_SYSTEMD_UNIT); empty: any.', { flag: '--unit' }),
+  k('journal', 'identifiers', ['journal', 'identifiers'], names, 'live', 'Only entries with these SYSLOG_IDENTIFIERs; empty: any.', { flag: '--identifier' }),
+  k('journal', 'directory', ['journal', 'directory'], z.string().min(1), 'restart', 'Follow this journal directory instead of the system journal. Not set: the system journal.', { unsetByDefault: true, flag: '--journal-dir' }),
+  k('journal', 'journalctl', ['journal', 'journalctl'], z.string().min(1), 'restart', 'The journalctl program to run.'),
+
+  k('events', 'pattern', ['events', 'pattern'], regex(false), 'live', 'Entries whose MESSAGE matches this regular expression (any case) are events.', { flag: '--event-pattern' }),
+  k('events', 'regex', ['events', 'regex'], regex(true), 'live', 'Parse MESSAGE with this regular expression\'s named groups remote, local, sni, elapsed. Not set: structured fields and logfmt pairs.', { unsetByDefault: true, flag: '--event-regex' }),
+  k('events', 'queue', ['events', 'queue'], int(1, 10_000_000), 'restart', 'Pending events at most; beyond it events are dropped and counted.', { flag: '--event-queue' }),
+  k('events.fields', 'remote', ['events', 'fields', 'remote'], fieldNames, 'live', 'Journal fields or logfmt keys read for the client address, first found wins.', { flag: '--event-field remote=NAME' }),
+  k('events.fields', 'local', ['events', 'fields', 'local'], fieldNames, 'live', 'Fields read for the server address.', { flag: '--event-field local=NAME' }),
+  k('events.fields', 'sni', ['events', 'fields', 'sni'], fieldNames, 'live', 'Fields read for the server name.', { flag: '--event-field sni=NAME' }),
+  k('events.fields', 'elapsed', ['events', 'fields', 'elapsed'], fieldNames, 'live', 'Fields read for the proxy\'s handshake time (ms).', { flag: '--event-field elapsed=NAME' }),
+
+  k('handshake', 'slow_threshold', ['handshake', 'slowMs'], duration(0, 3_600_000), 'live', 'A handshake whose total time is at least this is slow: it gets evidence and counts as slow.', { flag: '--slow' }),
+  k('handshake', 'hold', ['handshake', 'holdMs'], duration(0, 600_000), 'live', 'Keep collecting a flow this long after its event.', { flag: '--hold' }),
+  k('handshake', 'margin', ['handshake', 'marginMs'], duration(0, 600_000), 'live', 'Look back this much before an event\'s start for its flow.', { flag: '--margin' }),
+  k('handshake', 'proxy_clock', ['handshake', 'proxyClock'], z.enum(['accept', 'syn']), 'live', 'Where the proxy\'s handshake clock starts (accept: the client\'s ACK; syn: the SYN); proxy_lag_ms is its figure minus the wire time from there.', { flag: '--proxy-clock' }),
+
+  k('output', 'directory', ['output', 'directory'], z.string().min(1), 'restart', 'Evidence directory: per-flow pcaps with their records beside them (created 0700).', { flag: '--out' }),
+  k('output', 'records', ['output', 'records'], z.string().min(1), 'restart', 'Append every record to this protobuf stream. Not set: records.pb in the output directory.', { unsetByDefault: true, flag: '--records' }),
+  k('output', 'pcap_format', ['output', 'pcapFormat'], z.enum(['pcapng', 'pcap']), 'live', 'Per-flow file format (pcapng carries comments).', { flag: '--pcap-format' }),
+  k('output', 'max_writes_per_sec', ['output', 'maxWritesPerSec'], int(1, 100_000), 'live', 'Write budget for per-flow pcaps; the rest waits in the event queue.', { flag: '--max-writes-per-sec' }),
+  k('output', 'retention_bytes', ['output', 'retentionBytes'], size(1024 ** 2, 2 ** 50), 'live', 'The output directory holds at most this much; the oldest files are deleted first (counted).'),
+  k('output', 'retention_age', ['output', 'retentionAgeMs'], duration(60_000, 3650 * 86_400_000), 'live', 'Files older than this are deleted (counted).'),
+
+  k('metrics', 'listen', ['metrics', 'listen'], listen, 'restart', 'Prometheus metrics on http://ADDR:PORT/metrics (IPv6 as [::1]:9464).', { flag: '--metrics-listen' }),
+  k('metrics', 'ipv4_prefix', ['metrics', 'ipv4Prefix'], int(8, 32), 'restart', 'Slow handshakes are counted by client network: IPv4 prefix length.'),
+  k('metrics', 'ipv6_prefix', ['metrics', 'ipv6Prefix'], int(16, 128), 'restart', 'IPv6 prefix length of a client network.'),
+  k('metrics', 'top_networks', ['metrics', 'topNetworks'], int(1, 1000), 'restart', 'Client networks labelled at most (the top by count); the rest are "other", so cardinality is bounded.'),
+
+  k('state', 'directory', ['state', 'directory'], z.string().min(1), 'restart', 'State directory: the journal cursor, saved atomically, so a restart processes every event once.'),
+];
+
+/** Section order and headings of the default file. */
+export const SECTIONS: readonly { name: string; doc: string }[] = [
+  { name: 'capture', doc: 'Live capture (libpcap on a native thread into an in-memory ring).' },
+  { name: 'kernel_filter', doc: 'What the kernel passes to user space (watch).' },
+  { name: 'journal', doc: 'The proxy\'s journal: where slow-handshake events come from.' },
+  { name: 'events', doc: 'Which journal entries are events, and how they are read.' },
+  { name: 'events.fields', doc: 'Names tried for each part of an event (journal field, then logfmt key in MESSAGE).' },
+  { name: 'handshake', doc: 'Slow handshakes and how events are matched to flows.' },
+  { name: 'output', doc: 'Evidence on disk and its retention.' },
+  { name: 'metrics', doc: 'Prometheus metrics (watch).' },
+  { name: 'state', doc: 'State kept across restarts (watch).' },
+];
+
+/** The zod schema of a file: every section and key optional, nothing else allowed. */
+export function fileSchema(): z.ZodType {
+  const sections = new Map<string, Record<string, z.ZodType>>();
+  for (const s of KEYS) {
+    const shape = sections.get(s.section) ?? {};
+    shape[s.key] = s.type.optional();
+    sections.set(s.section, shape);
+  }
+  const fields = z.strictObject(sections.get('events.fields')!).optional();
+  const top: Record<string, z.ZodType> = {};
+  for (const [section, shape] of sections) {
+    if (section === 'events.fields') continue;
+    top[section] = z.strictObject(section === 'events' ? { ...shape, fields } : shape).optional();
+  }
+  return z.strictObject(top);
+}
