@@ -151,7 +151,13 @@ for (const s of scenarios) {
             .toEqual({ server_flight_end: at(hs.serverFlightEnd), client_ack: at(hs.clientAck), client_finished: at(hs.clientFinished) });
         });
 
-        it('done: the first encrypted record that completes the handshake', async () => {
+        it('client_flight_end: the frame completing the client\'s Finished', async () => {
+          const { r, hs } = await matched(s, flow);
+          expect(r.timeline.client_flight_end, `frame ${frameRef(hs.clientFlightEnd)} (${hs.decrypted ? 'decrypted with the key log' : 'by record length'})`)
+            .toBe(at(hs.clientFlightEnd));
+        });
+
+        it('done: the client\'s Finished (TLS 1.3, resumed 1.2) or the server\'s (TLS 1.2 full)', async () => {
           const { r, hs } = await matched(s, flow);
           expect(r.timeline.done, `frame ${frameRef(hs.done)} (TLS ${hs.version}${hs.resumed ? ' resumed' : ''})`).toBe(at(hs.done));
         });

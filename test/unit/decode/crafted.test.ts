@@ -413,6 +413,7 @@ function recorder(an = new AnomalyCounters()): { owner: TlsStreamOwner; calls: C
     calls, an,
     owner: {
       onTlsRecord: (c, t, e, ts) => { calls.push(['record', c, t, e, ts]); },
+      onTlsRecordEnd: () => {},
       onTlsHandshake: (c, t, b, n, ts) => { calls.push(['hs', c, t, b ? [...b] : null, n, ts]); },
       onTlsError: (c, a) => { calls.push(['error', c, a]); an.bump(a); },
     },
