@@ -21,7 +21,7 @@ DELAYLINE=$ROOT/scripts/delayline/delayline
 source "$GEN_DIR/lib.sh"
 
 ALL_SCENARIOS=(fast-tls13 fast-tls12 network-delay client-think server-delay loss-synack
-  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client)
+  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client mtls)
 
 KEEP=0
 SELECTED=()
@@ -99,6 +99,32 @@ make_big_chain() {
     openssl req -newkey rsa:4096 -nodes -keyout bigleaf.key -out bigleaf.csr -subj "/CN=$SNI" 2>/dev/null
     openssl x509 -req -in bigleaf.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 1000 \
       -days 3650 -extfile bigleaf.ext -out bigleaf.pem 2>/dev/null
+  )
+}
+
+# A client chain for mtls: RSA-4096 root, two RSA-4096 intermediates, an RSA-4096 leaf (clientAuth).
+# The client sends leaf + intermediates (about 4 KB of certificates) and a 512-byte RSA signature.
+make_client_chain() {
+  (
+    cd "$PKI"
+    openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -keyout cliroot.key -out cliroot.pem \
+      -subj "/O=slowshake test/CN=slowshake client root" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >cca.ext
+    local i prev=cliroot
+    : >clichain.pem
+    for i in 1 2; do
+      openssl req -newkey rsa:4096 -nodes -keyout "cliint$i.key" -out "cliint$i.csr" \
+        -subj "/O=slowshake test/OU=client level $i/CN=slowshake client intermediate $i" 2>/dev/null
+      openssl x509 -req -in "cliint$i.csr" -CA "$prev.pem" -CAkey "$prev.key" -set_serial "$((200 + i))" \
+        -days 3650 -extfile cca.ext -out "cliint$i.pem" 2>/dev/null
+      prev=cliint$i
+    done
+    cat cliint2.pem cliint1.pem >clichain.pem
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n' >cleaf.ext
+    openssl req -newkey rsa:4096 -nodes -keyout client.key -out client.csr -subj "/O=slowshake test/CN=edge client 1" 2>/dev/null
+    openssl x509 -req -in client.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 2000 -days 3650 \
+      -extfile cleaf.ext -out client.pem 2>/dev/null
   )
 }
 
@@ -411,6 +437,47 @@ sc_loss_client() {
   capture_stop
 }
 
+sc_mtls() {
+  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client). Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
+  capture_start "$CAP/mtls.pcap"
+  s_server srv "$A4:443" -Verify 3 -verifyCAfile "$PKI/cliroot.pem" -verify_return_error -keylogfile "$CAP/mtls.keys"
+  local cc=(-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/clichain.pem")
+  tls_client c1 "$A4:443" "$C4:41401" -tls1_3 "${cc[@]}"
+  flow client="$C4:41401" server="$A4:443" tls=1.3 ccert=true
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:41402" -tls1_2 "${cc[@]}"
+  flow client="$C4:41402" server="$A4:443" tls=1.2 ccert=true
+  sleep 0.2
+  relay r3 "$NS_CLI" --mode client --listen 127.0.0.1:7403 --connect "$A4:443" --local "$C4:41403" --hold-ms 300 --once
+  tls_client c3 127.0.0.1:7403 - -tls1_3 "${cc[@]}"
+  flow client="$C4:41403" server="$A4:443" tls=1.3 ccert=true kind=client_think ms=300 \
+    detail="client relay holds the client's second flight (Certificate, CertificateVerify, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" advmss 300
+  tls_client c4 "$A4:443" "$C4:41404" -tls1_3 "${cc[@]}"
+  flow client="$C4:41404" server="$A4:443" tls=1.3 ccert=true cfseg=10
+  sleep 0.2
+  tls_client c5 "$A4:443" "$C4:41405" -tls1_2 "${cc[@]}"
+  flow client="$C4:41405" server="$A4:443" tls=1.2 ccert=true cfseg=10
+  sleep 0.2
+  tls_client c8 "$A4:443" "$C4:41408" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 "${cc[@]}"
+  flow client="$C4:41408" server="$A4:443" tls=1.3 ccert=true cfseg=10
+  sleep 0.2
+  nfq 4 14 41406; nfq 4 15 41407
+  delayline dl14 14 --delay-ms 100
+  delayline dl15 15 --delay-ms 100
+  tls_client c6 "$A4:443" "$C4:41406" -tls1_3 "${cc[@]}"
+  flow client="$C4:41406" server="$A4:443" tls=1.3 ccert=true cfseg=10 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
+    verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
+  sleep 0.2
+  tls_client c7 "$A4:443" "$C4:41407" -tls1_2 "${cc[@]}"
+  flow client="$C4:41407" server="$A4:443" tls=1.2 ccert=true cfseg=10 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
+    verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
+  capture_stop
+}
+
 # ---------------------------------------------------------------------------------------------
 CAP=$WORK/cap
 log "work directory $WORK"
@@ -418,6 +485,7 @@ log "tools: kernel $(uname -r); $(openssl version); $(curl --version | head -n 1
 log "making keys and certificates"
 make_pki
 [[ " ${SELECTED[*]} " == *" cwnd-stall "* ]] && make_big_chain
+[[ " ${SELECTED[*]} " == *" mtls "* ]] && make_client_chain
 
 FAILED=()
 for scen in "${SELECTED[@]}"; do
@@ -442,8 +510,12 @@ for scen in "${SELECTED[@]}"; do
   [[ $scen == network-delay ]] && checks+=(network-delay-ns)
   for c in "${checks[@]}"; do
     f=$(sed -n 's/.*"capture": "tls\/\([^"]*\)".*/\1/p' "$WORK/expected/$c.json")
-    if node "$GEN_DIR/check.mjs" --capture "$CAP/$f" --expected "$WORK/expected/$c.json"; then
+    keys=$CAP/${f%.*}.keys kl=()
+    [[ -s $keys ]] && kl=(--keylog "$keys")
+    if node "$GEN_DIR/check.mjs" --capture "$CAP/$f" --expected "$WORK/expected/$c.json" "${kl[@]}"; then
       cp "$CAP/$f" "$OUT/tls/$f"
+      # The server's key log (fresh test keys, never used elsewhere): tshark decrypts with it.
+      ((${#kl[@]})) && install -D -m 0644 "$keys" "$OUT/keys/${f%.*}.keys"
       cp "$WORK/expected/$c.json" "$OUT/expected/$c.json"
       log "$c: ok, $(stat -c %s "$OUT/tls/$f") bytes"
     else

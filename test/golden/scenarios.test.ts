@@ -85,6 +85,8 @@ for (const s of scenarios) {
           cmp('resumed', ex.resumed, r.resumed);
           cmp('slow', ex.slow, r.slow);
           cmp('cwnd_stall', ex.cwnd_stall, r.cwnd_stall);
+          // Only the mtls flows send client certificates; every other flow must not be flagged.
+          cmp('client_cert', ex.client_cert ?? false, r.client_cert);
           expect(got).toEqual(want);
         });
 

@@ -198,6 +198,21 @@ for (const s of scenarios) {
             expect(segs.at(-1)?.no).toBe(hs.clientHelloEnd?.no);
           });
         }
+
+        const cfMin = flow.expect.client_flight_segments_min;
+        if (cfMin !== undefined) {
+          it(`the client's second flight spans ≥ ${cfMin} client segments, ending with the Finished`, async () => {
+            const { r, conn, hs } = await matched(s, flow);
+            const segs = conn.frames.filter((f) => f.src === conn.client && f.len > 0 && !f.retransmission &&
+              f.tsUs >= r.timeline.client_finished! && f.tsUs <= r.timeline.client_flight_end!);
+            // The generator keeps the server's key log for these captures: tshark decrypted the Finished.
+            expect(hs.decrypted, 'captures/keys/ key log used').toBe(true);
+            expect(segs.length).toBeGreaterThanOrEqual(cfMin);
+            expect(segs.at(-1)?.no).toBe(hs.clientFlightEnd?.no);
+            // The transfer is all in client_flight_xfer (network), none of it in server_finish.
+            expect(r.phases_ms.client_flight_xfer).toBeCloseTo((r.timeline.client_flight_end! - r.timeline.client_finished!) / 1000, 6);
+          });
+        }
       });
     }
   });

@@ -69,6 +69,10 @@ export interface ExpectedFlow {
     phase_min_ms?: Partial<Record<BreakdownName, number>>;
     /** The ClientHello spans at least this many client segments. */
     client_hello_segments_min?: number;
+    /** The client sent a certificate (mutual TLS); absent: it did not. */
+    client_cert?: boolean;
+    /** The client's second flight (client_finished → client_flight_end) spans at least this many segments. */
+    client_flight_segments_min?: number;
     [other: string]: unknown;
   };
 }

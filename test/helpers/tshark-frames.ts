@@ -25,7 +25,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export const TSHARK = process.env.TSHARK ?? 'tshark';
 
@@ -170,12 +170,13 @@ const configDir = join(import.meta.dirname, '../fixtures/no-wireshark-config');
 const frameCache = new Map<string, TsharkFrame[]>();
 
 /**
- * The TLS key log written beside a capture by the generator (`<capture>.keys`, NSS key log
- * format), or null: with it tshark decrypts the handshake and shows the client's Finished itself.
+ * The server's TLS key log the generator keeps for a capture (`captures/tls/X.pcap` →
+ * `captures/keys/X.keys`, NSS key log format), or null: with it tshark decrypts the handshake and
+ * shows the client's Finished itself.
  */
 export function keylogOf(file: string): string | null {
-  const k = file.replace(/\.pcap(ng)?$/, '.keys');
-  return k !== file && existsSync(k) ? k : null;
+  const k = join(dirname(file), '..', 'keys', basename(file).replace(/\.pcap(ng)?$/, '.keys'));
+  return k.endsWith('.keys') && existsSync(k) ? k : null;
 }
 
 /** Runs tshark once over `file` (memoised per process) and returns its TCP frames in file order. */
