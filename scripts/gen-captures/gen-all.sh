@@ -21,7 +21,8 @@ DELAYLINE=$ROOT/scripts/delayline/delayline
 source "$GEN_DIR/lib.sh"
 
 ALL_SCENARIOS=(fast-tls13 fast-tls12 network-delay client-think server-delay loss-synack
-  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client mtls)
+  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client mtls
+  client-ack-finished)
 
 KEEP=0
 SELECTED=()
@@ -38,7 +39,7 @@ done
 ((${#SELECTED[@]})) || SELECTED=("${ALL_SCENARIOS[@]}")
 
 [[ $EUID -eq 0 ]] || die "run as root (network namespaces, iptables, tcpdump)"
-for t in ip iptables ip6tables tcpdump tshark editcap openssl curl node ethtool make; do
+for t in ip iptables ip6tables tcpdump tshark editcap openssl curl node ethtool make python3; do
   command -v "$t" >/dev/null || die "missing tool: $t"
 done
 make -s -C "$ROOT/scripts/delayline"
@@ -475,6 +476,37 @@ sc_mtls() {
   flow client="$C4:41407" server="$A4:443" tls=1.2 ccert=true cfseg=10 kind=network_delay ms=200 \
     detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
     verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
+  capture_stop
+}
+
+# mem_client NAME CONNECT LOCAL TLS DELAY_MS: memclient.py (Python ssl.MemoryBIO) from the client
+# namespace, holding its second flight DELAY_MS with delayed ACKs on.
+mem_client() {
+  local name=$1 connect=$2 local_=$3 tls=$4 delay=$5
+  timeout 20 ip netns exec "$NS_CLI" python3 "$GEN_DIR/memclient.py" --connect "$connect" --local "$local_" \
+    --sni "$SNI" --cafile "$PKI/ca.pem" --tls "$tls" --delay-ms "$delay" \
+    >"$WORK/log/$name.out" 2>"$WORK/log/$name.err" || die "memclient $name failed: $(tail -n 3 "$WORK/log/$name.err" | tr '\n' ' ')"
+  log "$name: $(cat "$WORK/log/$name.out")"
+}
+
+sc_client_ack_finished() {
+  DESC="The client's ACK of the server flight rides on its second flight: scripts/gen-captures/memclient.py (Python ssl.MemoryBIO, TCP_QUICKACK off) holds its second flight a known time shorter than the 40 ms delayed-ACK timer before writing it, so client_ack == client_finished and server_flight_end -> client_ack holds the round trip plus the client's delay; the analyzer splits it at the flow's tcp_rtt (flight_rtt) and counts the rest as client_think. 41501 (1.3) and 41502 (1.2) hold 25 ms; 41503 (1.3) holds 30 ms with the delay line adding 50 ms each way (RTT 100 ms). openssl s_server -www on 443."
+  capture_start "$CAP/client-ack-finished.pcap"
+  s_server srv "$A4:443"
+  mem_client m1 "$A4:443" "$C4:41501" 1.3 25
+  flow client="$C4:41501" server="$A4:443" tls=1.3 kind=client_think ms=25 \
+    detail="memclient holds its second flight 25 ms; its ACK of the server flight rides on it" verdict=client min=client_think:22
+  sleep 0.2
+  mem_client m2 "$A4:443" "$C4:41502" 1.2 25
+  flow client="$C4:41502" server="$A4:443" tls=1.2 kind=client_think ms=25 \
+    detail="memclient holds its second flight 25 ms; its ACK of the server flight rides on it" verdict=client min=client_think:22
+  sleep 0.2
+  nfq 4 16 41503
+  delayline dl16 16 --delay-ms 50
+  mem_client m3 "$A4:443" "$C4:41503" 1.3 30
+  flow client="$C4:41503" server="$A4:443" tls=1.3 kind=client_think ms=30 slow=true \
+    detail="memclient holds its second flight 30 ms over +50 ms each way; its ACK of the server flight rides on it" \
+    verdict=network min=client_think:27,tcp_rtt:95,flight_rtt:95
   capture_stop
 }
 
