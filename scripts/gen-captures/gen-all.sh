@@ -439,7 +439,7 @@ sc_loss_client() {
 }
 
 sc_mtls() {
-  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client). Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
+  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data). Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
   capture_start "$CAP/mtls.pcap"
   s_server srv "$A4:443" -Verify 3 -verifyCAfile "$PKI/cliroot.pem" -verify_return_error -keylogfile "$CAP/mtls.keys"
   local cc=(-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/clichain.pem")
@@ -453,6 +453,10 @@ sc_mtls() {
   tls_client c3 127.0.0.1:7403 - -tls1_3 "${cc[@]}"
   flow client="$C4:41403" server="$A4:443" tls=1.3 ccert=true kind=client_think ms=300 \
     detail="client relay holds the client's second flight (Certificate, CertificateVerify, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  # Records padded to 512-byte blocks: no record has a Finished's length, the analyzer falls back.
+  tls_client c9 "$A4:443" "$C4:41409" -tls1_3 -record_padding 512 "${cc[@]}"
+  flow client="$C4:41409" server="$A4:443" tls=1.3 ccert=true fallback=true
   sleep 0.2
   ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" advmss 300
   tls_client c4 "$A4:443" "$C4:41404" -tls1_3 "${cc[@]}"

@@ -35,8 +35,9 @@ const HS_CERTIFICATE = 11;
 /** An empty client Certificate is 8 bytes (TLS 1.2: 3): a longer one carries a certificate. */
 const EMPTY_CERTIFICATE_BODY = 3;
 /**
- * TLS 1.3: encrypted client bytes before its Finished beyond this carry a certificate. Without one
- * the flight holds at most an empty Certificate (25-byte record) and EndOfEarlyData (21).
+ * TLS 1.3: the client sent a certificate when its flight holds two or more encrypted records before
+ * the Finished (Certificate, CertificateVerify), or one longer than this (both in one record).
+ * Without a certificate there is at most an empty Certificate (a 25-byte record unpadded).
  */
 const NO_CERT_FLIGHT_MAX = 64;
 
@@ -119,7 +120,9 @@ export class HandshakeTracker implements TlsStreamOwner {
   #finishedLen = 0;
   /** Client records completed in its second flight: last one's completing segment, encrypted bytes before the Finished. */
   #lastCliRecEndTs = -1;
+  #cliFlightEncRecs = 0;
   #cliFlightEncBytes = 0;
+  #lastCliEncLen = 0;
   readonly cliIds = new IpIdSequence();
   readonly srvIds = new IpIdSequence();
   /** MSS each side announced in its SYN: the peer's segments are at most this long. */
@@ -331,7 +334,11 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (!encrypted) return; // TLS 1.2: Certificate, ClientKeyExchange, CertificateVerify, CCS; TLS 1.3: CCS
     if (this.serverHello?.version === 0x0304) {
       if (contentType === CT_APPLICATION_DATA && this.#finishedLen > 0 && len === this.#finishedLen) this.#clientFlightEnd(ts, false);
-      else this.#cliFlightEncBytes += len;
+      else {
+        this.#cliFlightEncRecs++;
+        this.#cliFlightEncBytes += len;
+        this.#lastCliEncLen = len;
+      }
     } else if (contentType === CT_HANDSHAKE) {
       this.#clientFlightEnd(ts, false); // TLS 1.2: the one encrypted handshake record of the flight is its Finished
     }
@@ -343,9 +350,14 @@ export class HandshakeTracker implements TlsStreamOwner {
     tl[T.CLIENT_FLIGHT_END] = ts;
     this.finishedFallback = fallback;
     const v = this.serverHello?.version ?? 0;
-    if (v === 0x0304 && !fallback && this.#cliFlightEncBytes > NO_CERT_FLIGHT_MAX && !this.clientCert) {
-      this.clientCert = true;
-      this.clientCertInferred = true;
+    if (v === 0x0304 && !this.clientCert) {
+      // The fallback took the flight's last encrypted record as the Finished: the rest came before it.
+      const recs = fallback ? this.#cliFlightEncRecs - 1 : this.#cliFlightEncRecs;
+      const bytes = fallback ? this.#cliFlightEncBytes - this.#lastCliEncLen : this.#cliFlightEncBytes;
+      if (recs >= 2 || (recs === 1 && bytes > NO_CERT_FLIGHT_MAX)) {
+        this.clientCert = true;
+        this.clientCertInferred = true;
+      }
     }
     if ((v === 0x0304 || this.abbreviated || v === 0) && tl[T.DONE]! < 0) tl[T.DONE] = ts;
   }

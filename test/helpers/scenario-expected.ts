@@ -73,6 +73,8 @@ export interface ExpectedFlow {
     client_cert?: boolean;
     /** The client's second flight (client_finished → client_flight_end) spans at least this many segments. */
     client_flight_segments_min?: number;
+    /** No client record has a Finished's length (padded records): the record must say it fell back. */
+    finished_fallback?: boolean;
     [other: string]: unknown;
   };
 }
