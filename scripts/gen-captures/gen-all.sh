@@ -126,6 +126,7 @@ make_client_chain() {
     openssl req -newkey rsa:4096 -nodes -keyout client.key -out client.csr -subj "/O=slowshake test/CN=edge client 1" 2>/dev/null
     openssl x509 -req -in client.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 2000 -days 3650 \
       -extfile cleaf.ext -out client.pem 2>/dev/null
+    cat client.pem clichain.pem >clientfull.pem # curl sends the chain from its --cert file
   )
 }
 
@@ -439,7 +440,7 @@ sc_loss_client() {
 }
 
 sc_mtls() {
-  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data). Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
+  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data); 41410 (1.3) and 41411 (1.2) curl --cert with the same leaf and intermediates. 41412 (1.3) and 41413 (1.2): a second s_server on 4443 asks for a certificate without requiring one (-verify) and s_client has none (empty Certificate): client_cert false. Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
   capture_start "$CAP/mtls.pcap"
   s_server srv "$A4:443" -Verify 3 -verifyCAfile "$PKI/cliroot.pem" -verify_return_error -keylogfile "$CAP/mtls.keys"
   local cc=(-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/clichain.pem")
@@ -453,6 +454,21 @@ sc_mtls() {
   tls_client c3 127.0.0.1:7403 - -tls1_3 "${cc[@]}"
   flow client="$C4:41403" server="$A4:443" tls=1.3 ccert=true kind=client_think ms=300 \
     detail="client relay holds the client's second flight (Certificate, CertificateVerify, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  curl_client c10 "$A4" 443 41410 --tlsv1.3 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  flow client="$C4:41410" server="$A4:443" tls=1.3 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  curl_client c11 "$A4" 443 41411 --tlsv1.2 --tls-max 1.2 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  flow client="$C4:41411" server="$A4:443" tls=1.2 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  # A server that asks for a certificate without requiring one, and clients that have none: an empty
+  # Certificate (TLS 1.3: one 25-byte encrypted record before the Finished) is not a client certificate.
+  s_server srv2 "$A4:4443" -verify 3 -verifyCAfile "$PKI/cliroot.pem" -keylogfile "$WORK/log/srv2.keys"
+  tls_client c12 "$A4:4443" "$C4:41412" -tls1_3
+  flow client="$C4:41412" server="$A4:4443" tls=1.3 ccert=false
+  sleep 0.2
+  tls_client c13 "$A4:4443" "$C4:41413" -tls1_2
+  flow client="$C4:41413" server="$A4:4443" tls=1.2 ccert=false
   sleep 0.2
   # Records padded to 512-byte blocks: no record has a Finished's length, the analyzer falls back.
   tls_client c9 "$A4:443" "$C4:41409" -tls1_3 -record_padding 512 "${cc[@]}"
@@ -481,6 +497,7 @@ sc_mtls() {
     detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
     verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
   capture_stop
+  cat "$WORK/log/srv2.keys" >>"$CAP/mtls.keys" # one key log for the capture
 }
 
 # mem_client NAME CONNECT LOCAL TLS DELAY_MS: memclient.py (Python ssl.MemoryBIO) from the client
