@@ -440,7 +440,7 @@ sc_loss_client() {
 }
 
 sc_mtls() {
-  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data); 41410 (1.3) and 41411 (1.2) curl --cert with the same leaf and intermediates. 41412 (1.3) and 41413 (1.2): a second s_server on 4443 asks for a certificate without requiring one (-verify) and s_client has none (empty Certificate): client_cert false. Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
+  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data); 41410 (1.3) and 41411 (1.2) curl --cert with the same leaf and intermediates. 41414 (1.2) through the client relay holding the second flight 300 ms (client); 41415 (1.3) and 41416 (1.2) with the delay line adding 100 ms each way at MSS 1460 (network): the client's CertificateVerify and Finished leave one round trip after its Certificate, when the server's ACK of the Certificate's last short segment arrives (Nagle; s_client does not set TCP_NODELAY), so client_flight_xfer is about 100 ms. 41412 (1.3) and 41413 (1.2): a second s_server on 4443 asks for a certificate without requiring one (-verify) and s_client has none (empty Certificate): client_cert false. Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
   capture_start "$CAP/mtls.pcap"
   s_server srv "$A4:443" -Verify 3 -verifyCAfile "$PKI/cliroot.pem" -verify_return_error -keylogfile "$CAP/mtls.keys"
   local cc=(-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/clichain.pem")
@@ -454,6 +454,22 @@ sc_mtls() {
   tls_client c3 127.0.0.1:7403 - -tls1_3 "${cc[@]}"
   flow client="$C4:41403" server="$A4:443" tls=1.3 ccert=true kind=client_think ms=300 \
     detail="client relay holds the client's second flight (Certificate, CertificateVerify, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  relay r14 "$NS_CLI" --mode client --listen 127.0.0.1:7414 --connect "$A4:443" --local "$C4:41414" --hold-ms 300 --once
+  tls_client c14 127.0.0.1:7414 - -tls1_2 "${cc[@]}"
+  flow client="$C4:41414" server="$A4:443" tls=1.2 ccert=true kind=client_think ms=300 \
+    detail="client relay holds the client's second flight (Certificate, ClientKeyExchange, CertificateVerify, CCS, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  nfq 4 17 41415; nfq 4 18 41416
+  delayline dl17 17 --delay-ms 100
+  delayline dl18 18 --delay-ms 100
+  tls_client c15 "$A4:443" "$C4:41415" -tls1_3 "${cc[@]}"
+  flow client="$C4:41415" server="$A4:443" tls=1.3 ccert=true kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 1460: the client's CertificateVerify and Finished wait one round trip behind the ACK of its Certificate's last, short segment (Nagle: s_client does not set TCP_NODELAY)" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:90
+  sleep 0.2
+  tls_client c16 "$A4:443" "$C4:41416" -tls1_2 "${cc[@]}"
+  flow client="$C4:41416" server="$A4:443" tls=1.2 ccert=true kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 1460: the client's CertificateVerify and Finished wait one round trip behind the ACK of its Certificate's last, short segment (Nagle: s_client does not set TCP_NODELAY)" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:90
   sleep 0.2
   curl_client c10 "$A4" 443 41410 --tlsv1.3 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
   flow client="$C4:41410" server="$A4:443" tls=1.3 ccert=true offer=h2,http/1.1
