@@ -183,7 +183,8 @@ function analyze(fr) {
   const shMsg = S.find((f) => f.hs.includes(2) && !f.randoms.includes(HRR_RANDOM));
   if (!shF || !shMsg) { r.problems.push('no ServerHello'); return r; }
   r.tls = shMsg.supVer.includes('0x0304') ? '1.3' : shMsg.hsVersion.includes('0x0303') ? '1.2' : shMsg.hsVersion[0];
-  r.alpn = shMsg.alpn[0] ?? null;
+  // As visible on the wire: TLS 1.3 encrypts the server's choice (a key log would show it anyway).
+  r.alpn = r.tls === '1.3' ? null : (shMsg.alpn[0] ?? null);
   r.resumed = r.tls === '1.3' ? shMsg.extTypes.includes(41) : !S.some((f) => f.hs.includes(11));
   const cFin = C.find((f) => f.no > shF.no && f.len > 0 && !f.rtx);
   if (!cFin) { r.problems.push('no client second flight'); return r; }

@@ -440,7 +440,7 @@ sc_loss_client() {
 }
 
 sc_mtls() {
-  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data); 41410 (1.3) and 41411 (1.2) curl --cert with the same leaf and intermediates. 41414 (1.2) through the client relay holding the second flight 300 ms (client); 41415 (1.3) and 41416 (1.2) with the delay line adding 100 ms each way at MSS 1460 (network): the client's CertificateVerify and Finished leave one round trip after its Certificate, when the server's ACK of the Certificate's last short segment arrives (Nagle; s_client does not set TCP_NODELAY), so client_flight_xfer is about 100 ms. 41412 (1.3) and 41413 (1.2): a second s_server on 4443 asks for a certificate without requiring one (-verify) and s_client has none (empty Certificate): client_cert false. Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
+  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data); 41410 (1.3) and 41411 (1.2) curl --cert with the same leaf and intermediates; 41417 (1.3, h2) and 41418 (1.2, http/1.1) the same curl against the Node server (tlsserver.mjs --client-ca: requestCert, rejectUnauthorized) on 8443. 41414 (1.2) through the client relay holding the second flight 300 ms (client); 41415 (1.3) and 41416 (1.2) with the delay line adding 100 ms each way at MSS 1460 (network): the client's CertificateVerify and Finished leave one round trip after its Certificate, when the server's ACK of the Certificate's last short segment arrives (Nagle; s_client does not set TCP_NODELAY), so client_flight_xfer is about 100 ms. 41412 (1.3) and 41413 (1.2): a second s_server on 4443 asks for a certificate without requiring one (-verify) and s_client has none (empty Certificate): client_cert false. Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
   capture_start "$CAP/mtls.pcap"
   s_server srv "$A4:443" -Verify 3 -verifyCAfile "$PKI/cliroot.pem" -verify_return_error -keylogfile "$CAP/mtls.keys"
   local cc=(-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/clichain.pem")
@@ -476,6 +476,16 @@ sc_mtls() {
   sleep 0.2
   curl_client c11 "$A4" 443 41411 --tlsv1.2 --tls-max 1.2 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
   flow client="$C4:41411" server="$A4:443" tls=1.2 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  # Node's TLS server with requestCert (HTTP/2 and HTTP/1.1), curl with the client chain.
+  node_server node "$A4:8443" --client-ca "$PKI/cliroot.pem" --keylog "$WORK/log/node.keys"
+  curl_client c17 "$A4" 8443 41417 --tlsv1.3 --http2 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  grep -q 'ok 2.0 h2' "$WORK/log/c17.body" || die "curl c17 did not get h2: $(cat "$WORK/log/c17.body")"
+  flow client="$C4:41417" server="$A4:8443" tls=1.3 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  curl_client c18 "$A4" 8443 41418 --tlsv1.2 --tls-max 1.2 --http1.1 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  grep -q 'ok 1.1 http/1.1' "$WORK/log/c18.body" || die "curl c18 did not get http/1.1: $(cat "$WORK/log/c18.body")"
+  flow client="$C4:41418" server="$A4:8443" tls=1.2 ccert=true offer=http/1.1 alpn=http/1.1
   sleep 0.2
   # A server that asks for a certificate without requiring one, and clients that have none: an empty
   # Certificate (TLS 1.3: one 25-byte encrypted record before the Finished) is not a client certificate.
@@ -513,7 +523,7 @@ sc_mtls() {
     detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
     verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
   capture_stop
-  cat "$WORK/log/srv2.keys" >>"$CAP/mtls.keys" # one key log for the capture
+  cat "$WORK/log/srv2.keys" "$WORK/log/node.keys" >>"$CAP/mtls.keys" # one key log for the capture
 }
 
 # mem_client NAME CONNECT LOCAL TLS DELAY_MS: memclient.py (Python ssl.MemoryBIO) from the client
