@@ -2,6 +2,7 @@
 // Sanity check for a generated capture against its truth file, using tshark (not slowshake):
 //
 //   node check.mjs --capture captures/tls/hrr.pcap --expected captures/expected/hrr.json [--quiet]
+//                  [--keylog captures/tls/mtls.keys]
 //
 // For every TCP flow it rebuilds a rough handshake timeline from tshark's TLS dissection
 // (following the "Handshake timeline" table in the design: original transmissions only), the
@@ -10,7 +11,10 @@
 // does), and a verdict by the design's rule, then checks every expectation
 // in the truth file: the flow exists and completes, TLS version, SNI, ALPN, HRR, resumption,
 // slow, verdict, retransmission minimums, cwnd stall, phase lower bounds, ClientHello segment
-// count. It also fails on flows in the capture that the truth file does not list.
+// count, client certificate and client flight segment count. The client's flight ends with the
+// frame completing its Finished: with --keylog (the server's key log) the frame where tshark shows
+// the decrypted Finished; without, TLS 1.3: a record of a Finished's length under the suite, TLS
+// 1.2: the handshake record after the client's CCS. It also fails on flows in the capture that the truth file does not list.
 // Exit status 0 when everything matches. This is an independent cross-check for the generator,
 // deliberately simple; the analyzer under src/ is the real implementation.
 import { execFileSync } from 'node:child_process';
@@ -24,12 +28,13 @@ function fail(msg) {
   process.exit(2);
 }
 
-const args = { capture: null, expected: null, quiet: false };
+const args = { capture: null, expected: null, quiet: false, keylog: null };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--capture') args.capture = process.argv[++i];
   else if (a === '--expected') args.expected = process.argv[++i];
   else if (a === '--quiet') args.quiet = true;
+  else if (a === '--keylog') args.keylog = process.argv[++i];
   else fail(`unknown argument '${a}'`);
 }
 if (!args.capture || !args.expected) fail('--capture and --expected are required');
@@ -43,11 +48,13 @@ const FIELDS = [
   'tls.handshake.type', 'tls.handshake.random', 'tls.handshake.extensions.supported_version',
   'tls.handshake.extension.type', 'tls.handshake.extensions_alpn_str',
   'tls.handshake.extensions_server_name', 'tls.handshake.version', 'ip.id', 'tcp.options.mss_val',
+  'tls.record.length', 'tls.handshake.ciphersuite', 'tls.handshake.certificates_length',
 ];
 
 const ports = [...new Set(truth.flows.map((f) => f.server.replace(/^.*:/, '')))];
 const tsharkArgs = ['-r', args.capture, '-2', '-o', 'tcp.desegment_tcp_streams:TRUE',
   '-o', 'tls.desegment_ssl_records:TRUE', '-o', 'tcp.relative_sequence_numbers:TRUE'];
+if (args.keylog) tsharkArgs.push('-o', `tls.keylog_file:${args.keylog}`);
 for (const p of ports) tsharkArgs.push('-d', `tcp.port==${p},tls`);
 tsharkArgs.push('-Y', 'tcp', '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a',
   '-E', 'aggregator=;');
@@ -85,6 +92,9 @@ const frames = out.split('\n').filter(Boolean).map((line) => {
     hsVersion: list(o['tls.handshake.version']),
     ipId: o['ip.id'] === '' ? -1 : parseInt(list(o['ip.id'])[0], 16),
     mss: Number(list(o['tcp.options.mss_val'])[0] || 0),
+    recLens: list(o['tls.record.length']).map(Number),
+    suites: list(o['tls.handshake.ciphersuite']).map((x) => parseInt(x, 16)),
+    certLens: list(o['tls.handshake.certificates_length']).map(Number),
   };
 });
 
@@ -173,7 +183,8 @@ function analyze(fr) {
   const shMsg = S.find((f) => f.hs.includes(2) && !f.randoms.includes(HRR_RANDOM));
   if (!shF || !shMsg) { r.problems.push('no ServerHello'); return r; }
   r.tls = shMsg.supVer.includes('0x0304') ? '1.3' : shMsg.hsVersion.includes('0x0303') ? '1.2' : shMsg.hsVersion[0];
-  r.alpn = shMsg.alpn[0] ?? null;
+  // As visible on the wire: TLS 1.3 encrypts the server's choice (a key log would show it anyway).
+  r.alpn = r.tls === '1.3' ? null : (shMsg.alpn[0] ?? null);
   r.resumed = r.tls === '1.3' ? shMsg.extTypes.includes(41) : !S.some((f) => f.hs.includes(11));
   const cFin = C.find((f) => f.no > shF.no && f.len > 0 && !f.rtx);
   if (!cFin) { r.problems.push('no client second flight'); return r; }
@@ -181,14 +192,32 @@ function analyze(fr) {
   const flightEnd = flight[flight.length - 1];
   const flightNxt = Math.max(...flight.map((f) => f.nxt));
   const cAck = C.find((f) => f.no > flightEnd.no && f.ackf && f.ack >= flightNxt);
+  // The frame completing the client's Finished.
+  const cAfter = C.filter((f) => f.no >= cFin.no && !f.rtx);
+  let cfEnd;
+  if (args.keylog) cfEnd = cAfter.find((f) => f.hs.includes(20));
+  else if (r.tls === '1.3') {
+    const suite = shMsg.suites[0];
+    const finLen = suite === 0x1302 ? 69 : suite === 0x1305 ? 45 : 53;
+    cfEnd = cAfter.find((f) => f.recLens.includes(finLen));
+  } else {
+    let ccs = false;
+    cfEnd = cAfter.find((f) => f.ctypes.some((ct) => { if (ct === 20) ccs = true; return ct === 22 && ccs; }));
+  }
+  if (!cfEnd) { r.problems.push('client Finished not found'); return r; }
+  r.clientFlightSegments = C.filter((f) => f.no >= cFin.no && f.no <= cfEnd.no && f.len > 0 && !f.rtx).length;
+  // Client certificate: TLS 1.2 in the clear; TLS 1.3 only when decrypted (null: unknown).
+  const cCert = C.filter((f) => f.hs.includes(11));
+  r.clientCert = r.tls === '1.3' && !args.keylog ? null : cCert.some((f) => f.certLens.some((n) => n > 0));
   let done;
-  if (r.tls === '1.3' || r.resumed) done = cFin;
+  if (r.tls === '1.3' || r.resumed) done = cfEnd;
   else done = S.find((f) => f.no > cFin.no && f.len > 0 && !f.rtx);
   if (!done) { r.problems.push('handshake not complete'); return r; }
   const T = {
     syn: synF.t, syn_ack: synAck?.t, ack: ackF?.t, client_hello: ch1.t, client_hello_end: ch1End.t,
     hello_retry_request: hrrF?.t ?? null, client_hello2: ch2?.t ?? null, client_hello2_end: ch2End?.t ?? null,
-    server_hello: shF.t, server_flight_end: flightEnd.t, client_ack: cAck?.t, client_finished: cFin.t, done: done.t,
+    server_hello: shF.t, server_flight_end: flightEnd.t, client_ack: cAck?.t, client_finished: cFin.t,
+    client_flight_end: cfEnd.t, done: done.t,
   };
   r.timeline = T;
   const d = (a, b) => (a == null || b == null ? 0 : b - a);
@@ -204,8 +233,18 @@ function analyze(fr) {
     server_flight: [T.server_hello, T.server_flight_end, 'server'],
     flight_rtt: [T.server_flight_end, T.client_ack, 'network'],
     client_think: [T.client_ack, T.client_finished, 'client'],
-    server_finish: [T.client_finished, T.done, 'server'],
+    client_flight_xfer: [T.client_finished, T.client_flight_end, 'network'],
+    server_finish: [T.client_flight_end, T.done, 'server'],
   };
+  // The client's ACK of the server flight is its second flight: flight_rtt gets at most the flow's
+  // RTT (hrr_rtt after an HRR, else tcp_rtt), the rest is the client's (design.md).
+  if (cAck && cAck.no === cFin.no) {
+    const rtt = T.hello_retry_request != null ? d(T.hello_retry_request, T.client_hello2_end) : d(T.syn_ack, T.ack);
+    if (rtt > 0 && T.server_flight_end + rtt < T.client_ack) {
+      ph.flight_rtt[1] = T.server_flight_end + rtt;
+      ph.client_think[0] = T.server_flight_end + rtt;
+    }
+  }
   // Loss: from each retransmission's original transmission to the retransmission, within [syn, done].
   const iv = [];
   r.retransmits = { client: 0, server: 0 };
@@ -295,6 +334,9 @@ for (const e of truth.flows) {
   if (r.retransmits.server < (x.retransmits_server_min ?? 0)) errors.push(`${who}: ${r.retransmits.server} server retransmissions < ${x.retransmits_server_min}`);
   if (r.retransmits.client < (x.retransmits_client_min ?? 0)) errors.push(`${who}: ${r.retransmits.client} client retransmissions < ${x.retransmits_client_min}`);
   if (x.client_hello_segments_min && r.chSegments < x.client_hello_segments_min) errors.push(`${who}: ClientHello in ${r.chSegments} segments < ${x.client_hello_segments_min}`);
+  if (x.client_flight_segments_min && r.clientFlightSegments < x.client_flight_segments_min) errors.push(`${who}: client flight in ${r.clientFlightSegments} segments < ${x.client_flight_segments_min}`);
+  if (x.client_cert !== undefined && r.clientCert !== null) want('client_cert', r.clientCert, x.client_cert);
+  if (x.client_cert !== undefined && r.clientCert === null) errors.push(`${who}: client_cert expected but TLS 1.3 without --keylog cannot show it`);
   for (const [k, v] of Object.entries(x.phase_min_ms ?? {})) {
     if (!(r.phases[k] >= v)) errors.push(`${who}: ${k} ${fmt(r.phases[k])} ms < ${v} ms`);
   }
@@ -303,7 +345,7 @@ for (const e of truth.flows) {
     const nz = Object.entries(r.phases).filter(([k, v]) => k !== 'total' && v >= 1).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
     process.stdout.write(`  ${e.client.padEnd(22)} TLS${r.tls}${r.hrr ? ' HRR' : ''}${r.resumed ? ' resumed' : ''} total=${fmt(r.phases.total)}ms ` +
       `verdict=${r.verdict} rtx c/s=${r.retransmits.client}/${r.retransmits.server} ch_segs=${r.chSegments} ` +
-      `flight_segs=${r.serverFlightSegments}${r.cwndStall ? ' cwnd_stall' : ''}` +
+      `flight_segs=${r.serverFlightSegments} client_flight_segs=${r.clientFlightSegments}${r.clientCert ? ' client_cert' : ''}${r.cwndStall ? ' cwnd_stall' : ''}` +
       `${r.idGaps.length ? ` ip_id_gaps=${r.idGaps.join(',')}` : ''} [${nz}]\n`);
   }
 }

@@ -21,7 +21,8 @@ DELAYLINE=$ROOT/scripts/delayline/delayline
 source "$GEN_DIR/lib.sh"
 
 ALL_SCENARIOS=(fast-tls13 fast-tls12 network-delay client-think server-delay loss-synack
-  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client)
+  loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client mtls
+  client-ack-finished)
 
 KEEP=0
 SELECTED=()
@@ -38,7 +39,7 @@ done
 ((${#SELECTED[@]})) || SELECTED=("${ALL_SCENARIOS[@]}")
 
 [[ $EUID -eq 0 ]] || die "run as root (network namespaces, iptables, tcpdump)"
-for t in ip iptables ip6tables tcpdump tshark editcap openssl curl node ethtool make; do
+for t in ip iptables ip6tables tcpdump tshark editcap openssl curl node ethtool make python3; do
   command -v "$t" >/dev/null || die "missing tool: $t"
 done
 make -s -C "$ROOT/scripts/delayline"
@@ -99,6 +100,33 @@ make_big_chain() {
     openssl req -newkey rsa:4096 -nodes -keyout bigleaf.key -out bigleaf.csr -subj "/CN=$SNI" 2>/dev/null
     openssl x509 -req -in bigleaf.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 1000 \
       -days 3650 -extfile bigleaf.ext -out bigleaf.pem 2>/dev/null
+  )
+}
+
+# A client chain for mtls: RSA-4096 root, two RSA-4096 intermediates, an RSA-4096 leaf (clientAuth).
+# The client sends leaf + intermediates (about 4 KB of certificates) and a 512-byte RSA signature.
+make_client_chain() {
+  (
+    cd "$PKI"
+    openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -keyout cliroot.key -out cliroot.pem \
+      -subj "/O=slowshake test/CN=slowshake client root" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >cca.ext
+    local i prev=cliroot
+    : >clichain.pem
+    for i in 1 2; do
+      openssl req -newkey rsa:4096 -nodes -keyout "cliint$i.key" -out "cliint$i.csr" \
+        -subj "/O=slowshake test/OU=client level $i/CN=slowshake client intermediate $i" 2>/dev/null
+      openssl x509 -req -in "cliint$i.csr" -CA "$prev.pem" -CAkey "$prev.key" -set_serial "$((200 + i))" \
+        -days 3650 -extfile cca.ext -out "cliint$i.pem" 2>/dev/null
+      prev=cliint$i
+    done
+    cat cliint2.pem cliint1.pem >clichain.pem
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n' >cleaf.ext
+    openssl req -newkey rsa:4096 -nodes -keyout client.key -out client.csr -subj "/O=slowshake test/CN=edge client 1" 2>/dev/null
+    openssl x509 -req -in client.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 2000 -days 3650 \
+      -extfile cleaf.ext -out client.pem 2>/dev/null
+    cat client.pem clichain.pem >clientfull.pem # curl sends the chain from its --cert file
   )
 }
 
@@ -411,6 +439,124 @@ sc_loss_client() {
   capture_stop
 }
 
+sc_mtls() {
+  DESC="Mutual TLS: s_server -Verify (client certificate required, verified against the client root) with its key log written beside the capture (tls/mtls.keys: tshark decrypts the Finished); s_client sends an RSA-4096 leaf + two RSA-4096 intermediates (about 4 KB) and a 512-byte CertificateVerify. 41401 (1.3) and 41402 (1.2) fast; 41403 (1.3) through the client relay holding the client's second flight 300 ms (client); 41409 (1.3) with s_client -record_padding 512, so no record has a Finished's length (the analyzer's fallback: the last client record before the server's next data); 41410 (1.3) and 41411 (1.2) curl --cert with the same leaf and intermediates; 41417 (1.3, h2) and 41418 (1.2, http/1.1) the same curl against the Node server (tlsserver.mjs --client-ca: requestCert, rejectUnauthorized) on 8443. 41414 (1.2) through the client relay holding the second flight 300 ms (client); 41415 (1.3) and 41416 (1.2) with the delay line adding 100 ms each way at MSS 1460 (network): the client's CertificateVerify and Finished leave one round trip after its Certificate, when the server's ACK of the Certificate's last short segment arrives (Nagle; s_client does not set TCP_NODELAY), so client_flight_xfer is about 100 ms. 41412 (1.3) and 41413 (1.2): a second s_server on 4443 asks for a certificate without requiring one (-verify) and s_client has none (empty Certificate): client_cert false. Then the server's route gets advmss 300, so the client's flight spans about 17 segments: 41404 (1.3, TLS_AES_256_GCM_SHA384: 69-byte Finished record), 41408 (1.3, TLS_AES_128_GCM_SHA256: 53 bytes) and 41405 (1.2) fast; 41406 (1.3) and 41407 (1.2) with the delay line adding 100 ms each way: the client's TCP sends its flight about two segments per 100 ms (client_flight_xfer about 800 ms, network; the server's flight and finish are fast). In every flow OpenSSL's client writes its Certificate before signing the CertificateVerify, so client_flight_xfer also holds a few ms of the client's RSA-4096 signature."
+  capture_start "$CAP/mtls.pcap"
+  s_server srv "$A4:443" -Verify 3 -verifyCAfile "$PKI/cliroot.pem" -verify_return_error -keylogfile "$CAP/mtls.keys"
+  local cc=(-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/clichain.pem")
+  tls_client c1 "$A4:443" "$C4:41401" -tls1_3 "${cc[@]}"
+  flow client="$C4:41401" server="$A4:443" tls=1.3 ccert=true
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:41402" -tls1_2 "${cc[@]}"
+  flow client="$C4:41402" server="$A4:443" tls=1.2 ccert=true
+  sleep 0.2
+  relay r3 "$NS_CLI" --mode client --listen 127.0.0.1:7403 --connect "$A4:443" --local "$C4:41403" --hold-ms 300 --once
+  tls_client c3 127.0.0.1:7403 - -tls1_3 "${cc[@]}"
+  flow client="$C4:41403" server="$A4:443" tls=1.3 ccert=true kind=client_think ms=300 \
+    detail="client relay holds the client's second flight (Certificate, CertificateVerify, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  relay r14 "$NS_CLI" --mode client --listen 127.0.0.1:7414 --connect "$A4:443" --local "$C4:41414" --hold-ms 300 --once
+  tls_client c14 127.0.0.1:7414 - -tls1_2 "${cc[@]}"
+  flow client="$C4:41414" server="$A4:443" tls=1.2 ccert=true kind=client_think ms=300 \
+    detail="client relay holds the client's second flight (Certificate, ClientKeyExchange, CertificateVerify, CCS, Finished)" verdict=client slow=true min=client_think:285
+  sleep 0.2
+  nfq 4 17 41415; nfq 4 18 41416
+  delayline dl17 17 --delay-ms 100
+  delayline dl18 18 --delay-ms 100
+  tls_client c15 "$A4:443" "$C4:41415" -tls1_3 "${cc[@]}"
+  flow client="$C4:41415" server="$A4:443" tls=1.3 ccert=true kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 1460: the client's CertificateVerify and Finished wait one round trip behind the ACK of its Certificate's last, short segment (Nagle: s_client does not set TCP_NODELAY)" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:90
+  sleep 0.2
+  tls_client c16 "$A4:443" "$C4:41416" -tls1_2 "${cc[@]}"
+  flow client="$C4:41416" server="$A4:443" tls=1.2 ccert=true kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 1460: the client's CertificateVerify and Finished wait one round trip behind the ACK of its Certificate's last, short segment (Nagle: s_client does not set TCP_NODELAY)" verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:90
+  sleep 0.2
+  curl_client c10 "$A4" 443 41410 --tlsv1.3 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  flow client="$C4:41410" server="$A4:443" tls=1.3 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  curl_client c11 "$A4" 443 41411 --tlsv1.2 --tls-max 1.2 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  flow client="$C4:41411" server="$A4:443" tls=1.2 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  # Node's TLS server with requestCert (HTTP/2 and HTTP/1.1), curl with the client chain.
+  node_server node "$A4:8443" --client-ca "$PKI/cliroot.pem" --keylog "$WORK/log/node.keys"
+  curl_client c17 "$A4" 8443 41417 --tlsv1.3 --http2 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  grep -q 'ok 2.0 h2' "$WORK/log/c17.body" || die "curl c17 did not get h2: $(cat "$WORK/log/c17.body")"
+  flow client="$C4:41417" server="$A4:8443" tls=1.3 ccert=true offer=h2,http/1.1
+  sleep 0.2
+  curl_client c18 "$A4" 8443 41418 --tlsv1.2 --tls-max 1.2 --http1.1 --cert "$PKI/clientfull.pem" --key "$PKI/client.key"
+  grep -q 'ok 1.1 http/1.1' "$WORK/log/c18.body" || die "curl c18 did not get http/1.1: $(cat "$WORK/log/c18.body")"
+  flow client="$C4:41418" server="$A4:8443" tls=1.2 ccert=true offer=http/1.1 alpn=http/1.1
+  sleep 0.2
+  # A server that asks for a certificate without requiring one, and clients that have none: an empty
+  # Certificate (TLS 1.3: one 25-byte encrypted record before the Finished) is not a client certificate.
+  s_server srv2 "$A4:4443" -verify 3 -verifyCAfile "$PKI/cliroot.pem" -keylogfile "$WORK/log/srv2.keys"
+  tls_client c12 "$A4:4443" "$C4:41412" -tls1_3
+  flow client="$C4:41412" server="$A4:4443" tls=1.3 ccert=false
+  sleep 0.2
+  tls_client c13 "$A4:4443" "$C4:41413" -tls1_2
+  flow client="$C4:41413" server="$A4:4443" tls=1.2 ccert=false
+  sleep 0.2
+  # Records padded to 512-byte blocks: no record has a Finished's length, the analyzer falls back.
+  tls_client c9 "$A4:443" "$C4:41409" -tls1_3 -record_padding 512 "${cc[@]}"
+  flow client="$C4:41409" server="$A4:443" tls=1.3 ccert=true fallback=true
+  sleep 0.2
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" advmss 300
+  tls_client c4 "$A4:443" "$C4:41404" -tls1_3 "${cc[@]}"
+  flow client="$C4:41404" server="$A4:443" tls=1.3 ccert=true cfseg=10
+  sleep 0.2
+  tls_client c5 "$A4:443" "$C4:41405" -tls1_2 "${cc[@]}"
+  flow client="$C4:41405" server="$A4:443" tls=1.2 ccert=true cfseg=10
+  sleep 0.2
+  tls_client c8 "$A4:443" "$C4:41408" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 "${cc[@]}"
+  flow client="$C4:41408" server="$A4:443" tls=1.3 ccert=true cfseg=10
+  sleep 0.2
+  nfq 4 14 41406; nfq 4 15 41407
+  delayline dl14 14 --delay-ms 100
+  delayline dl15 15 --delay-ms 100
+  tls_client c6 "$A4:443" "$C4:41406" -tls1_3 "${cc[@]}"
+  flow client="$C4:41406" server="$A4:443" tls=1.3 ccert=true cfseg=10 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
+    verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
+  sleep 0.2
+  tls_client c7 "$A4:443" "$C4:41407" -tls1_2 "${cc[@]}"
+  flow client="$C4:41407" server="$A4:443" tls=1.2 ccert=true cfseg=10 kind=network_delay ms=200 \
+    detail="delay line +100 ms each way, MSS 300: the client's ~5 KB flight leaves about two segments per 100 ms" \
+    verdict=network slow=true min=tcp_rtt:190,flight_rtt:190,client_flight_xfer:190
+  capture_stop
+  cat "$WORK/log/srv2.keys" "$WORK/log/node.keys" >>"$CAP/mtls.keys" # one key log for the capture
+}
+
+# mem_client NAME CONNECT LOCAL TLS DELAY_MS: memclient.py (Python ssl.MemoryBIO) from the client
+# namespace, holding its second flight DELAY_MS with delayed ACKs on.
+mem_client() {
+  local name=$1 connect=$2 local_=$3 tls=$4 delay=$5
+  timeout 20 ip netns exec "$NS_CLI" python3 "$GEN_DIR/memclient.py" --connect "$connect" --local "$local_" \
+    --sni "$SNI" --cafile "$PKI/ca.pem" --tls "$tls" --delay-ms "$delay" \
+    >"$WORK/log/$name.out" 2>"$WORK/log/$name.err" || die "memclient $name failed: $(tail -n 3 "$WORK/log/$name.err" | tr '\n' ' ')"
+  log "$name: $(cat "$WORK/log/$name.out")"
+}
+
+sc_client_ack_finished() {
+  DESC="The client's ACK of the server flight rides on its second flight: scripts/gen-captures/memclient.py (Python ssl.MemoryBIO, TCP_QUICKACK off) holds its second flight a known time shorter than the 40 ms delayed-ACK timer before writing it, so client_ack == client_finished and server_flight_end -> client_ack holds the round trip plus the client's delay; the analyzer splits it at the flow's tcp_rtt (flight_rtt) and counts the rest as client_think. 41501 (1.3) and 41502 (1.2) hold 25 ms; 41503 (1.3) holds 30 ms with the delay line adding 50 ms each way (RTT 100 ms). openssl s_server -www on 443."
+  capture_start "$CAP/client-ack-finished.pcap"
+  s_server srv "$A4:443"
+  mem_client m1 "$A4:443" "$C4:41501" 1.3 25
+  flow client="$C4:41501" server="$A4:443" tls=1.3 kind=client_think ms=25 \
+    detail="memclient holds its second flight 25 ms; its ACK of the server flight rides on it" verdict=client min=client_think:22
+  sleep 0.2
+  mem_client m2 "$A4:443" "$C4:41502" 1.2 25
+  flow client="$C4:41502" server="$A4:443" tls=1.2 kind=client_think ms=25 \
+    detail="memclient holds its second flight 25 ms; its ACK of the server flight rides on it" verdict=client min=client_think:22
+  sleep 0.2
+  nfq 4 16 41503
+  delayline dl16 16 --delay-ms 50
+  mem_client m3 "$A4:443" "$C4:41503" 1.3 30
+  flow client="$C4:41503" server="$A4:443" tls=1.3 kind=client_think ms=30 slow=true \
+    detail="memclient holds its second flight 30 ms over +50 ms each way; its ACK of the server flight rides on it" \
+    verdict=network min=client_think:27,tcp_rtt:95,flight_rtt:95
+  capture_stop
+}
+
 # ---------------------------------------------------------------------------------------------
 CAP=$WORK/cap
 log "work directory $WORK"
@@ -418,6 +564,7 @@ log "tools: kernel $(uname -r); $(openssl version); $(curl --version | head -n 1
 log "making keys and certificates"
 make_pki
 [[ " ${SELECTED[*]} " == *" cwnd-stall "* ]] && make_big_chain
+[[ " ${SELECTED[*]} " == *" mtls "* ]] && make_client_chain
 
 FAILED=()
 for scen in "${SELECTED[@]}"; do
@@ -442,8 +589,12 @@ for scen in "${SELECTED[@]}"; do
   [[ $scen == network-delay ]] && checks+=(network-delay-ns)
   for c in "${checks[@]}"; do
     f=$(sed -n 's/.*"capture": "tls\/\([^"]*\)".*/\1/p' "$WORK/expected/$c.json")
-    if node "$GEN_DIR/check.mjs" --capture "$CAP/$f" --expected "$WORK/expected/$c.json"; then
+    keys=$CAP/${f%.*}.keys kl=()
+    [[ -s $keys ]] && kl=(--keylog "$keys")
+    if node "$GEN_DIR/check.mjs" --capture "$CAP/$f" --expected "$WORK/expected/$c.json" "${kl[@]}"; then
       cp "$CAP/$f" "$OUT/tls/$f"
+      # The server's key log (fresh test keys, never used elsewhere): tshark decrypts with it.
+      ((${#kl[@]})) && install -D -m 0644 "$keys" "$OUT/keys/${f%.*}.keys"
       cp "$WORK/expected/$c.json" "$OUT/expected/$c.json"
       log "$c: ok, $(stat -c %s "$OUT/tls/$f") bytes"
     else

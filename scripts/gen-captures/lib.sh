@@ -220,10 +220,13 @@ json_str() {
 # resumed slow rs (retransmits_server_min) rc (retransmits_client_min) cwnd sni detail
 # alpn (alpn_selected: the server's choice as visible on the wire, i.e. in a TLS 1.2 ServerHello;
 # empty = null) offer (alpn_offered: the client's list, comma-separated; empty = null)
-# min (phase lower bounds, e.g. "client_think:270,loss:180") chseg (client_hello_segments_min).
+# min (phase lower bounds, e.g. "client_think:270,loss:180") chseg (client_hello_segments_min)
+# ccert (client_cert: the client sent a certificate) cfseg (client_flight_segments_min: the client's
+# second flight spans at least that many segments) fallback (finished_fallback: no client record has
+# a Finished's length, the analyzer must fall back and say so).
 flow() {
   local -A f=([kind]=none [ms]=0 [hrr]=false [resumed]=false [slow]=false [rs]=0 [rc]=0
-    [cwnd]=false [verdict]= [sni]=$SNI [alpn]= [offer]= [detail]= [min]= [chseg]=)
+    [cwnd]=false [verdict]= [sni]=$SNI [alpn]= [offer]= [detail]= [min]= [chseg]= [ccert]= [cfseg]= [fallback]=)
   local kv
   for kv in "$@"; do f[${kv%%=*}]=${kv#*=}; done
   local inj expect mins="" p
@@ -236,6 +239,9 @@ flow() {
   expect+="\"retransmits_server_min\": ${f[rs]}, \"retransmits_client_min\": ${f[rc]}, "
   expect+="\"cwnd_stall\": ${f[cwnd]}"
   [[ -n ${f[chseg]} ]] && expect+=", \"client_hello_segments_min\": ${f[chseg]}"
+  [[ -n ${f[ccert]} ]] && expect+=", \"client_cert\": ${f[ccert]}"
+  [[ -n ${f[cfseg]} ]] && expect+=", \"client_flight_segments_min\": ${f[cfseg]}"
+  [[ -n ${f[fallback]} ]] && expect+=", \"finished_fallback\": ${f[fallback]}"
   if [[ -n ${f[min]} ]]; then
     local IFS=,
     for p in ${f[min]}; do mins+="${mins:+, }\"${p%%:*}\": ${p#*:}"; done

@@ -5,7 +5,10 @@
 // openssl s_server), which the interleaved scenario needs.
 //
 //   node tlsserver.mjs --listen 203.0.113.1:8443 --cert c.pem --key k.pem \
-//        [--min-version TLSv1.2] [--max-version TLSv1.3]
+//        [--min-version TLSv1.2] [--max-version TLSv1.3] [--client-ca ca.pem] [--keylog FILE]
+//
+// --client-ca: require a client certificate verified against that CA (mutual TLS, requestCert).
+// --keylog: append the TLS secrets of every connection to FILE (NSS key log format) for tshark.
 //
 // Prints "tlsserver: ready <listen>" on stdout once listening.
 import fs from 'node:fs';
@@ -16,7 +19,7 @@ function fail(msg) {
   process.exit(2);
 }
 
-const o = { listen: null, cert: null, key: null, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' };
+const o = { listen: null, cert: null, key: null, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', clientCa: null, keylog: null };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -30,6 +33,8 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--key') o.key = v;
   else if (a === '--min-version') o.minVersion = v;
   else if (a === '--max-version') o.maxVersion = v;
+  else if (a === '--client-ca') o.clientCa = v;
+  else if (a === '--keylog') o.keylog = v;
   else fail(`unknown argument '${a}'`);
   i++;
 }
@@ -41,7 +46,12 @@ const server = http2.createSecureServer({
   allowHTTP1: true,
   minVersion: o.minVersion,
   maxVersion: o.maxVersion,
+  ...(o.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: fs.readFileSync(o.clientCa) } : {}),
 });
+if (o.keylog) {
+  const fd = fs.openSync(o.keylog, 'a', 0o600);
+  server.on('keylog', (line) => fs.writeSync(fd, line));
+}
 server.on('request', (req, res) => {
   const body = `ok ${req.httpVersion} ${req.socket?.alpnProtocol || '-'}\n`;
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });

@@ -305,7 +305,8 @@ export function sectionComment(rec: FlowRecord): string {
 const PHASE_STARTS: [keyof FlowRecord['timeline'], string][] = [
   ['syn', 'syn_ack_delay'], ['syn_ack', 'tcp_rtt'], ['ack', 'client_hello_wait'], ['client_hello', 'client_hello_xfer'],
   ['client_hello_end', 'server_hello_delay'], ['hello_retry_request', 'hrr_rtt'], ['client_hello2_end', 'hrr_server_delay'],
-  ['server_hello', 'server_flight'], ['server_flight_end', 'flight_rtt'], ['client_ack', 'client_think'], ['client_finished', 'server_finish'],
+  ['server_hello', 'server_flight'], ['server_flight_end', 'flight_rtt'], ['client_ack', 'client_think'], ['client_finished', 'client_flight_xfer'],
+  ['client_flight_end', 'server_finish'],
 ];
 
 /** Per-packet comments: the phase each packet begins ("client_think 412 ms begins") and retransmissions. */

@@ -31,6 +31,11 @@ const FAILED = 2;
 export interface TlsStreamOwner {
   /** A record header completed; `ts` is the capture time of the packet carrying its first byte. */
   onTlsRecord(fromClient: boolean, contentType: number, encrypted: boolean, ts: number): void;
+  /**
+   * A record's last byte arrived: `len` is its length from the header, `ts` the capture time of
+   * the packet that completed it (the same packet as onTlsRecord's for a record in one segment).
+   */
+  onTlsRecordEnd(fromClient: boolean, contentType: number, encrypted: boolean, len: number, ts: number): void;
   /** A plaintext handshake message completed. `body` is null for messages not kept. */
   onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void;
   onTlsError(fromClient: boolean, anomaly: Anomaly): void;
@@ -43,6 +48,8 @@ export class TlsStream {
   #recStartTs = 0;
   #recType = 0;
   #recLeft = 0;
+  #recLen = 0;
+  #recEnc = false;
   #ccsSeen = false;
   /** Set by the owner once the negotiated version is known to be TLS 1.3. */
   tls13 = false;
@@ -60,6 +67,11 @@ export class TlsStream {
 
   get failed(): boolean {
     return this.#state === FAILED;
+  }
+
+  /** No record is in progress: the bytes so far end on a record boundary. */
+  get atRecordBoundary(): boolean {
+    return this.#state === READ_HEADER && this.#hdrHave === 0;
   }
 
   stop(): void {
@@ -90,26 +102,30 @@ export class TlsStream {
         }
         this.#recType = type;
         this.#recLeft = len;
+        this.#recLen = len;
+        this.#recEnc = this.#encrypted(type);
         this.records++;
         this.#state = READ_BODY;
-        this.owner.onTlsRecord(this.fromClient, type, this.#encrypted(type), this.#recStartTs);
+        this.owner.onTlsRecord(this.fromClient, type, this.#recEnc, this.#recStartTs);
         if (this.#state !== READ_BODY) return; // owner stopped us
-        if (len === 0) this.#endRecord();
+        if (len === 0) this.#endRecord(ts);
       } else if (this.#state === READ_BODY) {
         const n = Math.min(this.#recLeft, end - off);
         if (this.#recType === CT_HANDSHAKE && !this.#encrypted(CT_HANDSHAKE)) this.#feedHandshake(buf, off, off + n, ts);
         off += n;
         this.#recLeft -= n;
-        if (this.#recLeft === 0) this.#endRecord();
+        if (this.#recLeft === 0) this.#endRecord(ts);
       } else {
         return;
       }
     }
   }
 
-  #endRecord(): void {
+  #endRecord(ts: number): void {
     if (this.#recType === CT_CHANGE_CIPHER_SPEC) this.#ccsSeen = true;
-    if (this.#state === READ_BODY) this.#state = READ_HEADER;
+    if (this.#state !== READ_BODY) return;
+    this.#state = READ_HEADER;
+    this.owner.onTlsRecordEnd(this.fromClient, this.#recType, this.#recEnc, this.#recLen, ts);
   }
 
   /** Handshake message layer (RFC 8446 §4: type u8, length u24, body), spanning records. */

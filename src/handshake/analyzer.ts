@@ -28,6 +28,7 @@ import { formatEndpoint } from './addr.js';
 import { PRE_CLOSE, PRE_OK, PRE_PROMOTE, PRE_STALE, PRE_KEPT_AREA_BYTES, PreTlsKept, PreTlsTable } from './pre-tls.js';
 import { buildRecord, type FlowRecord } from './record.js';
 import { HandshakeTracker, TLS_NO } from './tracker.js';
+import { T } from './timeline.js';
 
 const SWEEP_EVERY_SEC = 5;
 /** A flow with no packet for this long (capture time) is finished or forgotten. */
@@ -255,7 +256,7 @@ export class Analyzer {
     if (t.done) {
       if (e.tailLeft < 0) e.tailLeft = t.kept !== null ? TAIL_PACKETS : 0;
       else e.tailLeft--;
-      if (e.tailLeft <= 0 || p.flags & (TCP_FIN | TCP_RST) || p.tsUs - t.timeline[12]! > TAIL_US) {
+      if (e.tailLeft <= 0 || p.flags & (TCP_FIN | TCP_RST) || p.tsUs - t.timeline[T.DONE]! > TAIL_US) {
         this.#finish(e);
         this.#toPassive(slot, p);
       }
@@ -360,7 +361,7 @@ export class Analyzer {
     if (e.emitted) return false;
     e.emitted = true;
     const t = e.t;
-    if (t.tls === TLS_NO || (t.timeline[3]! < 0 && t.timeline[8]! < 0)) {
+    if (t.tls === TLS_NO || (t.timeline[T.CLIENT_HELLO]! < 0 && t.timeline[T.SERVER_HELLO]! < 0)) {
       // Never showed a TLS hello (e.g. only a SYN was seen): not a TLS flow.
       t.release();
       return false;
@@ -399,7 +400,7 @@ export class Analyzer {
         this.#finish(e);
         table.remove(s);
         this.stats.idleEvicted++;
-      } else if (e.t.done && (nowSec * 1e6 - e.t.timeline[12]!) > TAIL_US) {
+      } else if (e.t.done && (nowSec * 1e6 - e.t.timeline[T.DONE]!) > TAIL_US) {
         this.#finish(e);
         table.state[s] = SLOT_PASSIVE;
         table.values[s] = null;

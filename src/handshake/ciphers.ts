@@ -34,3 +34,17 @@ const NAMES: Record<number, string> = {
 export function cipherName(id: number): string {
   return NAMES[id] ?? `0x${id.toString(16).padStart(4, '0')}`;
 }
+
+/**
+ * Length of the TLS 1.3 record holding a client Finished under `suite` (RFC 8446 §4.4.4, §5.2):
+ * the message header (4) + verify_data (the suite's hash length) + the inner content type (1) +
+ * the AEAD tag, without padding; 0 for a suite this does not know.
+ */
+export function tls13FinishedRecordLength(suite: number): number {
+  switch (suite) {
+    case 0x1301: case 0x1303: case 0x1304: return 4 + 32 + 1 + 16; // SHA-256, 16-byte tag: 53
+    case 0x1302: return 4 + 48 + 1 + 16; // SHA-384: 69
+    case 0x1305: return 4 + 32 + 1 + 8; // CCM_8: 8-byte tag, 45
+    default: return 0;
+  }
+}

@@ -3,12 +3,17 @@
  * Loss repair intervals are merged into a union, clipped to [start, done], and taken out of every
  * phase they overlap (charged to `loss`); congestion-window stalls are then taken out the same way
  * and charged to the network as `cwnd_stall`.
+ *
+ * When the client's first ACK of the server flight is its second flight (client_ack ==
+ * client_finished), server_flight_end → client_ack holds the round trip and the client's work: it
+ * is split at the flow's own RTT from the handshake's start (hrr_rtt when there was an HRR, else
+ * tcp_rtt); flight_rtt gets at most that, the rest is client_think (`flightSplit`, estimated).
  */
 import { T, type Timeline } from './timeline.js';
 
 export const PHASES = [
   'syn_ack_delay', 'tcp_rtt', 'client_hello_wait', 'client_hello_xfer', 'server_hello_delay',
-  'hrr_rtt', 'hrr_server_delay', 'server_flight', 'flight_rtt', 'client_think', 'server_finish',
+  'hrr_rtt', 'hrr_server_delay', 'server_flight', 'flight_rtt', 'client_think', 'client_flight_xfer', 'server_finish',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
 export type Category = 'client' | 'network' | 'server';
@@ -16,14 +21,14 @@ export type Category = 'client' | 'network' | 'server';
 export const PHASE_CATEGORY: Record<PhaseName, Category> = {
   syn_ack_delay: 'server', tcp_rtt: 'network', client_hello_wait: 'client', client_hello_xfer: 'network',
   server_hello_delay: 'server', hrr_rtt: 'network', hrr_server_delay: 'server', server_flight: 'server',
-  flight_rtt: 'network', client_think: 'client', server_finish: 'server',
+  flight_rtt: 'network', client_think: 'client', client_flight_xfer: 'network', server_finish: 'server',
 };
 
 /**
  * Timeline points bounding each phase (index into PHASES); server_hello_delay ends at the HRR
  * when there is one. Two functions instead of a tuple per phase: no allocation per flow.
  */
-function phaseStart(i: number, tl: Timeline): number {
+function phaseStart(i: number, tl: Timeline, split: number): number {
   switch (i) {
     case 0: return tl[T.SYN]!;
     case 1: return tl[T.SYN_ACK]!;
@@ -34,12 +39,13 @@ function phaseStart(i: number, tl: Timeline): number {
     case 6: return tl[T.HELLO_RETRY_REQUEST]! >= 0 ? tl[T.CLIENT_HELLO2_END]! : -1;
     case 7: return tl[T.SERVER_HELLO]!;
     case 8: return tl[T.SERVER_FLIGHT_END]!;
-    case 9: return tl[T.CLIENT_ACK]!;
-    default: return tl[T.CLIENT_FINISHED]!;
+    case 9: return split >= 0 ? split : tl[T.CLIENT_ACK]!;
+    case 10: return tl[T.CLIENT_FINISHED]!;
+    default: return tl[T.CLIENT_FLIGHT_END]!;
   }
 }
 
-function phaseEnd(i: number, tl: Timeline): number {
+function phaseEnd(i: number, tl: Timeline, split: number): number {
   const hrr = tl[T.HELLO_RETRY_REQUEST]!;
   switch (i) {
     case 0: return tl[T.SYN_ACK]!;
@@ -50,10 +56,31 @@ function phaseEnd(i: number, tl: Timeline): number {
     case 5: return hrr >= 0 ? tl[T.CLIENT_HELLO2_END]! : -1;
     case 6: return hrr >= 0 ? tl[T.SERVER_HELLO]! : -1;
     case 7: return tl[T.SERVER_FLIGHT_END]!;
-    case 8: return tl[T.CLIENT_ACK]!;
+    case 8: return split >= 0 ? split : tl[T.CLIENT_ACK]!;
     case 9: return tl[T.CLIENT_FINISHED]!;
+    case 10: return tl[T.CLIENT_FLIGHT_END]!;
     default: return tl[T.DONE]!;
   }
+}
+
+/**
+ * Where flight_rtt ends when it is split (see the file comment): server_flight_end + the flow's
+ * RTT, or -1 when there is no split (client_ack is a pure ACK, no RTT was measured, or the
+ * interval is no longer than the RTT).
+ */
+export function flightSplitPoint(tl: Timeline): number {
+  const sfe = tl[T.SERVER_FLIGHT_END]!, ack = tl[T.CLIENT_ACK]!;
+  if (sfe < 0 || ack < 0 || ack !== tl[T.CLIENT_FINISHED]!) return -1;
+  const rtt = flowRtt(tl);
+  if (rtt < 0 || sfe + rtt >= ack) return -1;
+  return sfe + rtt;
+}
+
+/** The RTT measured at the handshake's start: hrr_rtt with an HRR, else tcp_rtt; -1 when unknown. */
+export function flowRtt(tl: Timeline): number {
+  const hrr = tl[T.HELLO_RETRY_REQUEST]!;
+  if (hrr >= 0) return tl[T.CLIENT_HELLO2_END]! >= hrr ? tl[T.CLIENT_HELLO2_END]! - hrr : -1;
+  return tl[T.SYN_ACK]! >= 0 && tl[T.ACK]! >= tl[T.SYN_ACK]! ? tl[T.ACK]! - tl[T.SYN_ACK]! : -1;
 }
 
 /** Sorted, merged union of [s, e] pairs clipped to [lo, hi]. */
@@ -108,6 +135,8 @@ export interface PhaseBreakdown {
   /** start → done in µs, null without `done`. */
   total: number | null;
   start: number;
+  /** µs moved from flight_rtt to client_think by the split (0: none). */
+  flightSplit: number;
   byCategory: { client: number; network: number; server: number; loss: number };
 }
 
@@ -119,9 +148,10 @@ export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly
   const stall = subtract(mergeIntervals(stallPairs, start, end), loss);
   const phases = {} as Record<PhaseName, number | null>;
   const byCategory = { client: 0, network: 0, server: 0, loss: 0 };
+  const split = flightSplitPoint(tl);
   for (let i = 0; i < PHASES.length; i++) {
     const name = PHASES[i]!;
-    const a = phaseStart(i, tl), b = phaseEnd(i, tl);
+    const a = phaseStart(i, tl, split), b = phaseEnd(i, tl, split);
     if (a < 0 || b < 0) { phases[name] = null; continue; }
     const v = Math.max(0, b - a - overlap(loss, a, b) - overlap(stall, a, b));
     phases[name] = v;
@@ -132,5 +162,6 @@ export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly
   const stallUs = done >= 0 ? overlap(stall, start, hi) : 0;
   byCategory.loss = lossUs;
   byCategory.network += stallUs;
-  return { phases, loss: lossUs, cwndStall: stallUs, total: done >= 0 ? done - start : null, start, byCategory };
+  const flightSplit = split >= 0 ? tl[T.CLIENT_ACK]! - split : 0;
+  return { phases, loss: lossUs, cwndStall: stallUs, total: done >= 0 ? done - start : null, start, flightSplit, byCategory };
 }

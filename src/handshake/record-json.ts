@@ -39,7 +39,7 @@ export function recordToJson(r: FlowRecord): string {
   for (let i = 0; i < PHASE_KEYS.length; i++) ph += `${i ? ',' : ''}"${PHASE_KEYS[i]}":${num(r.phases_ms[PHASE_KEYS[i]!])}`;
   let out = `{"client":${plain(r.client)},"server":${plain(r.server)},"sni":${str(r.sni)},"alpn":${str(r.alpn)},` +
     `"alpn_selected":${str(r.alpn_selected)},"tls_version":${plain(r.tls_version)},"cipher":${plain(r.cipher)},"ja4":${plain(r.ja4)},` +
-    `"hrr":${r.hrr},"resumed":${r.resumed},"slow":${r.slow},"cwnd_stall":${r.cwnd_stall},"timeline":{${tl}},"phases_ms":{${ph}},` +
+    `"hrr":${r.hrr},"resumed":${r.resumed},"slow":${r.slow},"cwnd_stall":${r.cwnd_stall},"client_cert":${r.client_cert},"timeline":{${tl}},"phases_ms":{${ph}},` +
     `"retransmits":{"client":${r.retransmits.client},"server":${r.retransmits.server}},"verdict":${plain(r.verdict)},` +
     `"missing":[${r.missing.map(plain).join(',')}],"notes":[${r.notes.map(str).join(',')}]`;
   if (r.event !== undefined) out += `,"event":${JSON.stringify(r.event)}`;

@@ -8,7 +8,7 @@ import { versionName } from '../decode/tls-hello.js';
 import { formatEndpoint } from './addr.js';
 import { MAX_HOLES } from '../flow/tcp-stream.js';
 import { cipherName } from './ciphers.js';
-import { computePhases, PHASES, type PhaseName } from './phases.js';
+import { computePhases, flowRtt, PHASES, type PhaseName } from './phases.js';
 import { T, TIMELINE_POINTS, type TimelinePoint } from './timeline.js';
 import { MAX_KEPT_PACKETS, type HandshakeTracker } from './tracker.js';
 import { decideVerdict, type Verdict } from './verdict.js';
@@ -30,6 +30,11 @@ export interface FlowRecord {
   resumed: boolean;
   slow: boolean;
   cwnd_stall: boolean;
+  /**
+   * The client sent a certificate (mutual TLS): TLS 1.2 from its Certificate message; TLS 1.3
+   * inferred from the size of its encrypted flight before the Finished (a note says so).
+   */
+  client_cert: boolean;
   timeline: Record<TimelinePoint, number | null>;
   phases_ms: PhasesMs;
   retransmits: { client: number; server: number };
@@ -66,7 +71,7 @@ export function missingFlowRecord(client: string, server: string, sni: string | 
   phases.total = null;
   return {
     client, server, sni, alpn: null, alpn_selected: null, tls_version: null, cipher: null, ja4: null, hrr: false, resumed: false,
-    slow: true, cwnd_stall: false, timeline, phases_ms: phases, retransmits: { client: 0, server: 0 }, verdict: 'incomplete',
+    slow: true, cwnd_stall: false, client_cert: false, timeline, phases_ms: phases, retransmits: { client: 0, server: 0 }, verdict: 'incomplete',
     missing: [...TIMELINE_POINTS], notes: [reason], reason,
   };
 }
@@ -103,6 +108,14 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
     const limit = `evicted to stay within the analyzer's limit of ${t.evictedAt} tracked flows (--max-flows)`;
     notes.push(tl[T.DONE]! < 0 ? `handshake not completed: ${limit}; its later packets were not analysed` : `${limit} after the handshake completed`);
   } else if (!t.closed && tl[T.DONE]! < 0) notes.push('handshake not completed within the capture');
+  if (t.clientCertInferred) notes.push('client_cert inferred from the size of the client\'s encrypted flight before its Finished (TLS 1.3)');
+  if (t.finishedFallback) {
+    notes.push('client Finished not found by its record size under the negotiated suite: client_flight_end is the last client record completed before the server\'s next data');
+  }
+  if (b.flightSplit > 0) {
+    const rtt = tl[T.HELLO_RETRY_REQUEST]! >= 0 ? 'hrr_rtt' : 'tcp_rtt';
+    notes.push(`flight_rtt split (estimated): the client's first ACK of the server flight was its second flight; flight_rtt is capped at the flow's ${rtt} (${ms(flowRtt(tl))} ms) and the other ${ms(b.flightSplit)} ms are client_think`);
+  }
   if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);
   const untimed = t.cli.untimedHoles + t.srv.untimedHoles;
   if (untimed > 0) notes.push(`${untimed} sequence hole(s) not timed (more than ${MAX_HOLES} open at once): loss may be undercounted`);
@@ -129,6 +142,7 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
     resumed,
     slow,
     cwnd_stall: b.cwndStall > 0,
+    client_cert: t.clientCert,
     timeline,
     phases_ms: phases,
     retransmits: { client: t.cli.retransmits, server: t.srv.retransmits },

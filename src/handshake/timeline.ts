@@ -5,13 +5,13 @@
 export const TIMELINE_POINTS = [
   'syn', 'syn_ack', 'ack', 'client_hello', 'client_hello_end', 'hello_retry_request',
   'client_hello2', 'client_hello2_end', 'server_hello', 'server_flight_end', 'client_ack',
-  'client_finished', 'done',
+  'client_finished', 'client_flight_end', 'done',
 ] as const;
 export type TimelinePoint = (typeof TIMELINE_POINTS)[number];
 
 export const enum T {
   SYN, SYN_ACK, ACK, CLIENT_HELLO, CLIENT_HELLO_END, HELLO_RETRY_REQUEST, CLIENT_HELLO2,
-  CLIENT_HELLO2_END, SERVER_HELLO, SERVER_FLIGHT_END, CLIENT_ACK, CLIENT_FINISHED, DONE, COUNT,
+  CLIENT_HELLO2_END, SERVER_HELLO, SERVER_FLIGHT_END, CLIENT_ACK, CLIENT_FINISHED, CLIENT_FLIGHT_END, DONE, COUNT,
 }
 
 export type Timeline = Float64Array; // indexed by T, -1 = not seen

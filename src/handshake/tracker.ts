@@ -7,19 +7,23 @@
  *    the first server data after the (last) ClientHello is the ServerHello or HRR, the last server
  *    data before the client's next data ends the server flight, and so on.
  * 3. Content-level points come from the TLS parser fed with in-order bytes: ClientHello end,
- *    HRR vs ServerHello, version/cipher/resumption, CCS, and the first encrypted record that
- *    completes the handshake.
+ *    HRR vs ServerHello, version/cipher/resumption, CCS, and the end of the client's second flight
+ *    (`client_flight_end`): the segment completing its Finished, found without decryption — TLS
+ *    1.2: the encrypted handshake record after its CCS; TLS 1.3: the encrypted record of a
+ *    Finished's length under the negotiated suite (ciphers.ts). When no record fits, the flight
+ *    ends with the last client record completed before the server's next data (`finishedFallback`).
  * 4. A server pause inside its flight that ends right after a client ACK is a congestion-window
  *    stall: the wait is recorded so it can be charged to the network (`cwnd_stall`).
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
-import { TlsStream, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
+import { TlsStream, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
 import { decodeClientHello, decodeServerHello, type ClientHelloInfo, type ServerHelloInfo } from '../decode/tls-hello.js';
 import { TcpStream, SEG_NEW, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
 import { IpIdSequence } from '../flow/ip-id.js';
 import { copyBytes } from '../decode/reader.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
 import { T, newTimeline, type Timeline } from './timeline.js';
+import { tls13FinishedRecordLength } from './ciphers.js';
 
 /** A server segment this soon after a client ACK was released by that ACK (cwnd stall test). */
 const STALL_TRIGGER_US = 2000;
@@ -27,6 +31,15 @@ const STALL_TRIGGER_US = 2000;
 export const MAX_HANDSHAKE_PACKETS = 20_000;
 /** Packets kept per flow for its pcap and ladder at most; the rest are counted (`keptDropped`). */
 export const MAX_KEPT_PACKETS = 4096;
+const HS_CERTIFICATE = 11;
+/** An empty client Certificate is 8 bytes (TLS 1.2: 3): a longer one carries a certificate. */
+const EMPTY_CERTIFICATE_BODY = 3;
+/**
+ * TLS 1.3: the client sent a certificate when its flight holds two or more encrypted records before
+ * the Finished (Certificate, CertificateVerify), or one longer than this (both in one record).
+ * Without a certificate there is at most an empty Certificate (a 25-byte record unpadded).
+ */
+const NO_CERT_FLIGHT_MAX = 64;
 
 export const TLS_UNKNOWN = 0;
 export const TLS_YES = 1;
@@ -64,6 +77,12 @@ export class HandshakeTracker implements TlsStreamOwner {
   hrr = false;
   /** TLS 1.2 abbreviated handshake: the server's CCS came in its first flight. */
   abbreviated = false;
+  /** The client sent a certificate (TLS 1.2: its Certificate message seen; TLS 1.3: inferred). */
+  clientCert = false;
+  /** clientCert was inferred from the size of the client's encrypted flight (TLS 1.3). */
+  clientCertInferred = false;
+  /** client_flight_end is the last client record before the server's next data, not a Finished found by its size. */
+  finishedFallback = false;
   firstTs = -1;
   lastTs = -1;
   packets = 0;
@@ -97,6 +116,13 @@ export class HandshakeTracker implements TlsStreamOwner {
   #clientAckCandidate = -1;
   #serverCcsTs = -1;
   #firstClientDataTs = -1;
+  /** TLS 1.3: length of the client's Finished record under the negotiated suite (0: unknown). */
+  #finishedLen = 0;
+  /** Client records completed in its second flight: last one's completing segment, encrypted bytes before the Finished. */
+  #lastCliRecEndTs = -1;
+  #cliFlightEncRecs = 0;
+  #cliFlightEncBytes = 0;
+  #lastCliEncLen = 0;
   readonly cliIds = new IpIdSequence();
   readonly srvIds = new IpIdSequence();
   /** MSS each side announced in its SYN: the peer's segments are at most this long. */
@@ -241,6 +267,9 @@ export class HandshakeTracker implements TlsStreamOwner {
       } else if (tl[T.CLIENT_HELLO_END]! >= 0 && !this.hrr && tl[T.SERVER_HELLO]! < 0 && this.#firstServerAfterCh < 0) {
         this.#firstServerAfterCh = ts;
       }
+      if (tl[T.CLIENT_FINISHED]! >= 0 && tl[T.CLIENT_FLIGHT_END]! < 0 && this.#lastCliRecEndTs >= 0 && this.tlsCli.atRecordBoundary) {
+        this.#clientFlightEnd(this.#lastCliRecEndTs, true); // the server answers: the client's flight is over
+      }
       if (tl[T.CLIENT_FINISHED]! < 0) {
         this.#lastServerDataTs = ts;
         this.#clientAckCandidate = -1; // new server data is not yet acknowledged
@@ -288,19 +317,55 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (!encrypted || tl[T.DONE]! >= 0 || tl[T.SERVER_HELLO]! < 0) return;
     const v = this.serverHello?.version ?? 0;
     if (fromClient) {
-      // TLS 1.3 and TLS 1.2 resumption: the client's Finished completes the handshake.
-      if (v === 0x0304 || this.abbreviated || v === 0) {
-        if (tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
-        tl[T.DONE] = ts;
-      }
+      // TLS 1.3 and TLS 1.2 resumption: the client's encrypted flight (ending with its Finished,
+      // onTlsRecordEnd) completes the handshake.
+      if ((v === 0x0304 || this.abbreviated || v === 0) && tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
     } else if (!this.abbreviated && v !== 0x0304 && tl[T.CLIENT_FINISHED]! >= 0) {
+      if (tl[T.CLIENT_FLIGHT_END]! < 0 && this.#lastCliRecEndTs >= 0) this.#clientFlightEnd(this.#lastCliRecEndTs, true);
       tl[T.DONE] = ts; // TLS 1.2 full handshake: the server's Finished is sent
     }
+  }
+
+  onTlsRecordEnd(fromClient: boolean, contentType: number, encrypted: boolean, len: number, ts: number): void {
+    const tl = this.timeline;
+    if (!fromClient || tl[T.CLIENT_FINISHED]! < 0 || tl[T.CLIENT_FLIGHT_END]! >= 0) return;
+    if (contentType !== CT_HANDSHAKE && contentType !== CT_APPLICATION_DATA && contentType !== CT_CHANGE_CIPHER_SPEC) return;
+    this.#lastCliRecEndTs = ts;
+    if (!encrypted) return; // TLS 1.2: Certificate, ClientKeyExchange, CertificateVerify, CCS; TLS 1.3: CCS
+    if (this.serverHello?.version === 0x0304) {
+      if (contentType === CT_APPLICATION_DATA && this.#finishedLen > 0 && len === this.#finishedLen) this.#clientFlightEnd(ts, false);
+      else {
+        this.#cliFlightEncRecs++;
+        this.#cliFlightEncBytes += len;
+        this.#lastCliEncLen = len;
+      }
+    } else if (contentType === CT_HANDSHAKE) {
+      this.#clientFlightEnd(ts, false); // TLS 1.2: the one encrypted handshake record of the flight is its Finished
+    }
+  }
+
+  /** The client's second flight is complete at `ts`; for TLS 1.3 and resumed 1.2 so is the handshake. */
+  #clientFlightEnd(ts: number, fallback: boolean): void {
+    const tl = this.timeline;
+    tl[T.CLIENT_FLIGHT_END] = ts;
+    this.finishedFallback = fallback;
+    const v = this.serverHello?.version ?? 0;
+    if (v === 0x0304 && !this.clientCert) {
+      // The fallback took the flight's last encrypted record as the Finished: the rest came before it.
+      const recs = fallback ? this.#cliFlightEncRecs - 1 : this.#cliFlightEncRecs;
+      const bytes = fallback ? this.#cliFlightEncBytes - this.#lastCliEncLen : this.#cliFlightEncBytes;
+      if (recs >= 2 || (recs === 1 && bytes > NO_CERT_FLIGHT_MAX)) {
+        this.clientCert = true;
+        this.clientCertInferred = true;
+      }
+    }
+    if ((v === 0x0304 || this.abbreviated || v === 0) && tl[T.DONE]! < 0) tl[T.DONE] = ts;
   }
 
   onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void {
     const tl = this.timeline;
     if (fromClient) {
+      if (hsType === HS_CERTIFICATE && bodyLen > EMPTY_CERTIFICATE_BODY) this.clientCert = true; // TLS 1.2, in the clear
       if (hsType !== HS_CLIENT_HELLO) return;
       this.#chCount++;
       if (this.#chCount === 1) {
@@ -324,6 +389,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (sh.version === 0x0304) {
       this.tlsCli.tls13 = true;
       this.tlsSrv.tls13 = true;
+      this.#finishedLen = tls13FinishedRecordLength(sh.cipherSuite);
     }
     if (sh.hrr && !this.hrr && tl[T.SERVER_HELLO]! < 0) {
       this.hrr = true;

@@ -66,7 +66,7 @@ const PHASE_KEYS = [...PHASES, 'loss', 'cwnd_stall', 'total'] as const;
 /** Top-level keys with a typed field (everything else goes to `extra`). */
 const RECORD_KEYS = new Set([
   'client', 'server', 'sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4', 'hrr', 'resumed', 'slow',
-  'cwnd_stall', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
+  'cwnd_stall', 'client_cert', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
   'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason',
 ]);
 const NULLABLE_STRINGS = ['sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4'] as const;
@@ -168,6 +168,7 @@ export function recordToMessage(rec: FlowRecord): Msg {
   }
   const msg: Msg = {
     client: rec.client, server: rec.server, hrr: rec.hrr, resumed: rec.resumed, slow: rec.slow, cwnd_stall: rec.cwnd_stall,
+    client_cert: rec.client_cert,
     timeline, phases_ms: phases, retransmits: { client: rec.retransmits.client, server: rec.retransmits.server },
     verdict: rec.verdict, missing: rec.missing, notes: rec.notes,
   };
@@ -213,6 +214,7 @@ export function messageToRecord(m: Msg): FlowRecord {
     client: m.client, server: m.server, sni: str('sni'), alpn: str('alpn'), alpn_selected: str('alpn_selected'),
     tls_version: str('tls_version'), cipher: str('cipher'), ja4: str('ja4'),
     hrr: m.hrr, resumed: m.resumed, slow: m.slow, cwnd_stall: m.cwnd_stall,
+    client_cert: m.client_cert, // false in streams written before the field existed
     timeline, phases_ms: phases, retransmits: { client: m.retransmits.client, server: m.retransmits.server },
     verdict: m.verdict, missing: [...(m.missing as string[])], notes: [...(m.notes as string[])],
   };

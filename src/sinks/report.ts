@@ -8,7 +8,7 @@ import { PHASES } from '../handshake/phases.js';
 const SHORT: Record<string, string> = {
   syn_ack_delay: 'synack', tcp_rtt: 'tcp_rtt', client_hello_wait: 'ch_wait', client_hello_xfer: 'ch_xfer',
   server_hello_delay: 'sh_delay', hrr_rtt: 'hrr_rtt', hrr_server_delay: 'hrr_srv', server_flight: 'flight',
-  flight_rtt: 'flt_rtt', client_think: 'think', server_finish: 'finish', loss: 'loss', cwnd_stall: 'cwnd',
+  flight_rtt: 'flt_rtt', client_think: 'think', client_flight_xfer: 'cf_xfer', server_finish: 'finish', loss: 'loss', cwnd_stall: 'cwnd',
 };
 
 /** What each table column means (analyze --help, records --help). */
@@ -22,11 +22,13 @@ export const TABLE_LEGEND = `table columns (ms; "-" where a bounding packet was 
   hrr_rtt   HelloRetryRequest to the second ClientHello (network)   hrr_srv  hrr_server_delay (server)
   flight    server_flight: ServerHello to the flight's last segment (server)
   flt_rtt   flight_rtt: flight end to the client's ACK of it (network)
-  think     client_think: that ACK to the client's second flight (client)
-  finish    server_finish: client flight to done (server)
+  think     client_think: that ACK to the client's second flight (client; when that ACK was the
+            flight itself, the part of flt_rtt beyond the flow's RTT, estimated: see notes)
+  cf_xfer   client_flight_xfer: first to last segment of that flight, a client certificate in transit (network)
+  finish    server_finish: end of the client's flight to done (server)
   loss      time repairing lost segments          cwnd  cwnd_stall: waits for ACKs mid-flight (network)
   verdict   the largest category: client, network, server, loss, or incomplete
-  flags     hrr, resumed, cwnd_stall, rtx CLIENT/SERVER retransmits, missing points
+  flags     hrr, resumed, cwnd_stall, client_cert, rtx CLIENT/SERVER retransmits, missing points
   proxy_ms  the proxy's own figure (--events)     lag_ms  proxy_ms minus the wire time from accept to done
   pcap      per-flow capture file (--out)`;
 
@@ -36,6 +38,7 @@ function flagsOf(r: FlowRecord): string {
   const f: string[] = [];
   if (r.hrr) f.push('hrr');
   if (r.resumed) f.push('resumed');
+  if (r.client_cert) f.push('client_cert');
   if (r.cwnd_stall) f.push('cwnd_stall');
   if (r.retransmits.client + r.retransmits.server > 0) f.push(`rtx ${r.retransmits.client}/${r.retransmits.server}`);
   if (r.missing.length > 0 && r.verdict === 'incomplete') f.push(`missing ${r.missing.join(',')}`);

@@ -142,7 +142,7 @@ describe('analyze: outputs', () => {
     expect(r.stdout).toContain(`${slow.client} (client)`);
     expect(r.stdout).toMatch(/SYN ─+▶\s+\[syn\]/);
     expect(r.stdout).toMatch(/┊ client_think 3\d\d\.\d{3} ms/);
-    expect(r.stdout).toMatch(/\[client_finished, done\]/);
+    expect(r.stdout).toMatch(/\[client_finished, client_flight_end, done\]/);
     const none = runCli(['analyze', THINK, '--flow', '192.0.2.77:1', '--ladder']);
     expect(none.stderr).toMatch(/no TLS handshake with that endpoint/);
   });

@@ -85,6 +85,10 @@ for (const s of scenarios) {
           cmp('resumed', ex.resumed, r.resumed);
           cmp('slow', ex.slow, r.slow);
           cmp('cwnd_stall', ex.cwnd_stall, r.cwnd_stall);
+          // Only the mtls flows send client certificates; every other flow must not be flagged.
+          cmp('client_cert', ex.client_cert ?? false, r.client_cert);
+          // The Finished is found by its record length everywhere except where records are padded.
+          cmp('finished_fallback', ex.finished_fallback ?? false, r.notes.some((n) => n.startsWith('client Finished not found by its record size')));
           expect(got).toEqual(want);
         });
 

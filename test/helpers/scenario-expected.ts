@@ -17,14 +17,14 @@ export type Verdict = 'client' | 'network' | 'server' | 'loss' | 'incomplete';
 /** design.md "Handshake timeline": the points, in the order a handshake reaches them. */
 export const TIMELINE = [
   'syn', 'syn_ack', 'ack', 'client_hello', 'client_hello_end', 'hello_retry_request', 'client_hello2',
-  'client_hello2_end', 'server_hello', 'server_flight_end', 'client_ack', 'client_finished', 'done',
+  'client_hello2_end', 'server_hello', 'server_flight_end', 'client_ack', 'client_finished', 'client_flight_end', 'done',
 ] as const;
 export type TimelineName = (typeof TIMELINE)[number];
 
 /** design.md "Phases": the consecutive phases, in timeline order. */
 export const PHASES = [
   'syn_ack_delay', 'tcp_rtt', 'client_hello_wait', 'client_hello_xfer', 'server_hello_delay',
-  'hrr_rtt', 'hrr_server_delay', 'server_flight', 'flight_rtt', 'client_think', 'server_finish',
+  'hrr_rtt', 'hrr_server_delay', 'server_flight', 'flight_rtt', 'client_think', 'client_flight_xfer', 'server_finish',
 ] as const;
 /** Everything that adds up to `total`: the phases plus the time taken out of them. */
 export const BREAKDOWN = [...PHASES, 'loss', 'cwnd_stall'] as const;
@@ -38,7 +38,7 @@ export type BreakdownName = (typeof BREAKDOWN)[number];
 export const INFLATED_BY: Readonly<Record<string, readonly BreakdownName[]>> = {
   client_think: ['client_think'],
   server_delay: ['server_hello_delay', 'hrr_server_delay', 'server_flight'],
-  network_delay: ['tcp_rtt', 'client_hello_xfer', 'hrr_rtt', 'flight_rtt'],
+  network_delay: ['tcp_rtt', 'client_hello_xfer', 'hrr_rtt', 'flight_rtt', 'client_flight_xfer'],
   loss: ['loss'],
   client_loss: ['loss'],
   cwnd_stall: ['cwnd_stall'],
@@ -69,6 +69,12 @@ export interface ExpectedFlow {
     phase_min_ms?: Partial<Record<BreakdownName, number>>;
     /** The ClientHello spans at least this many client segments. */
     client_hello_segments_min?: number;
+    /** The client sent a certificate (mutual TLS); absent: it did not. */
+    client_cert?: boolean;
+    /** The client's second flight (client_finished → client_flight_end) spans at least this many segments. */
+    client_flight_segments_min?: number;
+    /** No client record has a Finished's length (padded records): the record must say it fell back. */
+    finished_fallback?: boolean;
     [other: string]: unknown;
   };
 }

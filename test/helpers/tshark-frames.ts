@@ -24,7 +24,8 @@
  *   heuristic dissector, enabled by default (checked: `tshark -G heuristic-decodes`).
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export const TSHARK = process.env.TSHARK ?? 'tshark';
 
@@ -52,6 +53,7 @@ const FIELDS = [
   'tls.record.opaque_type', 'tls.handshake.random', 'tls.handshake.version', 'tls.handshake.extensions.supported_version',
   'tls.handshake.extension.type', 'tls.handshake.extensions_server_name', 'tls.handshake.extensions_alpn_str',
   'tcp.analysis.retransmission', 'tcp.analysis.out_of_order', 'tcp.analysis.spurious_retransmission',
+  'tls.record.length', 'tls.handshake.ciphersuite',
 ] as const;
 
 export interface TsharkFrame {
@@ -83,6 +85,10 @@ export interface TsharkFrame {
   retransmission: boolean;
   outOfOrder: boolean;
   spurious: boolean;
+  /** tls.record.length of every record tshark shows in the frame (the frame completing each). */
+  recordLengths: number[];
+  /** tls.handshake.ciphersuite: the ServerHello's chosen suite (and a ClientHello's offered list). */
+  cipherSuites: number[];
 }
 
 /** One TCP connection as tshark's `tcp.stream` index groups it. */
@@ -91,6 +97,8 @@ export interface TsharkConn {
   /** The side that sent the SYN (or, without one, the ClientHello; else the first frame's sender). */
   client: string;
   server: string;
+  /** The capture file it came from. */
+  file: string;
   /** In file order. */
   frames: TsharkFrame[];
 }
@@ -121,9 +129,9 @@ function endpoint(ip4: string, ip6: string, port: string): string {
 function parseLine(line: string): TsharkFrame | null {
   const c = line.split('\t');
   if (c.length < FIELDS.length) throw new Error(`tshark line with ${c.length} fields, wanted ${FIELDS.length}: ${line}`);
-  const [no, epoch, ip4s, ip6s, sport, ip4d, ip6d, dport, flags, len, seq, ack, stream, hs, ct, ot, rnd, hv, sv, ext, sni, alpn, rtx, ooo, spur] = c as [
+  const [no, epoch, ip4s, ip6s, sport, ip4d, ip6d, dport, flags, len, seq, ack, stream, hs, ct, ot, rnd, hv, sv, ext, sni, alpn, rtx, ooo, spur, rlen, cs] = c as [
     string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string,
-    string, string, string, string, string, string, string, string, string,
+    string, string, string, string, string, string, string, string, string, string, string,
   ];
   if (sport === '' || stream === '') return null; // not TCP
   return {
@@ -149,6 +157,8 @@ function parseLine(line: string): TsharkFrame | null {
     retransmission: rtx !== '',
     outOfOrder: ooo !== '',
     spurious: spur !== '',
+    recordLengths: ints(rlen),
+    cipherSuites: ints(cs, 16),
   };
 }
 
@@ -159,6 +169,16 @@ function parseLine(line: string): TsharkFrame | null {
 const configDir = join(import.meta.dirname, '../fixtures/no-wireshark-config');
 const frameCache = new Map<string, TsharkFrame[]>();
 
+/**
+ * The server's TLS key log the generator keeps for a capture (`captures/tls/X.pcap` →
+ * `captures/keys/X.keys`, NSS key log format), or null: with it tshark decrypts the handshake and
+ * shows the client's Finished itself.
+ */
+export function keylogOf(file: string): string | null {
+  const k = join(dirname(file), '..', 'keys', basename(file).replace(/\.pcap(ng)?$/, '.keys'));
+  return k.endsWith('.keys') && existsSync(k) ? k : null;
+}
+
 /** Runs tshark once over `file` (memoised per process) and returns its TCP frames in file order. */
 export function tsharkFrames(file: string): TsharkFrame[] {
   const hit = frameCache.get(file);
@@ -167,6 +187,7 @@ export function tsharkFrames(file: string): TsharkFrame[] {
   const args = [
     '-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,', '-E', 'header=n',
     '-o', 'tcp.desegment_tcp_streams:TRUE', '-o', 'tls.desegment_ssl_records:TRUE', '-o', 'tcp.analyze_sequence_numbers:TRUE',
+    ...(keylogOf(file) !== null ? ['-o', `tls.keylog_file:${keylogOf(file)}`] : []),
     ...FIELDS.flatMap((f) => ['-e', f]),
   ];
   const r = spawnSync(TSHARK, args, {
@@ -199,7 +220,7 @@ export function tsharkConnections(file: string): TsharkConn[] {
     const ch = frames.find((f) => f.hsTypes.includes(HS_CLIENT_HELLO));
     const client = syn?.src ?? synAck?.dst ?? ch?.src ?? frames[0]!.src;
     const server = syn?.dst ?? synAck?.src ?? ch?.dst ?? frames[0]!.dst;
-    conns.push({ stream, client, server, frames });
+    conns.push({ stream, client, server, file, frames });
   }
   return conns;
 }

@@ -17,15 +17,30 @@
  *   server_flight_end  last server frame with payload, not a retransmission, before client_finished
  *   client_ack         first client frame after server_flight_end whose ACK covers all server data
  *                      sent before it
- *   done               TLS 1.3 / TLS 1.2 resumed: first client frame after server_hello carrying an
- *                      encrypted record; TLS 1.2 full: first such server frame after client_finished
+ *   client_flight_end  the client frame, from client_finished on, that completes the client's
+ *                      Finished: with the capture's key log (`<capture>.keys`) the frame where tshark
+ *                      shows the decrypted handshake type 20; without it, TLS 1.3: the frame where a
+ *                      record of a Finished's length under the ServerHello's suite (tls.record.length:
+ *                      4 + hash + 1 + tag) ends, TLS 1.2: the first frame with an encrypted record
+ *   done               TLS 1.3 / TLS 1.2 resumed: client_flight_end; TLS 1.2 full: first server frame
+ *                      carrying an encrypted record after client_finished
  * An "encrypted record" is a TLS 1.3 opaque type 23 record, an application-data record, or a
  * handshake record following a ChangeCipherSpec from the same side (the TLS 1.2 Finished).
  */
 import {
   CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, EXT_PRE_SHARED_KEY, HS_CLIENT_HELLO, TH_ACK, TH_SYN,
-  isHrrFrame, isServerHelloFrame, seqDiff, type TsharkConn, type TsharkFrame,
+  isHrrFrame, isServerHelloFrame, keylogOf, seqDiff, type TsharkConn, type TsharkFrame,
 } from './tshark-frames.js';
+
+/** RFC 8446 §4.4.4 Finished. */
+const HS_FINISHED = 20;
+
+/** RFC 8446 §5.2: Finished record length (header 4 + verify_data + content type 1 + AEAD tag), written out per suite. */
+function finishedRecordLength(suite: number): number {
+  if (suite === 0x1302) return 69; // TLS_AES_256_GCM_SHA384: 4 + 48 + 1 + 16
+  if (suite === 0x1305) return 45; // TLS_AES_128_CCM_8_SHA256: 4 + 32 + 1 + 8
+  return 53; // SHA-256 suites with a 16-byte tag: 4 + 32 + 1 + 16
+}
 
 export interface TsharkHandshake {
   syn: TsharkFrame | null;
@@ -43,6 +58,9 @@ export interface TsharkHandshake {
   serverFlightEnd: TsharkFrame | null;
   clientAck: TsharkFrame | null;
   clientFinished: TsharkFrame | null;
+  clientFlightEnd: TsharkFrame | null;
+  /** client_flight_end was found by tshark's decryption of the Finished (a key log was given). */
+  decrypted: boolean;
   done: TsharkFrame | null;
   /** "1.3", "1.2", … from the ServerHello (supported_versions, else its version field). */
   version: string | null;
@@ -132,18 +150,33 @@ export function tsharkHandshake(conn: TsharkConn): TsharkHandshake {
   }
 
   let done: TsharkFrame | null = null;
+  let clientFlightEnd: TsharkFrame | null = null;
+  const decrypted = keylogOf(conn.file) !== null;
+  if (clientFinished !== null) {
+    const fromCf = (pred: (x: TsharkFrame) => boolean): TsharkFrame | null => fr.find((x) => x.no >= clientFinished.no && pred(x)) ?? null;
+    if (decrypted) {
+      clientFlightEnd = fromCf((f) => fromClient(f) && f.hsTypes.includes(HS_FINISHED));
+    } else if (version === '1.3') {
+      const len = finishedRecordLength(sh?.cipherSuites[0] ?? 0);
+      clientFlightEnd = fromCf((f) => fromClient(f) && !f.retransmission && f.opaqueTypes.includes(CT_APPLICATION_DATA) && f.recordLengths.includes(len));
+    } else {
+      const enc = encryptedFrames(fr.filter(fromClient));
+      clientFlightEnd = fromCf((f) => enc.has(f));
+    }
+  }
   if (serverHello !== null) {
     const byClient = version === '1.3' || resumed;
-    const side = fr.filter(byClient ? fromClient : fromServer);
-    const enc = encryptedFrames(side);
-    const from = byClient ? serverHello : clientFinished;
-    done = after(from, (f) => enc.has(f));
+    if (byClient) done = clientFlightEnd;
+    else {
+      const enc = encryptedFrames(fr.filter(fromServer));
+      done = after(clientFinished, (f) => enc.has(f));
+    }
   }
 
   const ch = clientHelloEnd;
   return {
     syn, synAck, ack, clientHello, clientHelloEnd, hrrMessage, helloRetryRequest, clientHello2End, serverHello,
-    serverHelloMessage, serverFlightEnd, clientAck, clientFinished, done, version, resumed,
+    serverHelloMessage, serverFlightEnd, clientAck, clientFinished, clientFlightEnd, decrypted, done, version, resumed,
     sni: ch?.sni ?? null,
     alpnOffered: ch?.alpn ?? [],
     alpnSelected: version !== null && version !== '1.3' ? (sh?.alpn[0] ?? null) : null,

@@ -413,6 +413,7 @@ function recorder(an = new AnomalyCounters()): { owner: TlsStreamOwner; calls: C
     calls, an,
     owner: {
       onTlsRecord: (c, t, e, ts) => { calls.push(['record', c, t, e, ts]); },
+      onTlsRecordEnd: () => {},
       onTlsHandshake: (c, t, b, n, ts) => { calls.push(['hs', c, t, b ? [...b] : null, n, ts]); },
       onTlsError: (c, a) => { calls.push(['error', c, a]); an.bump(a); },
     },
@@ -458,6 +459,26 @@ describe('TLS record stream', () => {
     expect(r.an.toObject()).toEqual({ bad_tls_record: 1 });
     push(s, record(22, hsMsg(2, fill(40)))); // later bytes are ignored
     expect(r.calls).toHaveLength(1);
+  });
+
+  it('issue 11: a record\'s end is reported with the time of the segment that completed it, with its length and protection', () => {
+    const ends: [number, boolean, number, number][] = [];
+    const r = recorder();
+    const s = new TlsStream(true, { ...r.owner, onTlsRecordEnd: (_c, t, e, len, ts) => { ends.push([t, e, len, ts]); } });
+    s.tls13 = true;
+    const finished = record(23, fill(69), 0x0303);
+    const cert = record(23, fill(4000), 0x0303);
+    const bytes = [...record(20, [1]), ...cert, ...finished];
+    // CCS and the Certificate's first part at ts 1, the rest of it at 2 and 3, the Finished split over 3 and 4.
+    push(s, bytes.slice(0, 1000), 1);
+    push(s, bytes.slice(1000, 3000), 2);
+    push(s, bytes.slice(3000, 4020), 3);
+    expect(s.atRecordBoundary).toBe(false);
+    push(s, bytes.slice(4020), 4);
+    expect(s.atRecordBoundary).toBe(true);
+    expect(ends).toEqual([[20, false, 1, 1], [23, true, 4000, 3], [23, true, 69, 4]]);
+    // onTlsRecord still reports each record where its header starts.
+    expect(r.calls.filter((c) => c[0] === 'record').map((c) => c[4])).toEqual([1, 1, 3]);
   });
 
   it('a bad header split across pushes is still caught after a good record', () => {

@@ -44,7 +44,7 @@ function baseRecord(over: Partial<FlowRecord> = {}): FlowRecord {
   for (const p of [...PHASES, 'loss', 'cwnd_stall', 'total'] as const) phases[p] = null;
   return {
     client: '192.0.2.1:50000', server: '[2001:db8::1]:443', sni: null, alpn: null, alpn_selected: null, tls_version: null,
-    cipher: null, ja4: null, hrr: false, resumed: false, slow: false, cwnd_stall: false, timeline, phases_ms: phases,
+    cipher: null, ja4: null, hrr: false, resumed: false, slow: false, cwnd_stall: false, client_cert: false, timeline, phases_ms: phases,
     retransmits: { client: 0, server: 0 }, verdict: 'incomplete', missing: [], notes: [], ...over,
   };
 }
@@ -95,6 +95,30 @@ describe('round trip: crafted records', () => {
     const back = expectRoundTrip(r);
     expect(Object.is(back.phases_ms.loss, -0)).toBe(true);
     expect(back.phases_ms.hrr_rtt).toBeNull();
+  });
+  it('issue 11: a stream written with the schema before client_flight_end, client_flight_xfer and client_cert decodes (null, null, false)', () => {
+    // The schema as it was before those fields (git history), parsed and used to write a record.
+    const oldProto = execFileSync('git', ['show', '417a720:proto/slowshake.proto'], { cwd: ROOT, encoding: 'utf8' });
+    expect(oldProto).not.toContain('client_flight_end');
+    const oldType = protobuf.parse(oldProto, { keepCase: true }).root.lookupType('slowshake.v1.FlowRecord');
+    const r = baseRecord({ verdict: 'client', slow: true });
+    r.timeline.client_finished = 1_800_000_000_100_000;
+    r.timeline.done = 1_800_000_000_200_000;
+    r.phases_ms.client_think = 12.5;
+    r.phases_ms.server_finish = 0;
+    const msg = recordToMessage(r);
+    delete msg.client_cert;
+    const back = decodeRecord(oldType.encode(oldType.fromObject(msg)).finish());
+    expect(back.timeline.client_flight_end).toBeNull();
+    expect(back.phases_ms.client_flight_xfer).toBeNull();
+    expect(back.client_cert).toBe(false);
+    expect(back.timeline.done).toBe(1_800_000_000_200_000);
+    expect(back.phases_ms.client_think).toBe(12.5);
+    // And the new fields survive a round trip.
+    const n = baseRecord({ client_cert: true });
+    n.timeline.client_flight_end = 1_800_000_000_150_000;
+    n.phases_ms.client_flight_xfer = 49.999;
+    expectRoundTrip(n);
   });
   it('large µs timestamps exactly: 1.8e15, 2^53 - 1', () => {
     const r = baseRecord();
