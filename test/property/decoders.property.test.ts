@@ -407,6 +407,7 @@ function runTls(stream: Uint8Array, fromClient: boolean, tls13: boolean, sizes: 
       if (t === 2 && b !== null && decodeServerHello(b, 0, n)?.version === 0x0304) s.tls13 = true;
     },
     onTlsError: (c, a) => { calls.push(['error', c, a]); },
+    onTlsRecordEnd: (c, t, e, len, ts) => { calls.push(['end', c, t, e, len, ts]); },
   };
   s = new TlsStream(fromClient, owner);
   s.tls13 = tls13;
