@@ -148,7 +148,8 @@ export class RingFollower {
    * each slot holds the position of the first record of a 100 ms bucket, always a record start.
    * The smallest indexed position ≥ target is taken; when none is (everything from target on lies
    * in the newest bucket), the newest indexed position below it, walked forward header by header
-   * (those records are the newest, far from the overwrite front). -1 when nothing usable is indexed.
+   * and kept only if tail did not pass it meanwhile. -1 when nothing usable is found (the next
+   * poll tries again).
    */
   #resume(target: number, head: number): number {
     const idx = this.#index;
@@ -163,7 +164,7 @@ export class RingFollower {
     }
     if (above !== Infinity) return above;
     this.#src.positions(this.#posBuf);
-    if (below < this.#posBuf[1]!) { this.stats.corrupt++; return -1; }
+    if (below < this.#posBuf[1]!) return -1; // the newest bucket began before tail: wait for the next one
     const size = this.#size, u32 = this.#u32;
     let p = below;
     while (p < target && p < head) {
@@ -173,6 +174,9 @@ export class RingFollower {
       if (len < RECORD_HEADER || len > size || (len & 7) !== 0) { this.stats.corrupt++; return -1; }
       p += len;
     }
-    return p;
+    // The walk read headers from `below` on: they were intact only if the writer had not moved
+    // tail past `below` by the time it ended. Else try again on the next poll (a newer bucket).
+    this.#src.positions(this.#posBuf);
+    return this.#posBuf[1]! <= below ? p : -1;
   }
 }

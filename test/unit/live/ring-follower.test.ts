@@ -83,6 +83,29 @@ describe('RingFollower', () => {
     expect(f.stats.corrupt).toBe(0); // it resumed on a record boundary
   });
 
+  it('after a lap inside one 100 ms bucket it waits for the next bucket start, never reading a torn header', () => {
+    const ring = new MemoryRing(64 * 1024);
+    const sink = new Collect();
+    const f = new RingFollower(ring, sink);
+    let n = 0;
+    // Every record in the same 100 ms bucket: the time index's one start for them is overwritten.
+    const write = (k: number, nsec: number): void => { for (let i = 0; i < k; i++) { const p = synthetic(++n, 300); ring.write(p.data, p.origLen, 1_800_000_000, nsec, p.linkType); } };
+    write(10, 5);
+    f.poll();
+    write(1000, 5);
+    expect(f.poll()).toBe(0); // no record start known to be safe yet
+    const firstOfNext = n + 1;
+    write(20, 250_000_000); // the next bucket begins
+    f.poll();
+    const after = sink.got.slice(10).map((g) => numberOf(g.data));
+    expect(after[0]).toBe(firstOfNext);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.at(-1)).toBe(n);
+    for (let i = 1; i < after.length; i++) expect(after[i]).toBe(after[i - 1]! + 1);
+    for (const g of sink.got) expect(g.data.equals(Buffer.from(synthetic(numberOf(g.data), g.data.length).data))).toBe(true);
+    expect(f.stats).toMatchObject({ overruns: 1, corrupt: 0, suspect: 0 });
+  });
+
   it('reads at most maxPerPoll records per poll', () => {
     const ring = new MemoryRing(1 << 20);
     const sink = new Collect();

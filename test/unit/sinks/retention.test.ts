@@ -70,7 +70,32 @@ describe('EvidenceRetention', () => {
     r.enforce(now);
     expect(r.stats.deleteFailures).toBe(1);
     expect(r.stats.lastError).toMatch(new RegExp(`${names[0]!.replace(/\./g, '\\.')}: EISDIR$`));
+    // maxBytes 0: everything but the newest flow (kept, counted as oversize) goes.
+    expect(r.stats.files).toBe(2);
+    expect(r.stats.deletedFiles).toBe(7);
+    expect(r.stats.oversize).toBe(1);
+  });
+
+  it('a newest file larger than the bound alone stays (oversize), the older evidence goes', () => {
+    const { dir, now, names } = setup();
+    const snap = 'snapshot-2027-01-01T00-00-00-000Z.pcap';
+    writeFileSync(join(dir, snap), Buffer.alloc(3_000_000));
+    const r = new EvidenceRetention(dir, { maxBytes: 1_000_000, maxAgeMs: null });
+    r.scan();
+    r.enforce(now);
+    expect(existsSync(join(dir, snap))).toBe(true);
+    for (const n of names) expect(existsSync(join(dir, n))).toBe(false);
+    expect(r.stats).toMatchObject({ files: 1, bytes: 3_000_000, deletedFiles: 10, oversize: 1 });
+  });
+
+  it('expires tens of thousands of stems in one pass (one map lookup per stem)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slowshake-retention-many-'));
+    dirs.push(dir);
+    const now = Date.now();
+    for (let i = 0; i < 5_000; i++) writeFileSync(join(dir, flowFileName(1_800_000_000_000_000 + i * 1000, `198.51.100.1:${1000 + i}`, '203.0.113.1:443', 'json')), 'x');
+    const r = new EvidenceRetention(dir, { maxBytes: null, maxAgeMs: 1 });
+    r.scan();
+    expect(r.enforce(now + 10_000)).toBe(5_000);
     expect(r.stats.files).toBe(0);
-    expect(r.stats.deletedFiles).toBe(9);
   });
 });
