@@ -27,10 +27,12 @@ fi
 if ! command -v promtool >/dev/null 2>&1; then
   echo "install: promtool from Debian's prometheus package (the binary only, into /usr/local/bin)" >&2
   tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
   (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; })
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
   install -m 0755 "$tmp/x/usr/bin/promtool" /usr/local/bin/promtool
   rm -rf "$tmp"
+  trap - EXIT
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -163,7 +163,7 @@ function didYouMean(section: string, name: string): string {
   // The right key in the wrong section (or at the top level).
   const elsewhere = KEYS.find((k) => k.key === name && k.section !== section);
   if (elsewhere) return ` (${name} belongs in [${elsewhere.section}])`;
-  const renamed = RENAMED[name];
+  const renamed = Object.hasOwn(RENAMED, name) ? RENAMED[name] : undefined;
   if (renamed) return ` (did you mean ${renamed}?)`;
   return section === '' ? ` (sections: ${here.join(', ')})` : ` ([${section}] takes ${here.join(', ')})`;
 }

@@ -249,7 +249,16 @@ export function buildPcap(packets: readonly KeptPacket[], linkType: number, snap
 export function writeFileAtomic(dir: string | OutputDir, name: string, bytes: Uint8Array): string {
   const d = typeof dir === 'string' ? new OutputDir(dir) : dir;
   const final = uniqueName(d, name);
-  const tmp = d.at(`.${name}.${process.pid}.tmp`);
+  writeAndRename(d.at(`.${name}.${process.pid}.tmp`), d.at(final), bytes);
+  d.sync();
+  return d.shown(final);
+}
+
+/**
+ * Writes `bytes` to `tmp` (0600), fsyncs it and renames it to `final` (replacing it); the temp
+ * file is removed when anything fails. The caller fsyncs the directory.
+ */
+export function writeAndRename(tmp: string, final: string, bytes: Uint8Array): void {
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
   try {
     try {
@@ -259,13 +268,11 @@ export function writeFileAtomic(dir: string | OutputDir, name: string, bytes: Ui
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, d.at(final));
+    renameSync(tmp, final);
   } catch (err) {
     try { unlinkSync(tmp); } catch { /* gone */ }
     throw err;
   }
-  d.sync();
-  return d.shown(final);
 }
 
 /** What the capture writers need of a packet (KeptPacket and RingPacket both fit). */

@@ -7,7 +7,7 @@
  *    (not started by systemd) every call is a no-op.
  * 2. Node has no unix datagram sockets, so the datagram goes out through the native addon
  *    (native/src/notify.cc): one socket, one sendto, close.
- * 3. A failed send is an operational failure: counted, its first message kept, never thrown.
+ * 3. A failed send is an operational failure: counted, the most recent message kept, never thrown.
  * 4. `watchdogIntervalMs`: half of `$WATCHDOG_USEC` (sd_watchdog_enabled(3): ping at least that
  *    often), when `$WATCHDOG_PID` is unset or is this process.
  */

@@ -4,8 +4,9 @@
  * target, fsynced, renamed over it, and the directory fsynced, so a crash leaves the old or the
  * new file, never half of one. Files are 0600.
  */
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeAndRename } from './pcap-writer.js';
 
 /** A state file that exists but cannot be read or understood: names the file and what is wrong. */
 export class StateFileError extends Error {
@@ -18,22 +19,7 @@ export class StateFileError extends Error {
 
 /** Replaces `path` with `text` atomically. Throws the system error (with its code) on failure. */
 export function writeStateFile(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const bytes = Buffer.from(text);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-  try {
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    try { unlinkSync(tmp); } catch { /* gone */ }
-    throw err;
-  }
+  writeAndRename(join(dirname(path), `.${basename(path)}.${process.pid}.tmp`), path, Buffer.from(text));
   const d = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
   try { fsyncSync(d); } finally { closeSync(d); }
 }

@@ -11,17 +11,11 @@ import { JournalFollower, JOURNAL_DEFAULTS } from '../../src/sources/journald.js
 import { JournalCursorStore } from '../../src/sources/journal-cursor.js';
 import { StateFileError } from '../../src/sinks/state-file.js';
 import { ensureJournald, journalSend, waitJournalEntry, type JournaldHandle } from '../helpers/journald.js';
+import { until } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'slowshake-cursor-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function until(f: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('JournalCursorStore', () => {
   it('no file: null; save replaces it atomically, 0600, no temp file left; load reads it back', () => {
@@ -34,6 +28,22 @@ describe('JournalCursorStore', () => {
     expect(statSync(join(dir, 'a.cursor')).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(new JournalCursorStore(join(dir, 'a.cursor')).load()).toBe('s=1;i=3');
+  });
+
+  it('update() writes at most once per interval; flush() writes what is left', () => {
+    const p = join(dir, 'u.cursor');
+    const s = new JournalCursorStore(p, 1000);
+    s.update('c1', 10_000);
+    s.update('c2', 10_400);
+    s.update('c3', 10_800);
+    expect(s.stats.saves).toBe(1);
+    expect(new JournalCursorStore(p).load()).toBe('c1');
+    s.update('c4', 11_000);
+    expect(new JournalCursorStore(p).load()).toBe('c4');
+    s.update('c5', 11_100);
+    expect(s.flush()).toBe(true);
+    expect(new JournalCursorStore(p).load()).toBe('c5');
+    expect(s.stats.saves).toBe(3);
   });
 
   it('a damaged file is one error naming the file; a failed save is counted, not thrown', () => {
@@ -64,13 +74,14 @@ describe.skipIf(process.getuid?.() !== 0)('a restart from the saved cursor (real
     const run = async (store: JournalCursorStore, n: number): Promise<void> => {
       const f = new JournalFollower({ ...JOURNAL_DEFAULTS, identifiers: [tag] }, {
         cursor: store.load(),
-        onEntry: (e) => { got.push(String(e.MESSAGE)); store.save(String(e.__CURSOR)); },
+        onEntry: (e) => { got.push(String(e.MESSAGE)); store.update(String(e.__CURSOR), Date.now()); },
       });
       await f.start();
       try {
         await until(() => got.length >= n);
       } finally {
         await f.stop();
+        store.flush();
       }
     };
     const first = new JournalCursorStore(path);

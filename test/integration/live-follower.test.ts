@@ -64,6 +64,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'ring follower on a live capture' : `ring fo
     const analyzer = new Analyzer({ slowMs: 200, keepPackets: false, flowFilter: null, onRecord: (r) => live.push(recordToJson(r)) });
     const follower = new RingFollower(cap, analyzer);
     const clock = setInterval(() => follower.poll(), 20);
+    let stopped = false;
     try {
       const jobs: Promise<void>[] = [];
       for (let i = 0; i < 6; i++) {
@@ -72,11 +73,14 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'ring follower on a live capture' : `ring fo
       }
       await Promise.all(jobs);
       await sleep(400); // last ACKs and FINs, and libpcap's 50 ms block timeout
+      clearInterval(clock);
+      follower.poll();
+      cap.stop();
+      stopped = true;
     } finally {
       clearInterval(clock);
+      if (!stopped) cap.stop(); // a failed client must not leave the capture thread writing
     }
-    follower.poll();
-    cap.stop();
     analyzer.finish();
     await stopTcpdump(td);
     const offline = (await analyzeCaptures([pcap], { slowMs: 200 })).records.map(recordToJson);

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SdNotifier, watchdogIntervalMs } from '../../../src/sinks/sd-notify.js';
+import { until } from '../../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'slowshake-notify-'));
 const listeners: ChildProcessWithoutNullStreams[] = [];
@@ -39,13 +40,6 @@ async function listen(address: string): Promise<{ datagrams: () => string[] }> {
   return { datagrams: () => out.split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as string) };
 }
 
-async function until(f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('SdNotifier', () => {
   it('sends READY, STATUS, WATCHDOG and STOPPING as single datagrams to a socket path', async () => {
