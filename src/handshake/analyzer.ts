@@ -408,6 +408,18 @@ export class Analyzer {
     }
   }
 
+  /**
+   * Wall-clock tick for a live engine (seconds since the epoch): a quiet capture brings no packets
+   * to move the analyzer's clock, so a finished handshake waiting for its tail, or an idle flow,
+   * would wait for the next packet to end. The clock only moves forward; packet times stay
+   * authoritative while traffic flows.
+   */
+  tick(nowSec: number): void {
+    if (nowSec <= this.#nowSec) return;
+    this.#nowSec = nowSec;
+    if (nowSec >= this.#nextSweep) this.#sweep(nowSec);
+  }
+
   /** End of input: every handshake still open gets its (possibly incomplete) record. */
   finish(): void {
     const table = this.table;
