@@ -34,7 +34,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killTracked, Proc as TrackedProc } from './proc.mjs';
+import { destroyNamespace, killTracked, Proc as TrackedProc } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -125,13 +125,7 @@ class Proc extends TrackedProc {
 // Topology
 
 function destroyTopology() {
-  const r = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' });
-  for (const line of (r.stdout ?? '').split('\n')) {
-    const pid = Number(line.trim());
-    if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  }
-  tryRun('ip', ['netns', 'del', NS]);
-  tryRun('ip', ['link', 'del', TX_DEV]);
+  destroyNamespace(NS, [TX_DEV]);
 }
 
 /** Namespaces/links of earlier runs whose wrapper is dead (name carries its PID). */

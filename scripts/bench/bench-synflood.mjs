@@ -29,7 +29,7 @@ import { appendFileSync, chmodSync, closeSync, copyFileSync, cpSync, existsSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killTracked, Proc as TrackedProc } from './proc.mjs';
+import { destroyNamespace, killTracked, Proc as TrackedProc } from './proc.mjs';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -307,13 +307,7 @@ function compare(ref, got) {
 // Live
 
 function destroyTopology() {
-  const r = spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' });
-  for (const line of (r.stdout ?? '').split('\n')) {
-    const pid = Number(line.trim());
-    if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  }
-  tryRun('ip', ['netns', 'del', NS]);
-  tryRun('ip', ['link', 'del', TX_DEV]);
+  destroyNamespace(NS, [TX_DEV]);
 }
 
 function createTopology() {

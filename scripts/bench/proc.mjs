@@ -1,7 +1,7 @@
 // Child processes of the benchmarks, tracked by PID: killed on exit (killTracked) and, when a
 // pids file is given, listed there ("PID<TAB>argv0" per line) for the bash wrapper that sweeps
 // up after a benchmark that died without cleaning up.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -60,4 +60,15 @@ export class Proc {
 export function killTracked() {
   for (const pid of TRACKED.keys()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   TRACKED.clear();
+}
+
+/** Kills every process in network namespace `ns` (SIGKILL, by PID), deletes it and the links named. */
+export function destroyNamespace(ns, links = []) {
+  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const pid = Number(line.trim());
+    if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  }
+  spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 30_000 });
+  for (const l of links) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 30_000 });
 }
