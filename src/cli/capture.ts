@@ -12,6 +12,7 @@
  * never loses a result silently: the record says why, the summary counts it by cause and names
  * the path, and the exit status is EXIT_RESULTS_LOST.
  */
+import { takeEarlyUsr1 } from './early-signals.js';
 import { parseArgs } from 'node:util';
 import { LiveCapture, CAPTURE_DEFAULTS, CaptureError, type CaptureOptions, type NativeStats } from '../sources/live-capture.js';
 import { RingReader } from '../ring/reader.js';
@@ -398,6 +399,7 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGUSR1', onUsr1);
+    if (takeEarlyUsr1() > 0) onUsr1(); // asked for while capture was starting
     // A 20 ms clock resolves events soon after their hold (one timer, never one per event);
     // statistics, status and the duration check run on every fifth tick.
     let ticks = 0;

@@ -3,6 +3,7 @@
  * slowshake command line: parses the subcommand and dispatches. Every bad input ends as one line
  * on stderr and exit 2; unexpected failures as one line and exit 1 (stack with SLOWSHAKE_DEBUG=1).
  */
+import './early-signals.js'; // first: SIGUSR1 must never reach Node's default (the inspector)
 import { CaptureFileError } from '../sources/capture-error.js';
 import { ConfigError } from '../config/errors.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError } from './errors.js';
