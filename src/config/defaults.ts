@@ -83,4 +83,29 @@ export const DEFAULTS: Config = freezeDeep<Config>({
   state: {
     directory: '/var/lib/slowshake',
   },
+  enrich: {
+    ranges: [],
+    asnDb: null,
+    // The daemon's default (capture, watch). analyze has no config file and defaults to off:
+    // see ANALYZE_RDNS below.
+    rdns: true,
+    dnsServer: null,
+    rdnsTimeoutMs: 500,
+    rdnsWaitMs: 1000,
+    rdnsCacheSize: 65536,
+    rdnsCacheTtlMs: 3_600_000,
+    rdnsNegativeTtlMs: 300_000,
+    rdnsRate: 100,
+    rdnsConcurrency: 32,
+    rdnsQueue: 4096,
+    maxPending: 10_000,
+    topNetworks: 10,
+  },
 });
+
+/**
+ * `analyze` looks up reverse DNS only with --rdns: offline analysis of an old capture should
+ * not send the client addresses to a DNS server unasked, and its answers describe today, not
+ * the capture's time. capture and watch take DEFAULTS.enrich.rdns (on).
+ */
+export const ANALYZE_RDNS = false;

@@ -6,7 +6,9 @@
  *
  * Flags keep capture's spellings and units: --slow is milliseconds, a bare --hold/--margin is
  * seconds; --unit/--identifier replace the file's lists; --event-field KEY=NAME tries NAME
- * before the names the layer below gives (the file's, else the defaults).
+ * before the names the layer below gives (the file's, else the defaults). --ranges is repeatable
+ * (SLOWSHAKE_RANGES comma-separated) and replaces the file's list; --rdns / --no-rdns set
+ * `[enrich] rdns` either way. `only` limits the flags read (analyze: ENRICH_FLAGS).
  */
 import { UsageError } from '../cli/errors.js';
 import { DEFAULTS } from './defaults.js';
@@ -16,7 +18,7 @@ import { KEYS, type Config, type ConfigLayer, type EventFields, type KeySpec } f
 type FlagValue = string | boolean | string[] | undefined;
 
 /** Flag -> dotted config key, and how its text becomes the key's file value. */
-const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'seconds' | 'off' }> = {
+const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'seconds' | 'off' | 'on' }> = {
   interface: { key: 'capture.interface', env: 'SLOWSHAKE_INTERFACE' },
   filter: { key: 'capture.filter', env: 'SLOWSHAKE_FILTER' },
   snaplen: { key: 'capture.snaplen', env: 'SLOWSHAKE_SNAPLEN' },
@@ -41,13 +43,22 @@ const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'se
   'pcap-format': { key: 'output.pcap_format', env: 'SLOWSHAKE_PCAP_FORMAT' },
   'max-writes-per-sec': { key: 'output.max_writes_per_sec', env: 'SLOWSHAKE_MAX_WRITES_PER_SEC', as: 'int' },
   'metrics-listen': { key: 'metrics.listen', env: 'SLOWSHAKE_METRICS_LISTEN' },
+  ranges: { key: 'enrich.ranges', env: 'SLOWSHAKE_RANGES' },
+  'asn-db': { key: 'enrich.asn_db', env: 'SLOWSHAKE_ASN_DB' },
+  rdns: { key: 'enrich.rdns', as: 'on' },
+  'no-rdns': { key: 'enrich.rdns', as: 'off' },
+  'dns-server': { key: 'enrich.dns_server', env: 'SLOWSHAKE_DNS_SERVER' },
+  'rdns-timeout': { key: 'enrich.rdns_timeout', env: 'SLOWSHAKE_RDNS_TIMEOUT', as: 'ms' },
 };
 
-const MULTIPLE = new Set(['unit', 'identifier', 'event-field']);
+/** Flags of the [enrich] section (analyze takes only these). */
+export const ENRICH_FLAGS: readonly string[] = Object.keys(FLAGS).filter((f) => FLAGS[f]!.key.startsWith('enrich.'));
+
+const MULTIPLE = new Set(['unit', 'identifier', 'event-field', 'ranges']);
 
 /** parseArgs options for every flag that has a config twin (spread into watch's table). */
 export const FLAG_OPTIONS: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = Object.fromEntries([
-  ...Object.keys(FLAGS).map((f) => [f, { type: f.startsWith('no-') ? 'boolean' as const : 'string' as const, ...(MULTIPLE.has(f) ? { multiple: true } : {}), ...(f === 'interface' ? { short: 'i' } : {}) }]),
+  ...Object.keys(FLAGS).map((f) => [f, { type: FLAGS[f]!.as === 'off' || FLAGS[f]!.as === 'on' ? 'boolean' as const : 'string' as const, ...(MULTIPLE.has(f) ? { multiple: true } : {}), ...(f === 'interface' ? { short: 'i' } : {}) }]),
   ['event-field', { type: 'string' as const, multiple: true }],
 ]);
 
@@ -68,13 +79,16 @@ function set(layer: Record<string, Record<string, unknown>>, spec: KeySpec, v: u
  * The layer the flags (and SLOWSHAKE_* environment twins) set. `below` is what they go on top of
  * (the loaded file's config, or the defaults), for --event-field's "tried first".
  */
-export function layerFromFlags(values: Record<string, FlagValue>, env: NodeJS.ProcessEnv = {}, below: Config = DEFAULTS): ConfigLayer {
+export function layerFromFlags(values: Record<string, FlagValue>, env: NodeJS.ProcessEnv = {}, below: Config = DEFAULTS, only?: readonly string[]): ConfigLayer {
   const layer: Record<string, Record<string, unknown>> = {};
+  if (values.rdns === true && values['no-rdns'] === true) throw new UsageError('--rdns and --no-rdns: give one of them');
   for (const [flag, m] of Object.entries(FLAGS)) {
+    if (only !== undefined && !only.includes(flag)) continue;
     const spec = SPECS.get(m.key)!;
     const given = values[flag] ?? (m.env !== undefined ? env[m.env] : undefined);
     if (given === undefined || given === false) continue;
     if (m.as === 'off') { set(layer, spec, false); continue; }
+    if (m.as === 'on') { set(layer, spec, true); continue; }
     if (MULTIPLE.has(flag)) {
       const list = Array.isArray(given) ? given : String(given).split(',').filter((x) => x !== '');
       set(layer, spec, check(flag, spec, list, list.join(',')));

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { durationOf, formatDuration, formatSize, sizeOf } from './units.js';
+import { parseDnsServer } from '../enrich/dns-server.js';
 
 export type KernelFilterMode = 'auto' | 'ebpf' | 'classic' | 'off';
 export type PcapFormat = 'pcapng' | 'pcap';
@@ -28,6 +29,11 @@ export interface Config {
   output: { directory: string; records: string | null; pcapFormat: PcapFormat; maxWritesPerSec: number; retentionBytes: number; retentionAgeMs: number };
   metrics: { listen: string; ipv4Prefix: number; ipv6Prefix: number; topNetworks: number };
   state: { directory: string };
+  enrich: {
+    ranges: string[]; asnDb: string | null; rdns: boolean; dnsServer: string | null; rdnsTimeoutMs: number; rdnsWaitMs: number;
+    rdnsCacheSize: number; rdnsCacheTtlMs: number; rdnsNegativeTtlMs: number; rdnsRate: number; rdnsConcurrency: number; rdnsQueue: number;
+    maxPending: number; topNetworks: number;
+  };
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -106,6 +112,10 @@ const listen = z.string().superRefine((v, ctx) => {
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) ctx.addIssue({ code: 'custom', message: 'ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464' });
 });
 
+const dnsServer = z.string().superRefine((v, ctx) => {
+  if (parseDnsServer(v) === null) ctx.addIssue({ code: 'custom', message: 'an IP address with an optional port: 127.0.0.1, 127.0.0.1:5353, ::1 or [::1]:5353' });
+});
+
 const k = (section: string, key: string, field: readonly string[], type: z.ZodType, reload: Reload, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
   ({ section, key, field, type, reload, doc, ...extra });
 
@@ -157,6 +167,22 @@ export const KEYS: readonly KeySpec[] = [
   k('metrics', 'top_networks', ['metrics', 'topNetworks'], int(1, 1000), 'restart', 'Client networks labelled at most (the top by count); the rest are "other", so cardinality is bounded.'),
 
   k('state', 'directory', ['state', 'directory'], z.string().min(1), 'restart', 'State directory: the journal cursor, saved atomically, so a restart processes every event once.'),
+
+  k('enrich', 'ranges', ['enrich', 'ranges'], z.array(z.string().min(1)), 'restart',
+    'Cloud providers\' IP-range files (AWS ip-ranges.json, Google Cloud cloud.json, Google goog.json; recognised by content): each record\'s client_info gets provider, service, region and the matched range.', { flag: '--ranges' }),
+  k('enrich', 'asn_db', ['enrich', 'asnDb'], z.string().min(1), 'restart', 'MaxMind-format ASN database (.mmdb, e.g. GeoLite2-ASN) for client_info.asn and as_org. Not set: no ASN.', { unsetByDefault: true, flag: '--asn-db' }),
+  k('enrich', 'rdns', ['enrich', 'rdns'], z.boolean(), 'restart', 'Reverse DNS (PTR) of client addresses into client_info.rdns (capture and watch; analyze looks up only with --rdns). Off: no lookups at all.', { flag: '--rdns / --no-rdns' }),
+  k('enrich', 'dns_server', ['enrich', 'dnsServer'], dnsServer, 'restart', 'DNS server for the PTR lookups, ADDR[:PORT]. Not set: the system\'s resolvers (/etc/resolv.conf).', { unsetByDefault: true, flag: '--dns-server' }),
+  k('enrich', 'rdns_timeout', ['enrich', 'rdnsTimeoutMs'], duration(10, 30_000), 'restart', 'A PTR query not answered within this fails (one try).', { flag: '--rdns-timeout' }),
+  k('enrich', 'rdns_wait', ['enrich', 'rdnsWaitMs'], duration(0, 60_000), 'restart', 'A record waits this long for its PTR answer at most, then goes on with rdns null and a note.'),
+  k('enrich', 'rdns_cache', ['enrich', 'rdnsCacheSize'], int(1, 10_000_000), 'restart', 'Addresses whose PTR outcome is cached at most (least recently used evicted, counted).'),
+  k('enrich', 'rdns_cache_ttl', ['enrich', 'rdnsCacheTtlMs'], duration(1000, 7 * 86_400_000), 'restart', 'How long a PTR answer is kept.'),
+  k('enrich', 'rdns_negative_ttl', ['enrich', 'rdnsNegativeTtlMs'], duration(1000, 7 * 86_400_000), 'restart', 'How long no answer (no PTR record, timeout, failure) is kept, so a dead server is not asked for every record.'),
+  k('enrich', 'rdns_rate', ['enrich', 'rdnsRate'], int(1, 100_000), 'restart', 'PTR queries per second at most; more wait in the queue.'),
+  k('enrich', 'rdns_concurrency', ['enrich', 'rdnsConcurrency'], int(1, 10_000), 'restart', 'PTR queries in flight at most; more wait in the queue.'),
+  k('enrich', 'rdns_queue', ['enrich', 'rdnsQueue'], int(1, 1_000_000), 'restart', 'Lookups waiting for the rate or concurrency bound at most; beyond it a lookup is dropped (counted, the record says so).'),
+  k('enrich', 'max_pending', ['enrich', 'maxPending'], int(1, 1_000_000), 'restart', 'Records waiting for their PTR answer at most; beyond it the oldest goes on without waiting (counted, noted).'),
+  k('enrich', 'top_networks', ['enrich', 'topNetworks'], int(1, 1000), 'restart', 'Lines of the "Top slow networks" section of summaries (the rest summed as other).'),
 ];
 
 /** Section order and headings of the default file. */
@@ -170,6 +196,7 @@ export const SECTIONS: readonly { name: string; doc: string }[] = [
   { name: 'output', doc: 'Evidence on disk and its retention.' },
   { name: 'metrics', doc: 'Prometheus metrics (watch).' },
   { name: 'state', doc: 'State kept across restarts (watch).' },
+  { name: 'enrich', doc: 'Who the clients are: reverse DNS, cloud provider ranges, ASN (client_info on every record, top slow networks in summaries).' },
 ];
 
 /** The zod schema of a file: every section and key optional, nothing else allowed. */

@@ -50,5 +50,10 @@ export function recordToJson(r: FlowRecord): string {
   if (r.capture_complete !== undefined) out += `,"capture_complete":${r.capture_complete}`;
   if (r.capture_drops !== undefined) out += `,"capture_drops":${num(r.capture_drops)}`;
   if (r.reason !== undefined) out += `,"reason":${str(r.reason)}`;
+  const ci = r.client_info;
+  if (ci !== undefined) {
+    out += `,"client_info":{"rdns":${str(ci.rdns)},"provider":${str(ci.provider)},"service":${str(ci.service)},"region":${str(ci.region)},` +
+      `"asn":${num(ci.asn)},"as_org":${str(ci.as_org)},"prefix":${str(ci.prefix)}}`;
+  }
   return out + '}';
 }

@@ -15,6 +15,20 @@ import { decideVerdict, type Verdict } from './verdict.js';
 
 export type PhasesMs = Record<PhaseName | 'loss' | 'cwnd_stall' | 'total', number | null>;
 
+/** Who the client is (`client_info`, set by src/enrich after the record is built); null where unknown. */
+export interface ClientInfo {
+  /** PTR name of the client address; null: not looked up (rDNS off), no name, or no answer in time (a note says which). */
+  rdns: string | null;
+  /** Range file the address is in: "aws" (ip-ranges.json), "gcp" (Google Cloud cloud.json), "google" (goog.json). */
+  provider: string | null;
+  service: string | null;
+  region: string | null;
+  asn: number | null;
+  as_org: string | null;
+  /** The matched provider range, else the client's /24 (IPv4) or /48 (IPv6). */
+  prefix: string | null;
+}
+
 export interface FlowRecord {
   client: string;
   server: string;
@@ -58,6 +72,8 @@ export interface FlowRecord {
   capture_drops?: number;
   /** Spot checks: why the flow's packets are missing or partial (ring too short, filter, no flow). */
   reason?: string;
+  /** Client attribution (src/enrich): on every record of analyze, capture and watch. */
+  client_info?: ClientInfo;
 }
 
 /** A record for an event whose flow could not be found: every measured field null. */

@@ -67,8 +67,26 @@ const PHASE_KEYS = [...PHASES, 'loss', 'cwnd_stall', 'total'] as const;
 const RECORD_KEYS = new Set([
   'client', 'server', 'sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4', 'hrr', 'resumed', 'slow',
   'cwnd_stall', 'client_cert', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
-  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason',
+  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason', 'client_info',
 ]);
+/** client_info's keys in contract order; asn a uint32, the rest strings, each may be null. */
+const CLIENT_INFO_KEYS = ['rdns', 'provider', 'service', 'region', 'asn', 'as_org', 'prefix'] as const;
+
+/** client_info as a ClientInfo message, or null when its shape is not the contract's (then it goes to `extra`). */
+function clientInfoToMessage(ci: unknown): Msg | null {
+  if (typeof ci !== 'object' || ci === null || Array.isArray(ci)) return null;
+  const o = ci as Obj;
+  const keys = Object.keys(o);
+  if (keys.length !== CLIENT_INFO_KEYS.length || keys.some((k, i) => k !== CLIENT_INFO_KEYS[i])) return null;
+  const msg: Msg = {};
+  for (const k of CLIENT_INFO_KEYS) {
+    const v = o[k];
+    if (v === null) continue;
+    if (k === 'asn' ? !(Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff) : typeof v !== 'string') return null;
+    msg[k] = v;
+  }
+  return msg;
+}
 const NULLABLE_STRINGS = ['sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4'] as const;
 
 type Kind = 'string' | 'int' | 'uint' | 'number' | 'boolean';
@@ -192,6 +210,11 @@ export function recordToMessage(rec: FlowRecord): Msg {
     if (fits(kind, v)) msg[k] = v;
     else extra.push(field(k, v));
   }
+  if (r.client_info !== undefined) {
+    const ci = clientInfoToMessage(r.client_info);
+    if (ci !== null) msg.client_info = ci;
+    else extra.push(field('client_info', r.client_info));
+  }
   for (const k in r) if (!RECORD_KEYS.has(k) && r[k] !== undefined) extra.push(field(k, r[k]));
   if (extra.length > 0) msg.extra = extra;
   return msg;
@@ -227,6 +250,12 @@ export function messageToRecord(m: Msg): FlowRecord {
   if (hasOwn(m, 'capture_complete')) r.capture_complete = m.capture_complete;
   if (hasOwn(m, 'capture_drops')) r.capture_drops = int(m.capture_drops, 'capture_drops');
   if (hasOwn(m, 'reason')) r.reason = m.reason;
+  if (hasOwn(m, 'client_info')) {
+    const c = m.client_info as Msg;
+    const ci: Obj = {};
+    for (const k of CLIENT_INFO_KEYS) ci[k] = hasOwn(c, k) ? c[k] : null;
+    r.client_info = ci;
+  }
   for (const f of m.extra as Msg[]) setOwn(r, f.key as string, fieldValue(f, 'record'));
   return rec;
 }

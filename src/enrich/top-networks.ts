@@ -1,0 +1,184 @@
+/**
+ * "Top slow networks": slow handshakes grouped by the client's network, so "mostly client_think
+ * from one provider's VMs in one region" and "high tcp_rtt from one ASN" each show as one line.
+ *
+ * 1. A record's group is the most telling thing client_info knows: provider and region (and
+ *    service) from the range files, else the ASN, else the prefix (/24, /48). Records without
+ *    client_info are counted apart (`unattributed`), never as a network.
+ * 2. Per group: count, verdict mix, and the median of total and of every phase over a bounded
+ *    reservoir sample (SAMPLES per group, Algorithm R with a fixed-seed generator, so a rerun
+ *    gives the same figures).
+ * 3. Memory is bounded: at most `maxGroups` groups are tracked; records of groups beyond that are
+ *    added to `other` (counted in `overflow`). `top(n)` returns the n largest groups, the remainder summed as `other`.
+ */
+import type { FlowRecord } from '../handshake/record.js';
+import { PHASES } from '../handshake/phases.js';
+import type { Verdict } from '../handshake/verdict.js';
+
+const SAMPLES = 64;
+const PHASE_KEYS = [...PHASES, 'loss', 'total'] as const;
+type PhaseKey = (typeof PHASE_KEYS)[number];
+const VERDICTS: readonly Verdict[] = ['client', 'network', 'server', 'loss', 'incomplete'];
+
+export type GroupKind = 'provider' | 'asn' | 'prefix';
+
+export interface NetworkRow {
+  /** "aws us-east-1 EC2", "AS64500 Example Networks", "198.51.100.0/24", or "other (N networks)". */
+  network: string;
+  kind: GroupKind | 'other';
+  count: number;
+  verdicts: Partial<Record<Verdict, number>>;
+  /** Median ms of total and of each phase over the group's sample (null when never measured). */
+  median_ms: Partial<Record<PhaseKey, number | null>>;
+  /** One PTR name seen in the group (an example for the reader), or null. */
+  example_rdns: string | null;
+}
+
+class Group {
+  count = 0;
+  readonly verdicts = new Map<Verdict, number>();
+  /** Sampled phase values, row-major SAMPLES × PHASE_KEYS (NaN = null). */
+  readonly sample = new Float64Array(SAMPLES * PHASE_KEYS.length);
+  sampled = 0;
+  rdns: string | null = null;
+  constructor(readonly key: string, readonly kind: GroupKind | 'other') {}
+}
+
+export function groupOf(rec: FlowRecord): { key: string; kind: GroupKind } | null {
+  const ci = rec.client_info;
+  if (ci === undefined) return null;
+  if (ci.provider !== null) return { key: [ci.provider, ci.region, ci.service].filter((x) => x !== null).join(' '), kind: 'provider' };
+  if (ci.asn !== null) return { key: `AS${ci.asn}${ci.as_org !== null ? ` ${ci.as_org}` : ''}`, kind: 'asn' };
+  if (ci.prefix !== null) return { key: ci.prefix, kind: 'prefix' };
+  return null;
+}
+
+export class TopNetworks {
+  readonly #groups = new Map<string, Group>();
+  readonly #other = new Group('other', 'other');
+  readonly #maxGroups: number;
+  /** Records added without client_info (not counted as any network). */
+  unattributed = 0;
+  /** Records counted in `other` because maxGroups groups were already tracked. */
+  overflow = 0;
+  #rng = 0x9e3779b9;
+
+  constructor(maxGroups = 4096) {
+    this.#maxGroups = maxGroups;
+  }
+
+  /** Adds a record (callers add the slow ones). */
+  add(rec: FlowRecord): void {
+    const g0 = groupOf(rec);
+    if (g0 === null) { this.unattributed++; return; }
+    let g = this.#groups.get(g0.key);
+    if (g === undefined) {
+      if (this.#groups.size >= this.#maxGroups) {
+        this.overflow++;
+        g = this.#other;
+      } else {
+        g = new Group(g0.key, g0.kind);
+        this.#groups.set(g0.key, g);
+      }
+    }
+    this.#addTo(g, rec);
+  }
+
+  get groups(): number {
+    return this.#groups.size;
+  }
+
+  #addTo(g: Group, rec: FlowRecord): void {
+    g.count++;
+    g.verdicts.set(rec.verdict, (g.verdicts.get(rec.verdict) ?? 0) + 1);
+    if (g.rdns === null && rec.client_info?.rdns) g.rdns = rec.client_info.rdns;
+    let row = -1;
+    if (g.sampled < SAMPLES) row = g.sampled++;
+    else {
+      // Algorithm R: keep this record with probability SAMPLES / count
+      this.#rng = (Math.imul(this.#rng, 1664525) + 1013904223) >>> 0;
+      const j = this.#rng % g.count;
+      if (j < SAMPLES) row = j;
+    }
+    if (row < 0) return;
+    for (let i = 0; i < PHASE_KEYS.length; i++) {
+      const v = rec.phases_ms[PHASE_KEYS[i]!];
+      g.sample[row * PHASE_KEYS.length + i] = v === null ? NaN : v;
+    }
+  }
+
+  /** The `n` groups with the most slow handshakes (ties: by name), the rest summed as one `other` row. */
+  top(n: number): NetworkRow[] {
+    const all = [...this.#groups.values()].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
+    const rows = all.slice(0, n).map((g) => toRow(g, g.key));
+    const rest = all.slice(n);
+    if (rest.length > 0 || this.#other.count > 0) {
+      const o = new Group('other', 'other');
+      for (const g of [...rest, this.#other]) mergeInto(o, g);
+      const lost = this.overflow > 0 ? `${rest.length}+ networks` : `${rest.length} networks`;
+      rows.push(toRow(o, `other (${lost})`));
+    }
+    return rows;
+  }
+}
+
+function mergeInto(o: Group, g: Group): void {
+  o.count += g.count;
+  for (const [v, c] of g.verdicts) o.verdicts.set(v, (o.verdicts.get(v) ?? 0) + c);
+  // the merged sample keeps each group's rows up to SAMPLES in all (an approximation for `other`)
+  for (let r = 0; r < g.sampled && o.sampled < SAMPLES; r++) {
+    o.sample.set(g.sample.subarray(r * PHASE_KEYS.length, (r + 1) * PHASE_KEYS.length), o.sampled * PHASE_KEYS.length);
+    o.sampled++;
+  }
+  if (o.rdns === null) o.rdns = g.rdns;
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  xs.sort((a, b) => a - b);
+  const m = xs.length >> 1;
+  const v = xs.length % 2 === 1 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+  return Math.round(v * 1000) / 1000;
+}
+
+function toRow(g: Group, name: string): NetworkRow {
+  const verdicts: NetworkRow['verdicts'] = {};
+  for (const v of VERDICTS) if (g.verdicts.has(v)) verdicts[v] = g.verdicts.get(v)!;
+  const med: NetworkRow['median_ms'] = {};
+  for (let i = 0; i < PHASE_KEYS.length; i++) {
+    const xs: number[] = [];
+    for (let r = 0; r < g.sampled; r++) {
+      const v = g.sample[r * PHASE_KEYS.length + i]!;
+      if (!Number.isNaN(v)) xs.push(v);
+    }
+    med[PHASE_KEYS[i]!] = median(xs);
+  }
+  return { network: name, kind: g.kind, count: g.count, verdicts, median_ms: med, example_rdns: g.rdns };
+}
+
+/**
+ * The summary section: one line per network with its count, verdict mix, median total and the
+ * two phases with the largest medians, e.g.
+ * `  aws us-east-1 EC2     12  client 11, network 1   median total 412 ms: client_think 380, tcp_rtt 2   (ec2-…)`.
+ */
+export function renderTopNetworks(rows: readonly NetworkRow[], extra: { unattributed?: number } = {}): string {
+  if (rows.length === 0) return '';
+  const name = Math.min(40, Math.max(7, ...rows.map((r) => r.network.length)));
+  const lines = [`Top slow networks (slow handshakes by provider/region, else ASN, else prefix):`];
+  lines.push(`  ${'network'.padEnd(name)}  ${'slow'.padStart(5)}  verdicts                        median ms`);
+  for (const r of rows) {
+    const verdicts = Object.entries(r.verdicts).sort((a, b) => b[1] - a[1]).map(([v, c]) => `${v} ${c}`).join(', ');
+    const phases = Object.entries(r.median_ms)
+      .filter((e): e is [string, number] => e[0] !== 'total' && e[1] !== null && e[1] > 0)
+      .sort((a, b) => b[1] - a[1]).slice(0, 2)
+      .map(([p, v]) => `${p} ${fmt(v)}`).join(', ');
+    const total = r.median_ms.total;
+    const med = `total ${total === null || total === undefined ? '-' : fmt(total)}${phases ? `: ${phases}` : ''}`;
+    const shown = r.network.length > name ? `${r.network.slice(0, name - 1)}…` : r.network;
+    lines.push(`  ${shown.padEnd(name)}  ${String(r.count).padStart(5)}  ${verdicts.padEnd(30)}  ${med}${r.example_rdns ? `  (e.g. ${r.example_rdns})` : ''}`);
+  }
+  if (extra.unattributed) lines.push(`  (${extra.unattributed} slow handshakes without client_info not grouped)`);
+  return lines.join('\n');
+}
+
+const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
