@@ -7,7 +7,10 @@
  * 3. Files are read in order through one analyzer (rotated captures continue flows).
  * 4. Records go to stdout as ndjson while reading, or are collected for table/json; slow flows
  *    get a pcap in --out; --ladder draws the chosen flow.
- * 5. A write that fails (--out or --records on a full disk) loses nothing else, as in capture
+ * 5. Client attribution (src/enrich): every record gets `client_info` (--ranges, --asn-db;
+ *    reverse DNS only with --rdns) before it is written or printed; the pcap write does not wait
+ *    for it. The summary ends with "Top slow networks".
+ * 6. A write that fails (--out or --records on a full disk) loses nothing else, as in capture
  *    (sinks/lost-results.ts): the record goes on with `reason` naming what, the error and the
  *    path, the summary counts failures by cause, and the exit status is EXIT_RESULTS_LOST.
  */
@@ -31,7 +34,10 @@ import { renderLadder } from '../sinks/ladder.js';
 import { milliseconds, outputFormat, proxyClock } from './options.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
-import { DEFAULT_SLOW_MS } from '../config/defaults.js';
+import { ANALYZE_RDNS, DEFAULT_SLOW_MS, DEFAULTS } from '../config/defaults.js';
+import { ENRICH_FLAGS, FLAG_OPTIONS, layerFromFlags } from '../config/flags.js';
+import type { Config } from '../config/schema.js';
+import { EnrichInputError, enrichCounters, openEnricher, renderTopNetworks, TopNetworks, type Enricher, type EnrichSettings } from '../enrich/index.js';
 import { log } from '../telemetry/log.js';
 
 const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
@@ -50,7 +56,15 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
                               says so  [SLOWSHAKE_MAX_FLOWS]
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
-  --no-progress               never draw a progress bar`;
+  --no-progress               never draw a progress bar
+
+client attribution (client_info on every record, "Top slow networks" in the summary):
+  --ranges FILE               cloud IP-range file: AWS ip-ranges.json, Google cloud.json/goog.json
+                              (repeatable)  [SLOWSHAKE_RANGES, comma-separated]
+  --asn-db FILE               MaxMind-format ASN database (.mmdb, e.g. GeoLite2-ASN)  [SLOWSHAKE_ASN_DB]
+  --rdns / --no-rdns          reverse DNS of client addresses (default off for analyze)
+  --dns-server ADDR[:PORT]    DNS server for --rdns (default: the system's resolvers)  [SLOWSHAKE_DNS_SERVER]
+  --rdns-timeout MS           PTR query timeout (default ${DEFAULTS.enrich.rdnsTimeoutMs})  [SLOWSHAKE_RDNS_TIMEOUT]`;
 
 interface Opts {
   format: 'table' | 'json' | 'ndjson';
@@ -67,7 +81,10 @@ interface Opts {
   ladder: boolean;
   progress: boolean;
   files: string[];
+  enrich: EnrichSettings;
 }
+
+const ENRICH_OPTIONS = Object.fromEntries(ENRICH_FLAGS.map((f) => [f, FLAG_OPTIONS[f]!]));
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Opts | null {
   let parsed;
@@ -81,6 +98,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'max-flows': { type: 'string' },
         ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'proxy-clock': { type: 'string' },
+        ...ENRICH_OPTIONS,
       },
     });
   } catch (err) {
@@ -98,6 +116,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (v.ladder && flow === null) throw new UsageError('--ladder needs --flow IP:PORT to choose the flow');
   if (parsed.positionals.length === 0) throw new UsageError('analyze: no capture file given (use - for stdin)');
+  const enrichLayer = layerFromFlags(v as Record<string, string | boolean | string[] | undefined>, env, DEFAULTS, ENRICH_FLAGS).enrich ?? {};
+  const enrich: EnrichSettings = { ...DEFAULTS.enrich, rdns: ANALYZE_RDNS, ranges: [...DEFAULTS.enrich.ranges], ...(enrichLayer as Partial<Config['enrich']>) };
   return {
     format,
     slowMs: slowText !== undefined ? milliseconds('--slow', slowText) : DEFAULT_SLOW_MS,
@@ -112,7 +132,18 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     ladder: v.ladder ?? false,
     progress: !v['no-progress'],
     files: parsed.positionals,
+    enrich,
   };
+}
+
+/** The enricher for the options; a bad file is a usage error naming its option and the file. */
+function enricherFor(s: EnrichSettings): Enricher {
+  try {
+    return openEnricher(s);
+  } catch (err) {
+    if (!(err instanceof EnrichInputError)) throw err;
+    throw new UsageError(`${err.file === s.asnDb ? '--asn-db' : '--ranges'} ${err.message}`);
+  }
 }
 
 /** --max-flows: a whole number of flows, at least 1 (at most 2^26: the flow table's arrays are sized by it). */
@@ -175,6 +206,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--out: ${(err as Error).message}`);
     }
   }
+  const enricher = enricherFor(opts.enrich);
+  const top = new TopNetworks();
   const lost = new LostResults();
   // loaded only when asked for: protobufjs adds ~35 ms to startup. An existing file is checked
   // (and an unusable path refused, exit 2) at start.
@@ -202,17 +235,22 @@ export async function run(argv: string[]): Promise<number> {
         const path = lost.attempt(rec, 'flow', 'pcap not written', join(out, name), () => writeFileAtomic(out, name, bytes));
         if (path !== undefined) { rec.pcap = path; pcapsWritten++; }
       }
-      recordSink?.append(rec);
       if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
-      if (opts.ladder) return;
-      if (opts.format === 'ndjson') {
-        ndjsonBuf += recordToJson(rec) + '\n';
-        if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
-      } else if (opts.flow === null || rec.client === opts.flow || rec.server === opts.flow) {
-        records.push(rec);
-      }
+      enricher.submit(rec, emit);
     },
   });
+  /** The rest of a record's way, once client_info is complete. */
+  const emit = (rec: FlowRecord): void => {
+    recordSink?.append(rec);
+    if (rec.slow) top.add(rec);
+    if (opts.ladder) return;
+    if (opts.format === 'ndjson') {
+      ndjsonBuf += recordToJson(rec) + '\n';
+      if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+    } else if (opts.flow === null || rec.client === opts.flow || rec.server === opts.flow) {
+      records.push(rec);
+    }
+  };
   const pkt = new DecodedPacket();
   const reads: (ReadResult & { file: string })[] = [];
   const progress = opts.progress && process.stderr.isTTY ? makeProgress() : undefined;
@@ -231,13 +269,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (progress) process.stderr.write('\r\x1b[K');
   analyzer.finish();
+  await enricher.drain();
+  enricher.close();
   recordSink?.close();
   const fatal = reads.filter((r) => r.warnings.some((w) => !/truncated last record|gzip stream ends early/.test(w)));
   if (analyzer.stats.packets === 0 && fatal.length > 0) {
     for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
     return EXIT_BAD_INPUT;
   }
-  const summary = buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten, lost);
+  const summary = { ...buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten, lost), ...enrichSummary(enricher, top, opts.enrich.topNetworks) };
   if (opts.ladder) {
     if (ladders.length === 0) problems.push(`--flow ${opts.flow}: no TLS handshake with that endpoint in the capture`);
     for (const l of ladders) writeOut(renderLadder(l.rec, l.kept) + '\n');
@@ -247,7 +287,8 @@ export async function run(argv: string[]): Promise<number> {
   } else if (opts.format === 'json') {
     writeOut(JSON.stringify({ flows: records, summary }, null, 2) + '\n');
   } else {
-    writeOut(renderTable(records, opts.slowMs, opts.all, { pcap: opts.out !== null, event: matcher !== null }));
+    const network = opts.enrich.ranges.length > 0 || opts.enrich.asnDb !== null || opts.enrich.rdns;
+    writeOut(renderTable(records, opts.slowMs, opts.all, { pcap: opts.out !== null, event: matcher !== null, network }));
     writeOut(summaryText(summary, lost) + '\n');
   }
   for (const p of ev?.firstProblems ?? []) process.stderr.write(`slowshake: warning: ${p}\n`);
@@ -309,7 +350,31 @@ function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], rec
   };
 }
 
-function summaryText(s: ReturnType<typeof buildSummary>, lost: LostResults): string {
+function enrichSummary(e: Enricher, top: TopNetworks, n: number) {
+  return {
+    ranges: e.ranges?.files.map((f) => ({ ...f })),
+    asn_db: e.asn ? { file: e.asn.file, database_type: e.asn.databaseType } : undefined,
+    enrich: enrichCounters(e),
+    top_slow_networks: top.top(n),
+    top_slow_networks_unattributed: top.unattributed,
+  };
+}
+
+function enrichText(s: ReturnType<typeof enrichSummary>): string {
+  let out = '';
+  const c = s.enrich;
+  if (c.rdns_lookups !== undefined) {
+    out += `\nReverse DNS: ${c.rdns_lookups} queries, ${c.rdns_cache_hits} cache hits, ${c.rdns_answered} answered, ${c.rdns_not_found} no name, ` +
+      `${c.rdns_timeouts} timeouts, ${c.rdns_failures} failures, ${c.rdns_rate_limited} waited for the rate limit, ${c.rdns_waited_for_slot} for a slot, ` +
+      `${c.rdns_dropped} dropped (queue full); records emitted without waiting for it: ${c.rdns_wait_expired} (wait expired), ${c.rdns_wait_overflow} (too many waiting)`;
+  }
+  if (c.asn_errors) out += `\nASN database: ${c.asn_errors} records could not be decoded (asn null)`;
+  const t = renderTopNetworks(s.top_slow_networks, { unattributed: s.top_slow_networks_unattributed });
+  if (t) out += `\n${t}`;
+  return out;
+}
+
+function summaryText(s: ReturnType<typeof buildSummary> & ReturnType<typeof enrichSummary>, lost: LostResults): string {
   const parts = [`${s.packets} packets`, `${s.tls_flows} TLS flows`];
   if (s.slow_flows !== undefined) parts.push(`${s.slow_flows} slow`);
   parts.push(`${s.non_tls_flows} other TCP flows`, `${s.malformed_packets} malformed packets`);
@@ -328,5 +393,5 @@ function summaryText(s: ReturnType<typeof buildSummary>, lost: LostResults): str
   if (s.pcaps_written) out += `\nPer-flow pcaps written: ${s.pcaps_written}`;
   if (s.events) out += `\nEvents: ${s.events.events} parsed, ${s.events.matched} matched, ${s.events.unmatched} with no flow, ${s.events.duplicates} duplicates, ${s.events.not_events} entries not events, ${s.events.malformed_lines} malformed lines`;
   for (const l of lost.summary()) out += `\n${l}`;
-  return out;
+  return out + enrichText(s);
 }

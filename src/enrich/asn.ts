@@ -15,6 +15,8 @@ import { readFileSync } from 'node:fs';
 import { Reader, type Response } from 'mmdb-lib';
 import { describeReadError, EnrichInputError } from './errors.js';
 
+const METADATA_MARKER = Buffer.from([0xab, 0xcd, 0xef, ...Buffer.from('MaxMind.com')]);
+
 export interface AsnInfo { asn: number | null; as_org: string | null }
 
 interface AsnRecord { autonomous_system_number?: unknown; autonomous_system_organization?: unknown }
@@ -39,6 +41,10 @@ export class AsnDb {
       buf = readFileSync(file);
     } catch (err) {
       throw new EnrichInputError(file, describeReadError(err as NodeJS.ErrnoException));
+    }
+    // the metadata section starts with this marker, within the file's last 128 KiB (MaxMind DB spec, "Database Metadata")
+    if (buf.lastIndexOf(METADATA_MARKER) < 0 || buf.lastIndexOf(METADATA_MARKER) < buf.length - 128 * 1024) {
+      throw new EnrichInputError(file, 'not a MaxMind DB (.mmdb) file (no metadata marker "\\xAB\\xCD\\xEFMaxMind.com" in its last 128 KiB)');
     }
     let reader: Reader<Response>;
     try {

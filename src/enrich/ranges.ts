@@ -55,7 +55,8 @@ function fail(file: string, why: string): never {
 
 function prefixOf(file: string, where: string, v: unknown, family: 4 | 6): Prefix {
   const p = typeof v === 'string' ? parsePrefix(v) : null;
-  if (p === null || p.family !== family) fail(file, `${where}: ${JSON.stringify(v) ?? 'nothing'} is not an IPv${family} CIDR prefix`);
+  const kind = where.includes('_prefix') ? 'AWS ip-ranges.json' : 'Google range file';
+  if (p === null || p.family !== family) fail(file, `${kind} entry ${where}: ${JSON.stringify(v) ?? 'nothing'} is not an IPv${family} CIDR prefix`);
   return p;
 }
 
@@ -63,13 +64,13 @@ function parseAws(file: string, doc: Obj, out: Parsed['entries']): void {
   for (const [list, key, family] of [['prefixes', 'ip_prefix', 4], ['ipv6_prefixes', 'ipv6_prefix', 6]] as const) {
     const items = doc[list];
     if (items === undefined) continue;
-    if (!Array.isArray(items)) fail(file, `${list}: not a list`);
+    if (!Array.isArray(items)) fail(file, `AWS ip-ranges.json: ${list} is not a list`);
     for (let i = 0; i < items.length; i++) {
       const it: unknown = items[i];
       const where = `${list}[${i}]`;
-      if (!isObj(it)) fail(file, `${where}: not an object`);
+      if (!isObj(it)) fail(file, `range file entry ${where}: not an object`);
       const p = prefixOf(file, `${where}.${key}`, it[key], family);
-      if (typeof it.service !== 'string') fail(file, `${where}.service: missing`);
+      if (typeof it.service !== 'string') fail(file, `AWS ip-ranges.json entry ${where}: no service`);
       const text = it[key] as string;
       const info: RangeInfo = { provider: 'aws', service: it.service, region: optString(it, 'region'), prefix: text };
       const had = out.get(text);
@@ -84,9 +85,9 @@ function parseGoogle(file: string, items: unknown[], out: Parsed['entries']): Ra
   for (let i = 0; i < items.length; i++) {
     const it: unknown = items[i];
     const where = `prefixes[${i}]`;
-    if (!isObj(it)) fail(file, `${where}: not an object`);
+    if (!isObj(it)) fail(file, `range file entry ${where}: not an object`);
     const v4 = it.ipv4Prefix !== undefined;
-    if (v4 === (it.ipv6Prefix !== undefined)) fail(file, `${where}: needs exactly one of ipv4Prefix, ipv6Prefix`);
+    if (v4 === (it.ipv6Prefix !== undefined)) fail(file, `Google range file entry ${where}: needs exactly one of ipv4Prefix, ipv6Prefix`);
     const key = v4 ? 'ipv4Prefix' : 'ipv6Prefix';
     const p = prefixOf(file, `${where}.${key}`, it[key], v4 ? 4 : 6);
     const scope = optString(it, 'scope');

@@ -165,7 +165,7 @@ export function renderTopNetworks(rows: readonly NetworkRow[], extra: { unattrib
   if (rows.length === 0) return '';
   const name = Math.min(40, Math.max(7, ...rows.map((r) => r.network.length)));
   const lines = [`Top slow networks (slow handshakes by provider/region, else ASN, else prefix):`];
-  lines.push(`  ${'network'.padEnd(name)}  ${'slow'.padStart(5)}  verdicts                        median ms`);
+  lines.push(`  ${'network'.padEnd(name)}  ${'slow'.padStart(5)}  verdicts                                median ms`);
   for (const r of rows) {
     const verdicts = Object.entries(r.verdicts).sort((a, b) => b[1] - a[1]).map(([v, c]) => `${v} ${c}`).join(', ');
     const phases = Object.entries(r.median_ms)
@@ -175,7 +175,7 @@ export function renderTopNetworks(rows: readonly NetworkRow[], extra: { unattrib
     const total = r.median_ms.total;
     const med = `total ${total === null || total === undefined ? '-' : fmt(total)}${phases ? `: ${phases}` : ''}`;
     const shown = r.network.length > name ? `${r.network.slice(0, name - 1)}…` : r.network;
-    lines.push(`  ${shown.padEnd(name)}  ${String(r.count).padStart(5)}  ${verdicts.padEnd(30)}  ${med}${r.example_rdns ? `  (e.g. ${r.example_rdns})` : ''}`);
+    lines.push(`  ${shown.padEnd(name)}  ${String(r.count).padStart(5)}  ${verdicts.padEnd(38)}  ${med}${r.example_rdns ? `  (e.g. ${r.example_rdns})` : ''}`);
   }
   if (extra.unattributed) lines.push(`  (${extra.unattributed} slow handshakes without client_info not grouped)`);
   return lines.join('\n');

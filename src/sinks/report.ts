@@ -4,6 +4,7 @@
  */
 import type { FlowRecord } from '../handshake/record.js';
 import { PHASES } from '../handshake/phases.js';
+import { groupOf } from '../enrich/top-networks.js';
 
 const SHORT: Record<string, string> = {
   syn_ack_delay: 'synack', tcp_rtt: 'tcp_rtt', client_hello_wait: 'ch_wait', client_hello_xfer: 'ch_xfer',
@@ -30,6 +31,8 @@ export const TABLE_LEGEND = `table columns (ms; "-" where a bounding packet was 
   verdict   the largest category: client, network, server, loss, or incomplete
   flags     hrr, resumed, cwnd_stall, client_cert, rtx CLIENT/SERVER retransmits, missing points
   proxy_ms  the proxy's own figure (--events)     lag_ms  proxy_ms minus the wire time from accept to done
+  network   client_info: provider region service, else AS number, else prefix; then the PTR name
+            (shown with --ranges, --asn-db or --rdns)
   pcap      per-flow capture file (--out)`;
 
 const fmtMs = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toFixed(1));
@@ -50,16 +53,26 @@ export function sortSlowestFirst(records: FlowRecord[]): FlowRecord[] {
   return records.sort((a, b) => total(b) - total(a));
 }
 
-export function renderTable(records: FlowRecord[], slowMs: number, all: boolean, extraCols: { pcap: boolean; event: boolean }): string {
+/** The table's `network` cell: the record's top-slow-networks group, then its PTR name. */
+export function networkLabel(r: FlowRecord): string {
+  const g = groupOf(r);
+  const parts = [g?.key ?? '-'];
+  if (r.client_info?.rdns) parts.push(r.client_info.rdns);
+  return parts.join(' ');
+}
+
+export function renderTable(records: FlowRecord[], slowMs: number, all: boolean, extraCols: { pcap: boolean; event: boolean; network?: boolean }): string {
   const rows = sortSlowestFirst(records.filter((r) => all || r.slow));
   const phaseCols = [...PHASES, 'loss', 'cwnd_stall'] as const;
   const header = ['client', 'server', 'sni', 'tls', 'total', ...phaseCols.map((p) => SHORT[p]!), 'verdict', 'flags'];
   if (extraCols.event) header.push('proxy_ms', 'lag_ms');
+  if (extraCols.network) header.push('network');
   if (extraCols.pcap) header.push('pcap');
   const body = rows.map((r) => {
     const row = [r.client, r.server, r.sni ?? '-', r.tls_version ?? '-', fmtMs(r.phases_ms.total),
       ...phaseCols.map((p) => fmtMs(r.phases_ms[p])), r.verdict, flagsOf(r)];
     if (extraCols.event) row.push(fmtMs(r.event_elapsed_ms ?? null), fmtMs(r.proxy_lag_ms ?? null));
+    if (extraCols.network) row.push(networkLabel(r));
     if (extraCols.pcap) row.push(r.pcap ?? '-');
     return row;
   });
