@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iptables protobuf-compiler
       libnetfilter-queue-dev libmnl-dev iproute2 ethtool openssl curl procps psmisc systemd time
-      e2fsprogs mount)
+      e2fsprogs mount dnsmasq libmaxmind-db-writer-perl)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -366,7 +366,7 @@ function enrichText(s: ReturnType<typeof enrichSummary>): string {
   if (c.rdns_lookups !== undefined) {
     out += `\nReverse DNS: ${c.rdns_lookups} queries, ${c.rdns_cache_hits} cache hits, ${c.rdns_answered} answered, ${c.rdns_not_found} no name, ` +
       `${c.rdns_timeouts} timeouts, ${c.rdns_failures} failures, ${c.rdns_rate_limited} waited for the rate limit, ${c.rdns_waited_for_slot} for a slot, ` +
-      `${c.rdns_dropped} dropped (queue full); records emitted without waiting for it: ${c.rdns_wait_expired} (wait expired), ${c.rdns_wait_overflow} (too many waiting)`;
+      `${c.rdns_dropped} dropped (queue full); records emitted without waiting for it: ${c.rdns_wait_expired} (wait expired), ${c.rdns_wait_overflow} (too many waiting), ${c.rdns_wait_closed} (stopped)`;
   }
   if (c.asn_errors) out += `\nASN database: ${c.asn_errors} records could not be decoded (asn null)`;
   const t = renderTopNetworks(s.top_slow_networks, { unattributed: s.top_slow_networks_unattributed });

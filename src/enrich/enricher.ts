@@ -44,6 +44,8 @@ export interface EnricherStats {
   rdns_wait_expired: number;
   /** Records emitted early (without waiting for rdns) because maxPending records were waiting. */
   rdns_wait_overflow: number;
+  /** Records emitted without rdns by close() (a stop). */
+  rdns_wait_closed: number;
   /** Records waiting now. */
   pending: number;
 }
@@ -63,7 +65,7 @@ export class Enricher {
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Infinity;
   #drains: (() => void)[] = [];
-  readonly #stats = { records: 0, range_matches: 0, asn_matches: 0, rdns_wait_expired: 0, rdns_wait_overflow: 0 };
+  readonly #stats = { records: 0, range_matches: 0, asn_matches: 0, rdns_wait_expired: 0, rdns_wait_overflow: 0, rdns_wait_closed: 0 };
   readonly #onTimer = (): void => { this.#timer = null; this.#timerAt = Infinity; this.pump(); };
 
   constructor(opts: EnricherOptions = {}) {
@@ -133,7 +135,7 @@ export class Enricher {
     } else {
       this.#queue.push({ rec, lookup, emit, deadline: performance.now() + this.#waitMs });
     }
-    if (this.#queue.length - this.#head > this.#maxPending) this.#emitHead(true);
+    if (this.#queue.length - this.#head > this.#maxPending) this.#emitHead('overflow');
     this.pump();
   }
 
@@ -143,7 +145,7 @@ export class Enricher {
     while (this.#head < this.#queue.length) {
       const w = this.#queue[this.#head]!;
       if (w.lookup.outcome === 'pending' && w.deadline > now) break;
-      this.#emitHead(false);
+      this.#emitHead('deadline');
     }
     if (this.#head === this.#queue.length) {
       this.#queue = [];
@@ -174,19 +176,22 @@ export class Enricher {
 
   /** Emits the waiting records now (rdns null, noted) and cancels the resolver's lookups. */
   close(): void {
-    while (this.#head < this.#queue.length) this.#emitHead(false);
+    while (this.#head < this.#queue.length) this.#emitHead('closed');
     this.#rdns?.close();
     this.pump();
   }
 
-  #emitHead(overflow: boolean): void {
+  #emitHead(why: 'deadline' | 'overflow' | 'closed'): void {
     const w = this.#queue[this.#head]!;
     this.#queue[this.#head++] = undefined as unknown as Waiting;
     if (w.lookup !== DONE) {
       if (w.lookup.outcome === 'pending') {
-        if (overflow) {
+        if (why === 'overflow') {
           this.#stats.rdns_wait_overflow++;
           w.rec.notes.push(`rdns: not waited for: ${this.#maxPending} records were already waiting for reverse DNS`);
+        } else if (why === 'closed') {
+          this.#stats.rdns_wait_closed++;
+          w.rec.notes.push('rdns: not waited for: enrichment stopped');
         } else {
           this.#stats.rdns_wait_expired++;
           w.rec.notes.push(`rdns: no answer within ${this.#waitMs} ms; record emitted without it`);

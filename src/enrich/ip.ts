@@ -85,3 +85,11 @@ export function prefixText(a: Uint8Array, len: number): string {
   const w = maskWords(family, bytesToWords(a), len);
   return `${formatIp(wordsToBytes(family, w))}/${len}`;
 }
+
+/** The PTR query name of an address: RFC 1035 §3.5 in-addr.arpa, RFC 3596 §2.5 ip6.arpa nibbles. */
+export function reverseName(a: Uint8Array): string {
+  if (a.length === 4) return `${a[3]}.${a[2]}.${a[1]}.${a[0]}.in-addr.arpa`;
+  let out = '';
+  for (let i = 15; i >= 0; i--) out += `${(a[i]! & 15).toString(16)}.${(a[i]! >> 4).toString(16)}.`;
+  return `${out}ip6.arpa`;
+}
