@@ -14,6 +14,8 @@ import { recordToJson } from '../handshake/record-json.js';
 import { CaptureFileError } from '../sources/capture-error.js';
 import { readRecordStream } from '../sinks/protobuf-records.js';
 import { renderTable, verdictTotals } from '../sinks/report.js';
+import { renderTopNetworks, TopNetworks } from '../enrich/top-networks.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { milliseconds, outputFormat } from './options.js';
 import { writeStdout } from './stdout.js';
 import { EXIT_BAD_INPUT, EXIT_OK, UsageError } from './errors.js';
@@ -67,6 +69,9 @@ export async function run(argv: string[]): Promise<number> {
   const problems: string[] = [];
   let ndjsonBuf = '';
   let count = 0;
+  // "Top slow networks" from the records' client_info (records written before it existed have none)
+  const top = new TopNetworks();
+  let attributed = false;
   for (const file of opts.files) {
     const stats = { bytes: 0, records: 0 };
     let error: string | null = null;
@@ -75,6 +80,11 @@ export async function run(argv: string[]): Promise<number> {
         count++;
         // Without a lastTs the "observed" rule of analyze cannot be re-applied: no total keeps the flag.
         if (opts.slowMs !== null && rec.phases_ms.total !== null) rec.slow = rec.phases_ms.total >= opts.slowMs;
+        if (rec.client_info !== undefined) {
+          if (rec.slow) top.add(rec);
+          const ci = rec.client_info;
+          if (ci.provider !== null || ci.asn !== null || ci.rdns !== null) attributed = true;
+        }
         if (opts.format === 'ndjson') {
           ndjsonBuf += recordToJson(rec) + '\n';
           if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
@@ -93,15 +103,17 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
     return EXIT_BAD_INPUT;
   }
-  const summary = `Records: ${count} read from ${files.length} file${files.length === 1 ? '' : 's'}`;
+  const rows = top.top(DEFAULTS.enrich.topNetworks);
+  const topText = renderTopNetworks(rows);
+  const summary = `Records: ${count} read from ${files.length} file${files.length === 1 ? '' : 's'}${topText ? `\n${topText}` : ''}`;
   if (opts.format === 'ndjson') {
     if (ndjsonBuf) writeOut(ndjsonBuf);
     process.stderr.write(summary + '\n');
   } else if (opts.format === 'json') {
-    const s = { files, records: count, slow_flows: records.filter((r) => r.slow).length, verdicts: verdictTotals(records) };
+    const s = { files, records: count, slow_flows: records.filter((r) => r.slow).length, verdicts: verdictTotals(records), top_slow_networks: rows };
     writeOut(JSON.stringify({ flows: records, summary: s }, null, 2) + '\n');
   } else {
-    const cols = { pcap: records.some((r) => r.pcap !== undefined), event: records.some((r) => r.event !== undefined) };
+    const cols = { pcap: records.some((r) => r.pcap !== undefined), event: records.some((r) => r.event !== undefined), network: attributed };
     writeOut(renderTable(records, opts.slowMs ?? DEFAULT_SLOW_MS, opts.all, cols));
     writeOut(summary + '\n');
   }
