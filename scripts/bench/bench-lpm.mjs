@@ -2,7 +2,7 @@
 // large, table build time, and lookup cost per address and per record, against a peer (a plain
 // binary trie, one node per prefix bit, the textbook structure).
 //
-//   npm run build && node scripts/bench/bench-lpm.mjs [--v4 450000] [--v6 50000] [--lookups 2000000]
+//   npm run build && node --expose-gc scripts/bench/bench-lpm.mjs [--v4 450000] [--v6 50000] [--lookups 2000000]
 //
 // 1. Generate prefixes shaped like a BGP table (IPv4 mostly /24, then /22../16; IPv6 /32../48)
 //    with a fixed-seed generator, and write them as one AWS-format ip-ranges.json (0600, temp dir).
@@ -57,7 +57,11 @@ writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
 const time = (f) => { const t = process.hrtime.bigint(); const r = f(); return [Number(process.hrtime.bigint() - t) / 1e6, r]; };
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+globalThis.gc?.();
+const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
 const [loadMs, ranges] = time(() => RangeSet.load([file]));
+globalThis.gc?.();
+const heapRanges = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heap0;
 const parsed = [...prefixes4.keys(), ...prefixes6].map((p) => parsePrefix(p));
 const [buildMs, table] = time(() => { const b = new PrefixTableBuilder(); parsed.forEach((p, i) => b.add(p, i)); return b.build(); });
 
@@ -119,4 +123,5 @@ console.log(`lookup IPv4 lookup4:            ${ns4.toFixed(0)} ns   peer binary 
 console.log(`lookup IPv6 lookup6:            ${ns6.toFixed(0)} ns`);
 console.log(`lookup RangeSet.lookup (bytes): ${nsBytes.toFixed(0)} ns`);
 console.log(`record Enricher.attribute (endpoint text -> client_info, ranges only): ${(nsRecord / 1000).toFixed(2)} µs`);
+console.log(`memory held by the loaded RangeSet: ${globalThis.gc ? `${mb(heapRanges)} MiB` : 'run with node --expose-gc to measure'}`);
 console.log(`rss ${mb(process.memoryUsage().rss)} MiB (includes the peer trie's preallocated 48 MiB)  (checksum ${sink % 7})`);
