@@ -17,8 +17,8 @@
 import type { ClientInfo, FlowRecord } from '../handshake/record.js';
 import { formatIp } from '../handshake/addr.js';
 import type { AsnDb } from './asn.js';
-import { endpointAddress, prefixText, unmapV4 } from './ip.js';
-import type { RangeSet } from './ranges.js';
+import { endpointAddress, endpointV4, prefixText, unmapV4, v4Text } from './ip.js';
+import type { RangeInfo, RangeSet } from './ranges.js';
 import type { RdnsLookup, RdnsResolver } from './rdns.js';
 
 
@@ -95,20 +95,23 @@ export class Enricher {
     this.#stats.records++;
     const info: ClientInfo = { rdns: null, provider: null, service: null, region: null, asn: null, as_org: null, prefix: null };
     rec.client_info = info;
-    const raw = endpointAddress(rec.client);
-    if (raw === null) return null;
-    const a = unmapV4(raw);
-    const r = this.#ranges?.lookup(a) ?? null;
-    if (r !== null) {
-      this.#stats.range_matches++;
-      info.provider = r.provider;
-      info.service = r.service;
-      info.region = r.region;
-      info.prefix = r.prefix;
+    let ip: string;
+    const v4 = endpointV4(rec.client);
+    if (v4 >= 0) {
+      const colon = rec.client.indexOf(':');
+      ip = colon < 0 ? rec.client : rec.client.slice(0, colon);
+      const r = this.#ranges?.lookup4(v4) ?? null;
+      if (r !== null) this.#fromRange(info, r);
+      else info.prefix = `${v4Text(this.#v4len === 0 ? 0 : (v4 & (0xffffffff << (32 - this.#v4len))) >>> 0)}/${this.#v4len}`;
     } else {
-      info.prefix = prefixText(a, a.length === 4 ? this.#v4len : this.#v6len);
+      const raw = endpointAddress(rec.client);
+      if (raw === null) return null;
+      const a = unmapV4(raw);
+      const r = this.#ranges?.lookup(a) ?? null;
+      if (r !== null) this.#fromRange(info, r);
+      else info.prefix = prefixText(a, a.length === 4 ? this.#v4len : this.#v6len);
+      ip = formatIp(a);
     }
-    const ip = formatIp(a);
     if (this.#asn !== null) {
       const x = this.#asn.lookup(ip);
       if (x.asn !== null || x.as_org !== null) this.#stats.asn_matches++;
@@ -120,6 +123,14 @@ export class Enricher {
     if (l.outcome === 'pending') return l;
     this.#finish(rec, l);
     return null;
+  }
+
+  #fromRange(info: ClientInfo, r: RangeInfo): void {
+    this.#stats.range_matches++;
+    info.provider = r.provider;
+    info.service = r.service;
+    info.region = r.region;
+    info.prefix = r.prefix;
   }
 
   /** Attributes `rec` and emits it when its PTR answer is in, or after rdnsWaitMs (see the header). */

@@ -93,3 +93,32 @@ export function reverseName(a: Uint8Array): string {
   for (let i = 15; i >= 0; i--) out += `${(a[i]! & 15).toString(16)}.${(a[i]! >> 4).toString(16)}.`;
   return `${out}ip6.arpa`;
 }
+
+/**
+ * The IPv4 address of an "a.b.c.d:port" endpoint as a uint32, or -1 (IPv6, or not an endpoint):
+ * the common case of `Enricher.attribute` without a regex or an allocation (the general path
+ * cost 0.9 µs per record, a few percent of analyze on handshake-dense files).
+ */
+export function endpointV4(ep: string): number {
+  let a = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ep.length; i++) {
+    const c = ep.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      a = a * 256 + part; part = 0; digits = 0; dots++;
+    } else if (c === 58 && digits > 0 && dots === 3) {
+      return a * 256 + part;
+    } else return -1;
+  }
+  return digits > 0 && dots === 3 ? a * 256 + part : -1;
+}
+
+/** Dotted text of a uint32 IPv4 address. */
+export function v4Text(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}

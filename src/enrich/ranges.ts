@@ -176,6 +176,12 @@ export class RangeSet {
     return this.#table.prefixes.v4 + this.#table.prefixes.v6;
   }
 
+  /** The most specific range holding the IPv4 address `a` (uint32), or null. */
+  lookup4(a: number): RangeInfo | null {
+    const v = this.#table.lookup4(a);
+    return v < 0 ? null : this.#infos[v]!;
+  }
+
   /** The most specific range holding address `a` (4 or 16 bytes), or null. */
   lookup(a: Uint8Array): RangeInfo | null {
     const v = this.#table.lookupBytes(a);

@@ -9,7 +9,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { PrefixTableBuilder } from '../../src/enrich/prefix-table.js';
-import { parsePrefix, type Prefix } from '../../src/enrich/ip.js';
+import { bytesToWords, endpointAddress, endpointV4, parsePrefix, v4Text, type Prefix } from '../../src/enrich/ip.js';
 
 interface P { family: 4 | 6; start: bigint; len: number }
 
@@ -93,5 +93,18 @@ describe('PrefixTable longest-prefix match', () => {
     expect(parsePrefix('2001:db8::1/32')).toBeNull();
     expect(parsePrefix('2001:db8::/129')).toBeNull();
     expect(parsePrefix('2001:db8::/32')).not.toBeNull();
+  });
+});
+
+describe('endpointV4 (the enricher\'s fast path) agrees with the general parser', () => {
+  test.prop([fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 65535 })])('on every IPv4 endpoint', (a, port) => {
+    expect(endpointV4(`${v4Text(a)}:${port}`)).toBe(a);
+  });
+  test.prop([fc.oneof(fc.string({ unit: fc.constantFrom('0', '1', '2', '5', '9', '.', ':', '[', ']', 'a') }), fc.string())])('on arbitrary text: -1 or the same address', (t) => {
+    const fast = endpointV4(t);
+    if (fast < 0) return;
+    const a = endpointAddress(t);
+    expect(a).not.toBeNull();
+    expect(bytesToWords(a!)[0]).toBe(fast);
   });
 });
