@@ -5,7 +5,8 @@
  * 1. A record's group is the most telling thing client_info knows: provider and region (and
  *    service) from the range files, else the ASN, else the prefix (/24, /48). Records without
  *    client_info are counted apart (`unattributed`), never as a network.
- * 2. Per group: count, verdict mix, and the median of total and of every phase over a bounded
+ * 2. Per group: count, verdict mix, and the median of total and of every phase (0 where a
+ *    measured handshake did not have the phase) over a bounded
  *    reservoir sample (SAMPLES per group, Algorithm R with a fixed-seed generator, so a rerun
  *    gives the same figures).
  * 3. Memory is bounded: at most `maxGroups` groups are tracked; records of groups beyond that are
@@ -101,9 +102,12 @@ export class TopNetworks {
       if (j < SAMPLES) row = j;
     }
     if (row < 0) return;
+    // A phase that did not happen in a measured handshake (no HRR: hrr_rtt null) counts as 0, so
+    // a group's median hrr_rtt is not that of its few HRR flows; without a total, nothing counts.
+    const measured = rec.phases_ms.total !== null;
     for (let i = 0; i < PHASE_KEYS.length; i++) {
       const v = rec.phases_ms[PHASE_KEYS[i]!];
-      g.sample[row * PHASE_KEYS.length + i] = v === null ? NaN : v;
+      g.sample[row * PHASE_KEYS.length + i] = v !== null ? v : measured ? 0 : NaN;
     }
   }
 

@@ -29,7 +29,7 @@ describe('slowshake config', () => {
     const c = runCli(['config', '--check', f]);
     expect(c.status).toBe(0);
     expect(c.stderr).toBe('');
-    expect(c.stdout).toBe(`${f}: OK (33 keys set, the rest default)\n`);
+    expect(c.stdout).toBe(`${f}: OK (45 keys set, the rest default)\n`);
   });
   it('--check: a small good file', () => {
     const f = file('small.toml', '[capture]\ninterface = "eth0"\n[metrics]\nlisten = "127.0.0.1:9100"\n');

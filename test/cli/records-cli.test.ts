@@ -35,7 +35,9 @@ describe('analyze --records, then records', () => {
     const r = runCli(['records', f, '--format', 'ndjson']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(expected);
-    expect(r.stderr).toBe(`Records: ${expected.trim().split('\n').length} read from 1 file\n`);
+    // then "Top slow networks" from the records' client_info (issue 10)
+    expect(r.stderr.split('\n')[0]).toBe(`Records: ${expected.trim().split('\n').length} read from 1 file`);
+    expect(r.stderr).toMatch(/\nTop slow networks .*\n.*\n {2}198\.51\.100\.0\/24 +\d+ /);
   });
   it('with journal events, a pcap per slow flow, and the json format', () => {
     const recs = runCli(['analyze', THINK, '--format', 'ndjson']).stdout.trim().split('\n')

@@ -88,11 +88,12 @@ describe('TopNetworks', () => {
       ['100.64.7.0/24', 'prefix', 1, { server: 1 }],
     ]);
     expect(rows[0]!.median_ms.total).toBe(450);
-    expect(rows[0]!.median_ms.client_think).toBe(399); // the network record has no client_think
+    expect(rows[0]!.median_ms.client_think).toBe(349); // 299, 399, 499 and the network record's 0
+    expect(rows[0]!.median_ms.tcp_rtt).toBe(0);
     expect(rows[1]!.median_ms.tcp_rtt).toBe(254);
     expect(t.unattributed).toBe(1);
     const text = renderTopNetworks(rows, { unattributed: t.unattributed });
-    expect(text.split('\n')[2]).toMatch(/^ {2}aws us-east-1 EC2\s+4 {2}client 3, network 1\s+total 450: tcp_rtt 899, client_think 399$/);
+    expect(text.split('\n')[2]).toMatch(/^ {2}aws us-east-1 EC2\s+4 {2}client 3, network 1\s+total 450: client_think 349$/);
     expect(text).toMatch(/\(1 slow handshakes without client_info not grouped\)$/);
   });
 
