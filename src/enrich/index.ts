@@ -30,8 +30,10 @@
  * //    On a fast stop: `enricher.close()` emits the waiting records at once and cancels lookups.
  *
  * // 4. Summaries: a TopNetworks fed with the slow records; `renderTopNetworks(top.top(n))`
- * //    gives the text section, `top.top(n)` the rows for JSON. Bounded: 4096 groups tracked,
- * //    the rest counted in `other`. Metric labels: `row.network` of the top N rows, else "other".
+ * //    gives the text section, `top.top(n)` the rows for JSON. Bounded: 1024 groups tracked
+ * //    (≈4 MiB at most), the smallest evicted into `other` Space-Saving style so a heavy late
+ * //    network still gets in; `row.error` > 0 says its count may be short by that much.
+ * //    Metric labels: `row.network` of the top N rows, else "other" (never an address).
  *
  * // 5. Counters: `enrichCounters(enricher)` — records, range/ASN matches, rdns lookups, cache
  * //    hits, answered, not found, timeouts, failures, rate-limited, waited for a slot, dropped

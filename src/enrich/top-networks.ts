@@ -9,14 +9,21 @@
  *    measured handshake did not have the phase) over a bounded
  *    reservoir sample (SAMPLES per group, Algorithm R with a fixed-seed generator, so a rerun
  *    gives the same figures).
- * 3. Memory is bounded: at most `maxGroups` groups are tracked; records of groups beyond that are
- *    added to `other` (counted in `overflow`). `top(n)` returns the n largest groups, the remainder summed as `other`.
+ * 3. Memory is bounded (hostile traffic from many networks): at most `maxGroups` groups are
+ *    tracked, each with a fixed-size sample (1024 × 32 samples × 15 phases × 8 bytes ≈ 4 MiB at
+ *    most). A new network when the table is full takes the slot of the group with the smallest
+ *    count + error, Space-Saving style (Metwally et al. 2005): the evicted group's records move
+ *    to `other` (so every slow handshake stays counted exactly once) and the newcomer starts with
+ *    that count as its `error`, so a late but heavy network still climbs into the table instead
+ *    of being evicted again at once. A row's `count` is exact since the group was tracked; with
+ *    `error` > 0 the network may have had up to `error` more records, counted in `other`.
+ *    `top(n)` returns the n largest groups, the remainder summed as `other`.
  */
 import type { FlowRecord } from '../handshake/record.js';
 import { PHASES } from '../handshake/phases.js';
 import type { Verdict } from '../handshake/verdict.js';
 
-const SAMPLES = 64;
+const SAMPLES = 32;
 const PHASE_KEYS = [...PHASES, 'loss', 'total'] as const;
 type PhaseKey = (typeof PHASE_KEYS)[number];
 const VERDICTS: readonly Verdict[] = ['client', 'network', 'server', 'loss', 'incomplete'];
@@ -24,7 +31,7 @@ const VERDICTS: readonly Verdict[] = ['client', 'network', 'server', 'loss', 'in
 export type GroupKind = 'provider' | 'asn' | 'prefix';
 
 export interface NetworkRow {
-  /** "aws us-east-1 EC2", "AS64500 Example Networks", "198.51.100.0/24", or "other (N networks)". */
+  /** "aws us-east-1 EC2", "AS64500 Example Networks", "198.51.100.0/24", or "other (N more networks[, M evicted])". */
   network: string;
   kind: GroupKind | 'other';
   count: number;
@@ -33,10 +40,13 @@ export interface NetworkRow {
   median_ms: Partial<Record<PhaseKey, number | null>>;
   /** One PTR name seen in the group (an example for the reader), or null. */
   example_rdns: string | null;
+  /** Records of this network possibly counted in `other` before it was tracked (0: count is exact). */
+  error: number;
 }
 
 class Group {
   count = 0;
+  error = 0;
   readonly verdicts = new Map<Verdict, number>();
   /** Sampled phase values, row-major SAMPLES × PHASE_KEYS (NaN = null). */
   readonly sample = new Float64Array(SAMPLES * PHASE_KEYS.length);
@@ -60,11 +70,11 @@ export class TopNetworks {
   readonly #maxGroups: number;
   /** Records added without client_info (not counted as any network). */
   unattributed = 0;
-  /** Records counted in `other` because maxGroups groups were already tracked. */
-  overflow = 0;
+  /** Groups evicted into `other` to make room for a new network (Space-Saving). */
+  evictions = 0;
   #rng = 0x9e3779b9;
 
-  constructor(maxGroups = 4096) {
+  constructor(maxGroups = 1024) {
     this.#maxGroups = maxGroups;
   }
 
@@ -74,13 +84,16 @@ export class TopNetworks {
     if (g0 === null) { this.unattributed++; return; }
     let g = this.#groups.get(g0.key);
     if (g === undefined) {
+      g = new Group(g0.key, g0.kind);
       if (this.#groups.size >= this.#maxGroups) {
-        this.overflow++;
-        g = this.#other;
-      } else {
-        g = new Group(g0.key, g0.kind);
-        this.#groups.set(g0.key, g);
+        let min: Group | null = null;
+        for (const x of this.#groups.values()) if (min === null || x.count + x.error < min.count + min.error) min = x;
+        mergeInto(this.#other, min!);
+        this.#groups.delete(min!.key);
+        this.evictions++;
+        g.error = min!.count + min!.error;
       }
+      this.#groups.set(g0.key, g);
     }
     this.#addTo(g, rec);
   }
@@ -119,8 +132,8 @@ export class TopNetworks {
     if (rest.length > 0 || this.#other.count > 0) {
       const o = new Group('other', 'other');
       for (const g of [...rest, this.#other]) mergeInto(o, g);
-      const lost = this.overflow > 0 ? `${rest.length}+ networks` : `${rest.length} networks`;
-      rows.push(toRow(o, `other (${lost})`));
+      const more = `${rest.length} more network${rest.length === 1 ? '' : 's'}`;
+      rows.push(toRow(o, `other (${more}${this.evictions > 0 ? `, ${this.evictions} evicted` : ''})`));
     }
     return rows;
   }
@@ -157,7 +170,7 @@ function toRow(g: Group, name: string): NetworkRow {
     }
     med[PHASE_KEYS[i]!] = median(xs);
   }
-  return { network: name, kind: g.kind, count: g.count, verdicts, median_ms: med, example_rdns: g.rdns };
+  return { network: name, kind: g.kind, count: g.count, verdicts, median_ms: med, example_rdns: g.rdns, error: g.error };
 }
 
 /**
@@ -179,8 +192,9 @@ export function renderTopNetworks(rows: readonly NetworkRow[], extra: { unattrib
     const total = r.median_ms.total;
     const med = `total ${total === null || total === undefined ? '-' : fmt(total)}${phases ? `: ${phases}` : ''}`;
     const shown = r.network.length > name ? `${r.network.slice(0, name - 1)}…` : r.network;
-    lines.push(`  ${shown.padEnd(name)}  ${String(r.count).padStart(5)}  ${verdicts.padEnd(38)}  ${med}${r.example_rdns ? `  (e.g. ${r.example_rdns})` : ''}`);
+    lines.push(`  ${shown.padEnd(name)}  ${`${r.count}${r.error > 0 ? '+' : ''}`.padStart(5)}  ${verdicts.padEnd(38)}  ${med}${r.example_rdns ? `  (e.g. ${r.example_rdns})` : ''}`);
   }
+  if (rows.some((r) => r.error > 0)) lines.push('  (+: the network may have more slow handshakes, counted in other while it was not among the tracked networks)');
   if (extra.unattributed) lines.push(`  (${extra.unattributed} slow handshakes without client_info not grouped)`);
   return lines.join('\n');
 }

@@ -97,13 +97,27 @@ describe('TopNetworks', () => {
     expect(text).toMatch(/\(1 slow handshakes without client_info not grouped\)$/);
   });
 
-  it('top(n) sums the rest as other; beyond maxGroups new networks go to other (counted)', () => {
+  it('top(n) sums the rest as other; beyond maxGroups the smallest group moves to other and a heavy newcomer still climbs in', () => {
     const t = new TopNetworks(3);
-    for (let i = 0; i < 6; i++) for (let k = 0; k <= i; k++) t.add(slow({ prefix: `10.0.${i}.0/24` }, 'network', 300, 'tcp_rtt'));
+    const add = (net: string, n: number): void => { for (let k = 0; k < n; k++) t.add(slow({ prefix: net }, 'network', 300, 'tcp_rtt')); };
+    add('10.0.1.0/24', 30);
+    add('10.0.2.0/24', 25);
+    add('10.0.3.0/24', 1);
+    expect(t.top(2).map((x) => [x.network, x.count, x.error])).toEqual([['10.0.1.0/24', 30, 0], ['10.0.2.0/24', 25, 0], ['other (1 more network)', 1, 0]]);
+    // a stream of one-off networks churns only the smallest slot
+    for (let i = 0; i < 20; i++) add(`10.9.${i}.0/24`, 1);
+    add('10.0.7.0/24', 40); // heavy, but arrives late: it takes the churned slot (error 1 + 20) and keeps it
     expect(t.groups).toBe(3);
-    expect(t.overflow).toBe(4 + 5 + 6);
-    const rows = t.top(2);
-    expect(rows.map((x) => [x.network, x.count])).toEqual([['10.0.2.0/24', 3], ['10.0.1.0/24', 2], ['other (1+ networks)', 1 + 15]]);
+    expect(t.evictions).toBe(21);
+    const rows = t.top(3);
+    expect(rows.map((x) => [x.network, x.count, x.error])).toEqual([
+      ['10.0.7.0/24', 40, 21], ['10.0.1.0/24', 30, 0], ['10.0.2.0/24', 25, 0], ['other (0 more networks, 21 evicted)', 21, 0],
+    ]);
+    // every slow handshake is counted exactly once
+    expect(rows.reduce((n, x) => n + x.count, 0)).toBe(30 + 25 + 1 + 20 + 40);
+    const text = renderTopNetworks(rows);
+    expect(text).toMatch(/\n {2}10\.0\.7\.0\/24 +\d+\+ /);
+    expect(text).toMatch(/\(\+: the network may have more slow handshakes/);
   });
 
   it('the sample per group is bounded while counts stay exact', () => {
