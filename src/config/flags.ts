@@ -23,6 +23,7 @@ const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'se
   'buffer-size': { key: 'capture.buffer_size', env: 'SLOWSHAKE_BUFFER_SIZE' },
   'ring-size': { key: 'capture.ring_size', env: 'SLOWSHAKE_RING_SIZE' },
   'no-promisc': { key: 'capture.promisc', as: 'off' },
+  'kernel-filter': { key: 'kernel_filter.mode', env: 'SLOWSHAKE_KERNEL_FILTER' },
   user: { key: 'capture.user', env: 'SLOWSHAKE_USER' },
   unit: { key: 'journal.units', env: 'SLOWSHAKE_UNIT' },
   identifier: { key: 'journal.identifiers', env: 'SLOWSHAKE_IDENTIFIER' },
@@ -41,6 +42,7 @@ const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'se
   'pcap-format': { key: 'output.pcap_format', env: 'SLOWSHAKE_PCAP_FORMAT' },
   'max-writes-per-sec': { key: 'output.max_writes_per_sec', env: 'SLOWSHAKE_MAX_WRITES_PER_SEC', as: 'int' },
   'metrics-listen': { key: 'metrics.listen', env: 'SLOWSHAKE_METRICS_LISTEN' },
+  'state-dir': { key: 'state.directory', env: 'SLOWSHAKE_STATE_DIR' },
 };
 
 const MULTIPLE = new Set(['unit', 'identifier', 'event-field']);

@@ -126,28 +126,30 @@ export class Correlator {
   readonly #an = new AnomalyCounters();
   readonly #dir: OutputDir;
 
-  constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {
+  constructor(readonly reader: RingReader, public opts: CorrelatorOptions) {
     this.#dir = typeof opts.outDir === 'string' ? new OutputDir(opts.outDir) : opts.outDir;
     this.lost = opts.lost ?? new LostResults();
   }
 
-  onEvent(ev: SlowEvent, nowMs: number): void {
+  /** Queues an event; false when it needs no further work (a duplicate, or the queue was full and it already ended as a record). */
+  onEvent(ev: SlowEvent, nowMs: number): boolean {
     this.stats.events++;
     const key = `${ev.client}|${ev.serverPort ?? ''}`;
     const seen = this.#recent.get(key);
     if (seen !== undefined && Math.abs(seen - ev.endUs) < DUP_WINDOW_US) {
       this.stats.duplicates++;
-      return;
+      return false;
     }
     this.#recent.set(key, ev.endUs); // also for dropped events (recorded below): their repeats are duplicates
     if (this.#queue.length >= this.opts.maxQueue) {
       this.stats.droppedQueueFull++;
       this.#queueFull(ev);
-      return;
+      return false;
     }
     const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
     this.#queue.push({ ev, flow: null, dueMs, key });
     this.stats.queued = this.#queue.length;
+    return true;
   }
 
   /** Evidence for a slow handshake the live analyzer measured, after the hold (3b). */

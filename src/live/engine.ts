@@ -187,8 +187,15 @@ export class LiveEngine {
   }
 
   /** A journal event: resolved after its hold against the analyzer's records (or the ring). */
-  onEvent(ev: SlowEvent, nowMs: number): void {
-    this.correlator.onEvent(ev, nowMs);
+  onEvent(ev: SlowEvent, nowMs: number): boolean {
+    return this.correlator.onEvent(ev, nowMs);
+  }
+
+  /** A reload's live keys: thresholds, holds, the write budget, the file format. */
+  reconfigure(c: Pick<EngineOptions, 'slowMs' | 'holdMs' | 'marginMs' | 'maxWritesPerSec' | 'pcapFormat' | 'proxyClock'>): void {
+    Object.assign(this.opts, c);
+    this.correlator.opts = { ...this.correlator.opts, ...c };
+    this.analyzer.opts.slowMs = c.slowMs;
   }
 
   /**
