@@ -71,6 +71,9 @@ also a config key (slowshake config --print-defaults); flags win over the file.
 signals: SIGHUP reloads --config (live keys apply now; the others are named as needing a restart),
 SIGTERM/SIGINT flush pending evidence and stop (within 5 s).`;
 
+/** Network labels are rebalanced every this many 100 ms samples (a minute; SLOWSHAKE_REBALANCE_MS for tests). */
+const REBALANCE_SAMPLES = Math.max(10, Math.round(Number(process.env.SLOWSHAKE_REBALANCE_MS ?? 60_000) / 100));
+
 interface WatchArgs {
   config: Config;
   file: string | null;
@@ -349,13 +352,12 @@ export async function run(argv: string[]): Promise<number> {
       if (s === null) return;
       if (s.state === 'failed') { exitCode = 1; finish(`failed (${s.error ?? 'unknown libpcap error'})`); return; }
       if (a.durationMs !== null && now - started >= a.durationMs) { finish('duration reached'); return; }
-      if (ticks++ % 10 !== 0) return; // once a second
+      // `s` comes every 100 ms: metrics, retention and STATUS once a second, network labels once a minute.
+      if (ticks++ % 10 !== 0) return;
       publish(now);
-      if (ticks % 60 === 1) networks.rebalance(now);
-      if (ticks % 10 === 1) {
-        retention.enforce(now);
-        notifier.status(statusText());
-      }
+      retention.enforce(now);
+      notifier.status(statusText());
+      if (ticks % REBALANCE_SAMPLES === 1) networks.rebalance(now);
     }, 20);
   });
 
