@@ -18,8 +18,8 @@
  *    STOPPING on SIGTERM/SIGINT; pending evidence is flushed and the process exits within 5 s.
  */
 import { takeEarlyUsr1 } from './early-signals.js';
-import { mkdirSync, chownSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { chownSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
@@ -45,7 +45,7 @@ import { SdNotifier, watchdogIntervalMs } from '../sinks/sd-notify.js';
 import { describeError } from '../sinks/pcap-writer.js';
 import { checkOutputs, openOutputs } from './capture-outputs.js';
 import { EXIT_INTERNAL, EXIT_OK, UsageError } from './errors.js';
-import { asUser, dropPrivileges, journalReadProblem, resolveRunAs, type RunAs } from './privileges.js';
+import { asUser, dropPrivileges, journalReadProblem, modeAllows, ownerText, resolveRunAs, type RunAs } from './privileges.js';
 
 const HELP = `usage: slowshake watch -i IFACE [options]
        slowshake watch --config /etc/slowshake/slowshake.toml [options]
@@ -113,6 +113,22 @@ function prepareStateDir(dir: string, runAs: RunAs | null): void {
     if (runAs !== null && statSync(dir).uid !== runAs.uid) chownSync(dir, runAs.uid, runAs.gid);
   } catch (err) {
     throw new UsageError(`state.directory ${dir}: cannot be created or used: ${describeError(err)}`);
+  }
+  // The cursor is saved as the user watch continues as: a parent it cannot enter (a root-only
+  // 0700 directory) would lose it at every save. Refused now, in one line.
+  let problem: string | null = null;
+  if (runAs !== null) {
+    for (let p = resolve(dir), first = true; ; first = false) {
+      const st = statSync(p);
+      if (!modeAllows(st, runAs, first ? 0o3 : 0o1)) { problem = `${p}: ${ownerText(st)}`; break; }
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+    }
+  }
+  if (problem !== null) {
+    throw new UsageError(`state.directory ${dir}: user ${runAs!.name}, whom watch runs as after opening the interface, cannot write there (${problem}): ` +
+      'choose a directory it can reach (every parent searchable), or pass --user root');
   }
 }
 
