@@ -33,6 +33,7 @@ import { parseJournalEntry } from '../correlate/journal-event.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { LiveEngine } from '../live/engine.js';
+import { CursorTracker } from '../live/cursor-tracker.js';
 import { NetworkSlots } from '../live/networks.js';
 import { LiveCapture, CaptureError, type CaptureOptions } from '../sources/live-capture.js';
 import { JournalCursorStore } from '../sources/journal-cursor.js';
@@ -129,43 +130,6 @@ function prepareStateDir(dir: string, runAs: RunAs | null): void {
   if (problem !== null) {
     throw new UsageError(`state.directory ${dir}: user ${runAs!.name}, whom watch runs as after opening the interface, cannot write there (${problem}): ` +
       'choose a directory it can reach (every parent searchable), or pass --user root');
-  }
-}
-
-/**
- * Journal entries → events in order, and which cursor is safe to save: the newest entry before
- * the oldest event whose work is not done (its record not yet written), so a restart reads
- * again only what was not finished. Bounded by the event queue (one element per pending event).
- */
-class CursorTracker {
-  readonly #pending: { cursor: string; done: boolean; after: string | null }[] = [];
-  readonly #byCursor = new Map<string, { cursor: string; done: boolean; after: string | null }>();
-  safe: string | null = null;
-
-  entry(cursor: string | null): void {
-    if (cursor === null) return;
-    const last = this.#pending[this.#pending.length - 1];
-    if (last === undefined) this.safe = cursor;
-    else last.after = cursor;
-  }
-
-  event(cursor: string | null): void {
-    if (cursor === null) return;
-    const e = { cursor, done: false, after: null };
-    this.#pending.push(e);
-    this.#byCursor.set(cursor, e);
-  }
-
-  done(cursor: string | null | undefined): void {
-    if (cursor == null) return;
-    const e = this.#byCursor.get(cursor);
-    if (e === undefined) return;
-    e.done = true;
-    this.#byCursor.delete(cursor);
-    while (this.#pending.length > 0 && this.#pending[0]!.done) {
-      const f = this.#pending.shift()!;
-      this.safe = f.after ?? f.cursor;
-    }
   }
 }
 

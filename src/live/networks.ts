@@ -5,8 +5,10 @@
  * 1. A client address becomes its network: IPv4 /24 and IPv6 /48 by default
  *    ("203.0.113.0/24", "2001:db8:1::/48").
  * 2. A network with a label counts under it. Any other counts under "other" and in a bounded
- *    candidate table (space-saving: at most 8·N candidates; a new one replaces the smallest and
- *    inherits its count, so a heavy network is never lost to a stream of one-off networks).
+ *    candidate table (space-saving: at most max(256, 64·N) candidates; a new one replaces the
+ *    smallest and inherits its count as its possible error, so a network with more than
+ *    total/size slow handshakes is never lost to a stream of one-off networks, and candidates are
+ *    ranked by their guaranteed count, count − error).
  * 3. `rebalance(nowMs)` (every minute, on the status clock): free labels go to the candidates with
  *    the most slow handshakes since the last rebalance (at least `minCount`), most first; a label
  *    whose network had no slow handshake for `idleMs` (an hour) is freed, and its series end.
@@ -41,14 +43,14 @@ export function networkOf(addr: Uint8Array, ipv4Prefix: number, ipv6Prefix: numb
 export class NetworkSlots {
   /** Labelled networks → time of their last slow handshake. */
   readonly #labelled = new Map<string, number>();
-  /** Candidates → slow handshakes since the last rebalance (space-saving estimate). */
-  readonly #candidates = new Map<string, number>();
+  /** Candidates → slow handshakes since the last rebalance (space-saving count and its error). */
+  readonly #candidates = new Map<string, { n: number; err: number }>();
   readonly #maxCandidates: number;
   /** Counted under "other" so far. */
   other = 0;
 
   constructor(readonly opts: NetworkSlotsOptions) {
-    this.#maxCandidates = Math.max(8, 8 * opts.slots);
+    this.#maxCandidates = Math.max(256, 64 * opts.slots);
   }
 
   get labelled(): string[] { return [...this.#labelled.keys()]; }
@@ -62,13 +64,15 @@ export class NetworkSlots {
     }
     this.other++;
     const c = this.#candidates.get(net);
-    if (c !== undefined) this.#candidates.set(net, c + 1);
-    else if (this.#candidates.size < this.#maxCandidates) this.#candidates.set(net, 1);
+    if (c !== undefined) c.n++;
+    else if (this.#candidates.size < this.#maxCandidates) this.#candidates.set(net, { n: 1, err: 0 });
     else {
+      // A linear scan for the smallest: only for a network not seen this minute once the table
+      // is full (slow handshakes, not packets; a few hundred entries).
       let minKey = '', min = Infinity;
-      for (const [k, v] of this.#candidates) if (v < min) { min = v; minKey = k; }
+      for (const [k, v] of this.#candidates) if (v.n < min) { min = v.n; minKey = k; }
       this.#candidates.delete(minKey);
-      this.#candidates.set(net, min + 1);
+      this.#candidates.set(net, { n: min + 1, err: min });
     }
     return 'other';
   }
@@ -79,7 +83,7 @@ export class NetworkSlots {
       if (nowMs - last > idle) { this.#labelled.delete(net); this.opts.onRemoved?.(net); }
     }
     const min = this.opts.minCount ?? 2;
-    const ranked = [...this.#candidates].filter(([, n]) => n >= min).sort((a, b) => b[1] - a[1]);
+    const ranked = [...this.#candidates].map(([net, c]) => [net, c.n - c.err] as const).filter(([, n]) => n >= min).sort((a, b) => b[1] - a[1]);
     for (const [net] of ranked) {
       if (this.#labelled.size >= this.opts.slots) break;
       this.#labelled.set(net, nowMs);
