@@ -72,6 +72,9 @@ also a config key (slowshake config --print-defaults); flags win over the file.
 signals: SIGHUP reloads --config (live keys apply now; the others are named as needing a restart),
 SIGTERM/SIGINT flush pending evidence and stop (within 5 s).`;
 
+/** Evidence still queued at a stop is written for at most this long (then recorded without files): the stop takes < 5 s. */
+const STOP_WRITE_MS = 3000;
+
 /** Network labels are rebalanced every this many 100 ms samples (a minute; SLOWSHAKE_REBALANCE_MS for tests). */
 const REBALANCE_SAMPLES = Math.max(10, Math.round(Number(process.env.SLOWSHAKE_REBALANCE_MS ?? 60_000) / 100));
 
@@ -368,10 +371,11 @@ export async function run(argv: string[]): Promise<number> {
 
   // Stop: within 5 s under systemd's default TimeoutStopSec: journal first (no new events), then
   // the capture, the rest of the ring, every pending event and slow record, the cursor.
+  const stopDeadline = performance.now() + STOP_WRITE_MS;
   await follower?.stop();
   cap.stop();
   try {
-    engine.drain(Date.now());
+    engine.drain(Date.now(), stopDeadline);
   } catch (err) {
     lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
   }
@@ -387,7 +391,8 @@ export async function run(argv: string[]): Promise<number> {
     `Handshakes: ${st.analyzer.records} measured, ${st.correlator.slowQueued} slow (${st.correlator.slowWritten} with evidence written by watch, ${st.correlator.slowClaimed} with the proxy's event), ${slowLogged} records logged`,
     `Capture: ${st.capture.packets} packets (kernel filter ${kf.mode}), kernel drops ${st.capture.kernelDrops}, interface drops ${st.capture.ifDrops}, follower overruns ${st.follower.overruns}, flows evicted ${st.analyzer.flowsEvicted}`,
     `Journal: ${entries} entries, ${events} events, ${st.correlator.matched} matched to measured handshakes, ${st.correlator.notFound} not found, ${st.correlator.tooOld} older than the ring`,
-    `Evidence: ${st.correlator.written} flows written to ${outDir}, ${retention.stats.deletedFiles} files deleted by retention, ${st.correlator.droppedQueueFull + st.correlator.slowQueueFull} refused (queue full)`,
+    `Evidence: ${st.correlator.written} flows written to ${outDir}, ${retention.stats.deletedFiles} files deleted by retention, ${st.correlator.droppedQueueFull + st.correlator.slowQueueFull} refused (queue full)` +
+      `${st.correlator.abandonedAtStop ? `, ${st.correlator.abandonedAtStop} not written at stop (recorded without files)` : ''}`,
     ...lost.summary(),
   ];
   process.stderr.write(lines.join('\n') + '\n');

@@ -99,6 +99,8 @@ export interface CorrelatorStats {
   slowClaimed: number;
   /** Slow records the full queue could not take: each went on without a pcap, saying so. */
   slowQueueFull: number;
+  /** Items left when a stop's deadline passed: each ended as a record without files. */
+  abandonedAtStop: number;
 }
 
 interface Pending {
@@ -113,7 +115,7 @@ const DUP_WINDOW_US = 5_000_000;
 
 export class Correlator {
   readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0,
-    matched: 0, slowQueued: 0, slowWritten: 0, slowClaimed: 0, slowQueueFull: 0 };
+    matched: 0, slowQueued: 0, slowWritten: 0, slowClaimed: 0, slowQueueFull: 0, abandonedAtStop: 0 };
   /** Records an event took (their queued evidence is then not written a second time). */
   readonly #claimed = new WeakSet<FlowRecord>();
   readonly lost: LostResults;
@@ -169,8 +171,12 @@ export class Correlator {
     this.stats.queued = this.#queue.length;
   }
 
-  /** Resolves due events within the write budget. `flush` ignores holds (shutdown). */
-  tick(nowMs: number, flush = false): void {
+  /**
+   * Resolves due events within the write budget. `flush` ignores holds and the budget (shutdown);
+   * past `deadline` (performance.now() ms) a flush writes no more files: every item left ends
+   * as a record at once, its reason saying the pcap was not written because of the stop.
+   */
+  tick(nowMs: number, flush = false, deadline = Infinity): void {
     const sec = Math.floor(nowMs / 1000);
     if (sec !== this.#budgetSecond) { this.#budgetSecond = sec; this.#budgetUsed = 0; }
     let i = 0;
@@ -179,6 +185,7 @@ export class Correlator {
       if (!flush && p.dueMs > nowMs) { i++; continue; }
       if (!flush && this.#budgetUsed >= this.opts.maxWritesPerSec) { this.stats.rateLimitedWaits++; break; }
       this.#queue.splice(i, 1);
+      if (flush && performance.now() > deadline) { this.#abandon(p); continue; }
       if (p.ev === null) {
         if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; continue; } // written with its event
         this.#budgetUsed++;
@@ -194,6 +201,26 @@ export class Correlator {
       const cutoff = nowMs * 1000 - 60_000_000;
       for (const [k, t] of this.#recent) if (t < cutoff) this.#recent.delete(k);
     }
+  }
+
+  /** An item the stop left no time to write: its record now, without files, saying so. */
+  #abandon(p: Pending): void {
+    this.stats.abandonedAtStop++;
+    const reason = 'not written: the process stopped before this flow\'s pcap was due (its stop deadline passed with items still queued)';
+    if (p.ev === null) {
+      if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; return; }
+      const rec = structuredClone(p.flow!.rec);
+      rec.reason = reason;
+      rec.notes.push(reason);
+      this.opts.onRecord(rec);
+      return;
+    }
+    const ev = p.ev;
+    const m = this.opts.match?.(ev) ?? null;
+    const server = ev.server ?? (ev.serverPort !== null ? `?:${ev.serverPort}` : '?');
+    const rec = m !== null ? structuredClone(m.rec) : missingFlowRecord(ev.client, server, ev.sni, reason);
+    if (m !== null) { this.#claimed.add(m.rec); rec.reason = reason; rec.notes.push(reason); }
+    this.opts.onRecord(this.#withEvent(rec, ev));
   }
 
   get pending(): number {

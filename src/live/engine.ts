@@ -217,16 +217,17 @@ export class LiveEngine {
 
   /**
    * After the capture stopped: the rest of the ring through the analyzer, every open handshake
-   * ended (incomplete where it is), and every pending event and slow record resolved now.
+   * ended (incomplete where it is), and every pending event and slow record resolved now; past
+   * `deadline` (performance.now() ms) the rest end as records without files (correlator.ts).
    */
-  drain(nowMs: number): void {
+  drain(nowMs: number, deadline = Infinity): void {
     for (let i = 0; i < 1000; i++) {
       const before = this.follower.stats.records;
       this.follower.poll();
       if (this.follower.stats.records === before) break;
     }
     this.analyzer.finish();
-    this.correlator.tick(nowMs, true);
+    this.correlator.tick(nowMs, true, deadline);
   }
 
   stats(): EngineStats {
