@@ -235,7 +235,7 @@ export async function run(argv: string[]): Promise<number> {
   // The journal, resumed after the saved cursor.
   const cursorStore = new JournalCursorStore(join(cfg.state.directory, 'journal-cursor.json'));
   let follower: JournalFollower | null = null;
-  let entries = 0, events = 0, lastEntryUs = 0;
+  let entries = 0, events = 0, lagSeconds: number | null = null;
   // Event parsing follows the running config (its keys apply on reload).
   const parserOf = (c: Config) => ({ messagePattern: c.events.pattern ? new RegExp(c.events.pattern, 'i') : null, fields: c.events.fields, regex: c.events.regex ? new RegExp(c.events.regex) : null });
   let parser = parserOf(cfg);
@@ -249,7 +249,7 @@ export async function run(argv: string[]): Promise<number> {
       onEntry: (e) => {
         entries++;
         const ts = Number(e.__REALTIME_TIMESTAMP);
-        if (Number.isFinite(ts)) lastEntryUs = ts;
+        if (Number.isFinite(ts)) lagSeconds = Math.max(0, Date.now() / 1000 - ts / 1e6); // how late the entry reached us
         const r = parseJournalEntry(e, entries, parser);
         const cursor = typeof e.__CURSOR === 'string' ? e.__CURSOR : null;
         if ('event' in r) {
@@ -347,7 +347,7 @@ export async function run(argv: string[]): Promise<number> {
   function publish(now: number): void {
     const st = engine.stats();
     metrics.setCapture({ packets: st.capture.packets, bytes: st.capture.bytes, kernelDrops: st.capture.kernelDrops, ifDrops: st.capture.ifDrops, ringOverwrites: st.capture.overwrites, ringReachSeconds: st.reach.seconds });
-    metrics.setJournal({ entries, events, lagSeconds: lastEntryUs > 0 ? Math.max(0, now / 1000 - lastEntryUs / 1e6) : null });
+    metrics.setJournal({ entries, events, lagSeconds });
     metrics.setJournalMatched(st.correlator.matched);
     const byCause: Record<string, number> = {};
     for (const [cause, n] of Object.entries(lost.toObject().by_cause)) byCause[cause.split(' ')[0]!] = (byCause[cause.split(' ')[0]!] ?? 0) + n;
