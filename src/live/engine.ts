@@ -44,6 +44,8 @@ export interface EngineOptions {
   matchEvents: boolean;
   /** Every record the analyzer builds, once, right after it is built. */
   onHandshake?: (rec: FlowRecord, flow: MeasuredFlow) => void;
+  /** A flow that turned out not to be TLS (no record): its endpoints, to stop following it. */
+  onNotTls?: (flow: Omit<MeasuredFlow, 'rec'>) => void;
   /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
   onRecord: (rec: FlowRecord) => void;
   /** Where failed writes are counted (shared with the command's other sinks). */
@@ -173,6 +175,7 @@ export class LiveEngine {
     this.analyzer = new Analyzer({
       slowMs: opts.slowMs, keepPackets: false, flowFilter: null, maxFlows: opts.maxFlows,
       onRecord: (rec, t) => this.#onAnalyzed(rec, t),
+      onNotTls: opts.onNotTls !== undefined ? (t) => opts.onNotTls!({ clientAddr: t.clientAddr, clientPort: t.clientPort, serverAddr: t.serverAddr, serverPort: t.serverPort }) : undefined,
     });
     this.follower = new RingFollower(cap, this.analyzer);
     this.correlator = new Correlator(this.reader, {
