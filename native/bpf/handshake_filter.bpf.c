@@ -24,7 +24,7 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
-#define IP6_MAX_EXT 4
+#define IP6_MAX_EXT 3
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -56,6 +56,25 @@ static __always_inline int parse_ipv4(struct __sk_buff* skb, __u32 off, struct f
   return 0;
 }
 
+/* Steps over one IPv6 extension header (hop-by-hop, routing, fragment, destination options).
+ * Straight-line code called a fixed number of times, not a loop: without CAP_PERFMON the verifier
+ * also walks every speculative branch, and a loop over these branches exceeded its jump history. */
+static __always_inline int ip6_skip(struct __sk_buff* skb, __u8* next, __u32* p) {
+  const __u8 n = *next;
+  if (n == IPPROTO_TCP) return 0;
+  if (n != 0 && n != 43 && n != 44 && n != 60) return -1;
+  __u8 e[4];
+  if (bpf_skb_load_bytes(skb, *p, e, sizeof(e)) < 0) return -1;
+  if (n == 44) {
+    if (((e[2] << 8) | e[3]) & 0xfff8) return -1; /* only the first fragment carries the TCP header */
+    *p += 8;
+  } else {
+    *p += 8 + e[1] * 8;
+  }
+  *next = e[0];
+  return 0;
+}
+
 static __always_inline int parse_ipv6(struct __sk_buff* skb, __u32 off, struct flow_key* k, __u32* l4) {
   __u8 h[40];
   if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0) return -1;
@@ -65,22 +84,8 @@ static __always_inline int parse_ipv6(struct __sk_buff* skb, __u32 off, struct f
   k->ip_version = 6;
   __u8 next = h[6];
   __u32 p = off + 40;
-  for (int i = 0; i < IP6_MAX_EXT; i++) {
-    if (next == IPPROTO_TCP) break;
-    __u8 e[4];
-    if (next == 44) { /* fragment header: only the first fragment carries the TCP header */
-      if (bpf_skb_load_bytes(skb, p, e, sizeof(e)) < 0) return -1;
-      if (((e[2] << 8) | e[3]) & 0xfff8) return -1;
-      next = e[0];
-      p += 8;
-    } else if (next == 0 || next == 43 || next == 60) { /* hop-by-hop, routing, destination options */
-      if (bpf_skb_load_bytes(skb, p, e, sizeof(e)) < 0) return -1;
-      next = e[0];
-      p += 8 + e[1] * 8;
-    } else {
-      return -1;
-    }
-  }
+  /* At most IP6_MAX_EXT extension headers before TCP. */
+  if (ip6_skip(skb, &next, &p) < 0 || ip6_skip(skb, &next, &p) < 0 || ip6_skip(skb, &next, &p) < 0) return -1;
   if (next != IPPROTO_TCP) return -1;
   *l4 = p;
   return 0;
