@@ -312,6 +312,11 @@ napi_value FilterStats(napi_env env, napi_callback_info info) {
   SetNumber(env, o, "budgetEnded", static_cast<double>(c.sum.budget_ended));
   SetNumber(env, o, "markedDone", static_cast<double>(c.marked_done));
   SetNumber(env, o, "markMissing", static_cast<double>(c.mark_missing));
+  SetNumber(env, o, "markFailed", static_cast<double>(c.mark_failed));
+  napi_value merr;
+  if (c.last_mark_errno == 0) napi_get_null(env, &merr);
+  else napi_create_string_utf8(env, std::strerror(c.last_mark_errno), NAPI_AUTO_LENGTH, &merr);
+  napi_set_named_property(env, o, "markError", merr);
   SetNumber(env, o, "userFilterRejected", static_cast<double>(h->capture->user_filter_rejected()));
   return o;
 }

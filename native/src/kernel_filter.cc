@@ -150,7 +150,12 @@ bool KernelFilter::MarkDone(const flow_key& key) {
     marked_done_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
-  mark_missing_.fetch_add(1, std::memory_order_relaxed);
+  if (errno == ENOENT) {
+    mark_missing_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    mark_failed_.fetch_add(1, std::memory_order_relaxed);
+    last_mark_errno_.store(errno, std::memory_order_relaxed);
+  }
   return false;
 }
 
@@ -174,6 +179,8 @@ bool KernelFilter::ReadCounters(KernelFilterCounters* out, std::string* err) {
   }
   out->marked_done = marked_done_.load(std::memory_order_relaxed);
   out->mark_missing = mark_missing_.load(std::memory_order_relaxed);
+  out->mark_failed = mark_failed_.load(std::memory_order_relaxed);
+  out->last_mark_errno = last_mark_errno_.load(std::memory_order_relaxed);
   return true;
 }
 

@@ -39,6 +39,8 @@ struct KernelFilterCounters {
   filter_counters sum;         // summed over CPUs
   uint64_t marked_done;        // MarkDone calls that found the flow's entry
   uint64_t mark_missing;       // MarkDone calls whose flow had no entry (evicted, or never seen)
+  uint64_t mark_failed;        // MarkDone calls the kernel refused otherwise (errno in last_mark_errno)
+  int last_mark_errno;
 };
 
 class KernelFilter {
@@ -58,7 +60,8 @@ class KernelFilter {
   int flows_fd_ = -1;
   int counters_fd_ = -1;
   std::vector<filter_counters> percpu_;
-  std::atomic<uint64_t> marked_done_{0}, mark_missing_{0};
+  std::atomic<uint64_t> marked_done_{0}, mark_missing_{0}, mark_failed_{0};
+  std::atomic<int> last_mark_errno_{0};
 };
 
 // Builds the canonical key of a flow from its endpoints (addresses in network byte order, 4 or 16

@@ -85,6 +85,9 @@ export interface FilterStats {
   markedDone: number;
   /** markDone calls whose flow had no entry (evicted, or its SYN was never seen). */
   markMissing: number;
+  /** markDone calls the kernel refused for another reason; markError: the last such error. */
+  markFailed: number;
+  markError: string | null;
   /** Packets the eBPF filter passed that the user's --filter then rejected in the capture thread. */
   userFilterRejected: number;
 }
