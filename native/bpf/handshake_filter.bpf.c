@@ -145,9 +145,8 @@ int handshake_filter(struct __sk_buff* skb) {
     c->passed_fin_rst++;
     return skb->len;
   }
-  const __u64 now = bpf_ktime_get_ns();
   if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-    struct flow_state s = {now, 1, FLOW_HANDSHAKE};
+    struct flow_state s = {bpf_ktime_get_ns(), 1, FLOW_HANDSHAKE};
     bpf_map_update_elem(&flows, &k, &s, BPF_ANY);
     c->flows_started++;
     c->passed++;
@@ -170,7 +169,7 @@ int handshake_filter(struct __sk_buff* skb) {
    * lets that flow pass a packet more. */
   const __u32 n = st->packets + 1;
   st->packets = n;
-  if (n > cfg.flow_packets || now - st->syn_ns > cfg.flow_time_ns) {
+  if (n > cfg.flow_packets || bpf_ktime_get_ns() - st->syn_ns > cfg.flow_time_ns) {
     st->phase = FLOW_ENDED;
     c->budget_ended++;
     c->dropped_budget++;
