@@ -43,6 +43,7 @@ struct filter_counters {
   __u64 dropped_untracked; /* TCP without a flow entry (no SYN seen, or evicted) */
   __u64 dropped_non_tcp;   /* not TCP over IPv4/IPv6, or unparseable */
   __u64 flows_started;     /* SYNs that created or reset an entry */
+  __u64 flows_inserted;    /* of which created one (no entry for the flow): entries <= min(this, max_flows) */
   __u64 budget_ended;      /* flows whose budget ran out */
 };
 

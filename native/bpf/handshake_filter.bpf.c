@@ -147,7 +147,8 @@ int handshake_filter(struct __sk_buff* skb) {
   }
   if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
     struct flow_state s = {bpf_ktime_get_ns(), 1, FLOW_HANDSHAKE};
-    bpf_map_update_elem(&flows, &k, &s, BPF_ANY);
+    if (bpf_map_update_elem(&flows, &k, &s, BPF_NOEXIST) == 0) c->flows_inserted++;
+    else bpf_map_update_elem(&flows, &k, &s, BPF_ANY); /* a new connection on the same ports, or a SYN retransmission */
     c->flows_started++;
     c->passed++;
     return skb->len;

@@ -309,6 +309,13 @@ napi_value FilterStats(napi_env env, napi_callback_info info) {
   SetNumber(env, o, "droppedUntracked", static_cast<double>(c.sum.dropped_untracked));
   SetNumber(env, o, "droppedNonTcp", static_cast<double>(c.sum.dropped_non_tcp));
   SetNumber(env, o, "flowsStarted", static_cast<double>(c.sum.flows_started));
+  SetNumber(env, o, "flowsInserted", static_cast<double>(c.sum.flows_inserted));
+  // The LRU map's entry count is not visible cheaply (counting walks every key); entries are never
+  // deleted, so min(inserted, max_flows) bounds it, and inserted - max_flows bounds evictions below.
+  const double inserted = static_cast<double>(c.sum.flows_inserted), cap = static_cast<double>(c.max_flows);
+  SetNumber(env, o, "mapEntriesAtMost", inserted < cap ? inserted : cap);
+  SetNumber(env, o, "evictionsAtLeast", inserted > cap ? inserted - cap : 0);
+  SetNumber(env, o, "preAttachDiscarded", static_cast<double>(h->capture->pre_attach_discarded()));
   SetNumber(env, o, "budgetEnded", static_cast<double>(c.sum.budget_ended));
   SetNumber(env, o, "markedDone", static_cast<double>(c.marked_done));
   SetNumber(env, o, "markMissing", static_cast<double>(c.mark_missing));

@@ -110,7 +110,7 @@ std::unique_ptr<Capture> Capture::Open(const CaptureOptions& o, std::string* err
   bool classic = o.filter_mode == Mode::kClassic;
   if (o.filter_mode == Mode::kAuto || o.filter_mode == Mode::kEbpf) {
     std::string kerr;
-    c->kfilter_ = KernelFilter::Attach(pcap_fileno(c->pcap_), c->link_type_, o.kernel, &kerr);
+    c->kfilter_ = KernelFilter::Attach(pcap_fileno(c->pcap_), c->link_type_, o.kernel, &c->attach_ns_, &kerr);
     if (c->kfilter_) {
       c->filter_mode_ = "ebpf";
       if (!o.filter.empty()) {
@@ -198,13 +198,19 @@ void Capture::Stop() {
 
 void Capture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   Capture* c = reinterpret_cast<Capture*>(user);
+  const uint32_t nsec = c->nano_ ? static_cast<uint32_t>(h->ts.tv_usec) : static_cast<uint32_t>(h->ts.tv_usec) * 1000;
+  // Stamped before the eBPF filter was attached: queued unfiltered while it loaded (the stamp is
+  // taken in the same softirq as the filter runs, so the boundary is exact to a few microseconds).
+  if (c->attach_ns_ != 0 && static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull + nsec < c->attach_ns_) {
+    c->pre_attach_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (c->user_prog_set_ && pcap_offline_filter(&c->user_prog_, h, bytes) == 0) {
     c->user_rejected_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   const uint32_t hash = FlowHash(bytes, h->caplen, c->link_type_);
   if (hash != 0) c->ring_->Prefetch(hash);
-  const uint32_t nsec = c->nano_ ? static_cast<uint32_t>(h->ts.tv_usec) : static_cast<uint32_t>(h->ts.tv_usec) * 1000;
   c->ring_->Write(bytes, h->caplen, h->len, hash, static_cast<uint32_t>(h->ts.tv_sec), nsec,
                   static_cast<uint16_t>(c->link_type_));
 }

@@ -73,6 +73,8 @@ class Capture {
   KernelFilter* kernel_filter() { return kfilter_.get(); }
   // Packets the user's expression rejected in the capture thread (eBPF mode only).
   uint64_t user_filter_rejected() const { return user_rejected_.load(std::memory_order_relaxed); }
+  // Packets the socket queued between pcap_activate and SO_ATTACH_BPF (unfiltered), discarded.
+  uint64_t pre_attach_discarded() const { return pre_attach_.load(std::memory_order_relaxed); }
 
  private:
   Capture() = default;
@@ -90,6 +92,8 @@ class Capture {
   bool user_prog_set_ = false;
   bpf_program user_prog_ = {0, nullptr};
   std::atomic<uint64_t> user_rejected_{0};
+  uint64_t attach_ns_ = 0;  // CLOCK_REALTIME just before SO_ATTACH_BPF; earlier packets bypassed the filter
+  std::atomic<uint64_t> pre_attach_{0};
   std::shared_ptr<RingStorage> storage_;
   Ring* ring_ = nullptr;
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>  // bpf_object__open_mem, ...
 #include <errno.h>       // errno values
 #include <sys/socket.h>  // setsockopt, SO_ATTACH_BPF
+#include <time.h>        // clock_gettime
 
 #include <cstdarg>  // va_list for the libbpf log
 #include <cstdio>   // vsnprintf
@@ -78,7 +79,8 @@ void MakeFlowKey(int ip_version, const uint8_t* client, uint16_t client_port, co
   }
 }
 
-std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, const KernelFilterOptions& o, std::string* err) {
+std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, const KernelFilterOptions& o, uint64_t* attach_ns,
+                                                   std::string* err) {
   const int link = FilterLinkOf(link_type);
   if (link < 0) {
     *err = "link type " + std::to_string(link_type) + " is not one the eBPF filter parses (Ethernet, Linux cooked, raw IP)";
@@ -123,10 +125,13 @@ std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, c
     return nullptr;
   }
   const int prog_fd = bpf_program__fd(prog);
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
   if (setsockopt(sock_fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)) != 0) {
     *err = std::string("cannot attach the eBPF filter to the capture socket (SO_ATTACH_BPF): ") + std::strerror(errno);
     return nullptr;
   }
+  *attach_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
   f->flows_fd_ = bpf_map__fd(flows);
   f->counters_fd_ = bpf_map__fd(counters);
   const int ncpu = libbpf_num_possible_cpus();
@@ -135,6 +140,7 @@ std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, c
     return nullptr;
   }
   f->percpu_.resize(static_cast<size_t>(ncpu));
+  f->max_flows_ = o.max_flows;
   return f;
 }
 
@@ -175,11 +181,13 @@ bool KernelFilter::ReadCounters(KernelFilterCounters* out, std::string* err) {
     out->sum.dropped_untracked += c.dropped_untracked;
     out->sum.dropped_non_tcp += c.dropped_non_tcp;
     out->sum.flows_started += c.flows_started;
+    out->sum.flows_inserted += c.flows_inserted;
     out->sum.budget_ended += c.budget_ended;
   }
   out->marked_done = marked_done_.load(std::memory_order_relaxed);
   out->mark_missing = mark_missing_.load(std::memory_order_relaxed);
   out->mark_failed = mark_failed_.load(std::memory_order_relaxed);
+  out->max_flows = max_flows_;
   out->last_mark_errno = last_mark_errno_.load(std::memory_order_relaxed);
   return true;
 }

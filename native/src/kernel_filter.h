@@ -41,13 +41,16 @@ struct KernelFilterCounters {
   uint64_t mark_missing;       // MarkDone calls whose flow had no entry (evicted, or never seen)
   uint64_t mark_failed;        // MarkDone calls the kernel refused otherwise (errno in last_mark_errno)
   int last_mark_errno;
+  uint32_t max_flows;
 };
 
 class KernelFilter {
  public:
-  // Loads the program with `link_type`'s header layout and attaches it to `sock_fd`.
+  // Loads the program with `link_type`'s header layout and attaches it to `sock_fd`; `attach_ns`:
+  // CLOCK_REALTIME just before the attach (packets stamped earlier reached the socket unfiltered).
   // Returns null and sets `err` (one line, with the cause) on failure.
-  static std::unique_ptr<KernelFilter> Attach(int sock_fd, int link_type, const KernelFilterOptions& o, std::string* err);
+  static std::unique_ptr<KernelFilter> Attach(int sock_fd, int link_type, const KernelFilterOptions& o, uint64_t* attach_ns,
+                                              std::string* err);
   ~KernelFilter();
 
   // Marks the flow done (only FIN/RST pass from now on). false: no entry for it.
@@ -60,6 +63,7 @@ class KernelFilter {
   int flows_fd_ = -1;
   int counters_fd_ = -1;
   std::vector<filter_counters> percpu_;
+  uint32_t max_flows_ = 0;
   std::atomic<uint64_t> marked_done_{0}, mark_missing_{0}, mark_failed_{0};
   std::atomic<int> last_mark_errno_{0};
 };

@@ -79,6 +79,17 @@ export interface FilterStats {
   droppedNonTcp: number;
   /** SYNs that created (or reset) a flow entry. */
   flowsStarted: number;
+  /** SYNs that created an entry (no entry for the flow yet; the rest reset one). */
+  flowsInserted: number;
+  /**
+   * The LRU map's entry count is not readable cheaply (counting walks every key). Entries are
+   * never deleted, so min(flowsInserted, maxFlows) bounds it from above, and evictions are at
+   * least flowsInserted - maxFlows.
+   */
+  mapEntriesAtMost: number;
+  evictionsAtLeast: number;
+  /** Packets queued between opening the socket and attaching the filter (unfiltered), discarded. */
+  preAttachDiscarded: number;
   /** Flows whose budget ran out before they were marked done. */
   budgetEnded: number;
   /** markDone calls that found the flow's entry. */
