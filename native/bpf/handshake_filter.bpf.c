@@ -11,6 +11,11 @@
  * Packet data is read with bpf_skb_load_bytes (socket filters have no direct packet access);
  * offset 0 is the link header for Ethernet and the network header for cooked ("any") and raw IP
  * captures (af_packet hands SOCK_DGRAM sockets the packet from the network header).
+ *
+ * Cost (scripts/bench/bench-kernel-filter.mjs --bpf-stats, bulk TCP on a veth): ~175 ns per
+ * packet in the program; the clock is read only for SYNs and handshake-phase packets (reading it
+ * for every packet measured ~235 ns). It verifies with CAP_BPF alone (no CAP_PERFMON), which makes
+ * the verifier walk speculative branches too: keep the code straight-line (see ip6_skip).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
