@@ -67,7 +67,7 @@ const PHASE_KEYS = [...PHASES, 'loss', 'cwnd_stall', 'total'] as const;
 const RECORD_KEYS = new Set([
   'client', 'server', 'sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4', 'hrr', 'resumed', 'slow',
   'cwnd_stall', 'client_cert', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
-  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason',
+  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason', 'estimated',
 ]);
 const NULLABLE_STRINGS = ['sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4'] as const;
 
@@ -192,6 +192,9 @@ export function recordToMessage(rec: FlowRecord): Msg {
     if (fits(kind, v)) msg[k] = v;
     else extra.push(field(k, v));
   }
+  // estimated: true only (the contract); any other value is carried as JSON, never dropped.
+  if (r.estimated === true) msg.estimated = true;
+  else if (r.estimated !== undefined) extra.push(field('estimated', r.estimated));
   for (const k in r) if (!RECORD_KEYS.has(k) && r[k] !== undefined) extra.push(field(k, r[k]));
   if (extra.length > 0) msg.extra = extra;
   return msg;
@@ -227,6 +230,7 @@ export function messageToRecord(m: Msg): FlowRecord {
   if (hasOwn(m, 'capture_complete')) r.capture_complete = m.capture_complete;
   if (hasOwn(m, 'capture_drops')) r.capture_drops = int(m.capture_drops, 'capture_drops');
   if (hasOwn(m, 'reason')) r.reason = m.reason;
+  if (hasOwn(m, 'estimated') && m.estimated === true) r.estimated = true;
   for (const f of m.extra as Msg[]) setOwn(r, f.key as string, fieldValue(f, 'record'));
   return rec;
 }
