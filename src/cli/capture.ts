@@ -28,6 +28,8 @@ import { basename, join, resolve } from 'node:path';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
 import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
 import { LiveEngine } from '../live/engine.js';
+import type { MeasuredFlow } from '../correlate/correlator.js';
+import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { renderSpotTable, SpotRecords, spotTableLegend } from '../sinks/spot-table.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
@@ -42,6 +44,9 @@ const HELP = `usage: slowshake capture -i IFACE [options]
   --buffer-size SIZE       kernel packet buffer (default ${formatSize(DEFAULTS.capture.bufferSize)})               [SLOWSHAKE_BUFFER_SIZE]
   --ring-size SIZE         packet ring in memory (default ${formatSize(DEFAULTS.capture.ringSize)}; 512MiB, 1GiB …) [SLOWSHAKE_RING_SIZE]
   --no-promisc             do not put the interface into promiscuous mode
+  --handshake-only         the kernel passes only handshakes: watch's per-flow eBPF filter (each flow from its SYN
+                           until its handshake is done, then FIN/RST; classic BPF where eBPF cannot load, records
+                           then marked estimated). Default: full capture
   --duration TIME          stop after TIME (30s, 10m, 1h); default: until Ctrl-C
   --dump-ring FILE         at the end, write everything the ring holds to FILE (.pcap or .pcapng)
   --out DIR                per-flow pcaps, records and SIGUSR1 snapshots (default ./${DEFAULTS.output.directory})  [SLOWSHAKE_OUT]
@@ -138,6 +143,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true }, records: { type: 'string' },
         wide: { type: 'boolean' }, 'proxy-clock': { type: 'string' },
         user: { type: 'string' },
+        'handshake-only': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -196,6 +202,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
       bufferSize: bufText !== undefined ? parseSize('--buffer-size', bufText) : CAPTURE_DEFAULTS.bufferSize,
       ringSize: ringText !== undefined ? parseSize('--ring-size', ringText) : CAPTURE_DEFAULTS.ringSize,
       promisc: !v['no-promisc'],
+      ...(v['handshake-only'] ? { kernelFilter: { ...DEFAULTS.kernelFilter, mode: 'auto' as const } } : {}),
     },
     durationMs,
     dumpRing: dump,
@@ -280,7 +287,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
-  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
+  const kf = cap.kernelFilter;
+  const filterText = kf.mode === 'off' ? '' : `, kernel filter ${kf.mode} (handshakes only)${kf.reason ? `: ${kf.reason}` : ''}`;
+  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}${filterText}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
     `${runAs !== null ? `, as user ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}) without capabilities` : ''}\n`);
   for (const r of outputs.staleRemoved) process.stderr.write(`slowshake: removed ${r.names.length} temp file${r.names.length > 1 ? 's' : ''} left in ${r.dir} by killed processes: ${r.names.join(', ')}\n`);
   // The end table's records, bounded (an event storm must not grow memory with every record).
@@ -297,6 +306,13 @@ export async function run(argv: string[]): Promise<number> {
     slowMs: o.slowMs, holdMs: o.holdMs, marginMs: o.marginMs, out: outputs.out, pcapFormat: o.pcapFormat,
     maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, lost, filter: o.capture.filter,
     evidence: 'events', matchEvents: o.journal.enabled,
+    ...(kf.mode === 'off' ? {} : {
+      onHandshake: (rec: FlowRecord, f: MeasuredFlow) => {
+        if (kf.mode === 'classic') rec.estimated = true;
+        cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort);
+      },
+      onNotTls: (f: Omit<MeasuredFlow, 'rec'>) => cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort),
+    }),
     onRecord: (rec) => {
       // A failed append still sends the record to stdout and the table, saying it is missing from the stream.
       recordSink?.append(rec);

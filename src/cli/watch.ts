@@ -30,7 +30,6 @@ import type { Config } from '../config/schema.js';
 import { formatBytes, parseDuration } from '../config/units.js';
 import { ConfigError } from '../config/errors.js';
 import { parseJournalEntry } from '../correlate/journal-event.js';
-import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { LiveEngine } from '../live/engine.js';
 import { CursorTracker } from '../live/cursor-tracker.js';
@@ -191,9 +190,9 @@ export async function run(argv: string[]): Promise<number> {
     await server.close();
     throw err;
   }
-  const kf = (cap as unknown as { kernelFilter?: { mode: 'ebpf' | 'classic' | 'off'; reason: string | null } }).kernelFilter ?? { mode: 'off' as const, reason: 'this build has no kernel filter' };
-  const markDone = (cap as unknown as { markDone?: (v: number, ca: Uint8Array, cp: number, sa: Uint8Array, sp: number) => void }).markDone?.bind(cap) ?? null;
-  const filterStats = (cap as unknown as { filterStats?: () => Record<string, number> }).filterStats?.bind(cap) ?? null;
+  const kf = cap.kernelFilter;
+  const markDone = (f: { clientAddr: Uint8Array; clientPort: number; serverAddr: Uint8Array; serverPort: number }): void =>
+    cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort);
 
   const retention = new EvidenceRetention(outputs.out, { maxBytes: cfg.output.retentionBytes, maxAgeMs: cfg.output.retentionAgeMs });
   retention.scan();
@@ -211,11 +210,12 @@ export async function run(argv: string[]): Promise<number> {
     pcapFormat: cfg.output.pcapFormat, maxQueue: cfg.events.queue, maxWritesPerSec: cfg.output.maxWritesPerSec,
     proxyClock: cfg.handshake.proxyClock, lost, filter: cfg.capture.filter, evidence: 'slow', matchEvents: cfg.journal.enabled,
     onHandshake: (rec, flow) => {
-      if (kf.mode === 'classic') (rec as FlowRecord & { estimated?: boolean }).estimated = true;
-      markDone?.(flow.clientAddr.length === 16 ? 6 : 4, flow.clientAddr, flow.clientPort, flow.serverAddr, flow.serverPort);
+      if (kf.mode === 'classic') rec.estimated = true;
+      markDone(flow);
       metrics.observe(rec);
       if (rec.slow) metrics.networkSlow(networks.count(flow.clientAddr, Date.now()), rec.verdict);
     },
+    onNotTls: markDone,
     onRecord: (rec) => {
       recordSink.append(rec);
       if (rec.pcap !== undefined) {
@@ -356,10 +356,12 @@ export async function run(argv: string[]): Promise<number> {
       deletedFiles: retention.stats.deletedFiles, deletedBytes: retention.stats.deletedBytes, failuresByCause: byCause, diskFull,
       refused: st.correlator.droppedQueueFull + st.correlator.slowQueueFull,
     });
-    const f = filterStats?.() ?? null;
+    const f = kf.mode === 'ebpf' ? cap.filterStats() : null;
     metrics.setFilter({
-      mode: kf.mode, passed: f?.passed ?? st.capture.packets, dropped: f?.dropped ?? 0, flowsStarted: f?.flowsStarted ?? 0,
-      flowsInMap: f?.flowsInMap ?? null, followerOverruns: st.follower.overruns, analyzerFlowsEvicted: st.analyzer.flowsEvicted,
+      mode: kf.mode, passed: f?.passed ?? st.capture.packets,
+      dropped: f !== null ? f.droppedDone + f.droppedBudget + f.droppedUntracked + f.droppedNonTcp : 0,
+      flowsStarted: f?.flowsStarted ?? 0, flowsInMap: f?.mapEntriesAtMost ?? null, evictions: f?.evictionsAtLeast ?? null,
+      followerOverruns: st.follower.overruns, analyzerFlowsEvicted: st.analyzer.flowsEvicted,
     });
   }
 

@@ -74,6 +74,8 @@ export interface FilterTotals {
   dropped: number;
   flowsStarted: number;
   flowsInMap: number | null;
+  /** Flows the LRU map evicted at its bound (a lower bound), null without eBPF. */
+  evictions?: number | null;
   followerOverruns: number;
   analyzerFlowsEvicted: number;
 }
@@ -107,6 +109,7 @@ export class HandshakeMetrics {
   readonly #filterDropped: Mirror;
   readonly #filterFlows: Mirror;
   readonly #filterMapFlows: Gauge;
+  readonly #filterEvictions: Mirror;
   readonly #overruns: Mirror;
   readonly #evicted: Mirror;
   readonly #network: Counter<'network' | 'verdict'>;
@@ -150,7 +153,8 @@ export class HandshakeMetrics {
     this.#filterPassed = counter('slowshake_kernel_filter_passed_packets_total', 'Packets the kernel filter passed to the capture.');
     this.#filterDropped = counter('slowshake_kernel_filter_dropped_packets_total', 'Packets the kernel filter kept from user space (finished handshakes, bulk data).');
     this.#filterFlows = counter('slowshake_kernel_filter_flows_total', 'Flows the kernel filter started following (SYNs).');
-    this.#filterMapFlows = new Gauge({ name: 'slowshake_kernel_filter_map_flows', help: 'Flows in the kernel filter map now.', registers: [r] });
+    this.#filterMapFlows = new Gauge({ name: 'slowshake_kernel_filter_map_flows', help: 'Flows in the kernel filter map (an upper bound: entries stay until the LRU map evicts them at its size).', registers: [r] });
+    this.#filterEvictions = counter('slowshake_kernel_filter_evictions_total', 'Flows the kernel filter map evicted at its size (at least this many; a flood of SYNs evicts real flows).');
     this.#overruns = counter('slowshake_follower_overruns_total', 'Times the capture thread lapped the live analyzer in the ring (packets skipped).');
     this.#evicted = counter('slowshake_analyzer_flows_evicted_total', 'Flows the analyzer evicted at its flow bound (a flood).');
     this.#network = new Counter({
@@ -215,6 +219,7 @@ export class HandshakeMetrics {
     this.#filterDropped.set(t.dropped);
     this.#filterFlows.set(t.flowsStarted);
     if (t.flowsInMap !== null) this.#filterMapFlows.set(t.flowsInMap);
+    if (t.evictions != null) this.#filterEvictions.set(t.evictions);
     this.#overruns.set(t.followerOverruns);
     this.#evicted.set(t.analyzerFlowsEvicted);
   }
