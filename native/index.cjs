@@ -17,7 +17,7 @@ for (const p of candidates) {
 }
 const e = new Error(
   'slowshake-capture: the native capture addon is not built (' + (lastErr && lastErr.message.split('\n')[0]) + '). ' +
-  'Install libpcap headers (Debian: apt-get install libpcap-dev) and run: npm rebuild slowshake-capture',
+  'Install libpcap and the eBPF toolchain (Debian: apt-get install libpcap-dev clang llvm libbpf-dev, or scripts/install.sh) and run: npm rebuild slowshake-capture',
 );
 e.code = 'SLOWSHAKE_ERR_NO_ADDON';
 throw e;

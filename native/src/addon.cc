@@ -1,8 +1,13 @@
 // Thin Node-API surface over Capture (watcher binding.cc shape): argument checks and exports.
 // Errors cross into JS here only, as thrown Errors with a `code`. No C++ exception is used.
 //
-//   open({device, filter, snaplen, bufferSize, promisc, timeoutMs, ringSize})
-//        -> {handle, ring: ArrayBuffer, index: ArrayBuffer, flows: ArrayBuffer, linkType, nanosecond}
+//   open({device, filter, snaplen, bufferSize, promisc, timeoutMs, ringSize,
+//         kernelFilter?: {mode: "off"|"auto"|"ebpf"|"classic", flowPackets, flowTimeMs, maxFlows}})
+//        -> {handle, ring: ArrayBuffer, index: ArrayBuffer, flows: ArrayBuffer, linkType, nanosecond,
+//            filterMode: "ebpf"|"classic"|"off", filterReason: string|null}
+//   markDone(handle, ipVersion, client: Uint8Array, clientPort, server: Uint8Array, serverPort)
+//        -> true when the flow's filter entry was marked done (false: no entry, or no eBPF filter)
+//   filterStats(handle) -> {...eBPF filter counters} (zeros without the eBPF filter)
 //   positions(handle, Float64Array(3))  writes [head, tail, newest ns] (abs byte positions)
 //   stats(handle) -> {...counters}
 //   stop(handle)                         stops the thread; the ring stays readable
@@ -11,6 +16,7 @@
 //        for the C/TypeScript parity test; not used on the capture path
 #include <node_api.h>  // napi_* (Node-API, C)
 
+#include <cstring>  // memset
 #include <string>  // std::string
 
 #include "capture.h"
@@ -100,6 +106,31 @@ napi_value Open(napi_env env, napi_callback_info info) {
   if (GetNumber(env, argv[0], "timeoutMs", &d)) o.timeout_ms = static_cast<int>(d);
   if (GetNumber(env, argv[0], "ringSize", &d)) o.ring_bytes = static_cast<uint64_t>(d);
   GetBool(env, argv[0], "promisc", &o.promisc);
+  napi_value kf;
+  if (GetProp(env, argv[0], "kernelFilter", &kf)) {
+    std::string mode;
+    GetString(env, kf, "mode", &mode);
+    using Mode = CaptureOptions::FilterMode;
+    if (mode == "off") o.filter_mode = Mode::kOff;
+    else if (mode == "auto") o.filter_mode = Mode::kAuto;
+    else if (mode == "ebpf") o.filter_mode = Mode::kEbpf;
+    else if (mode == "classic") o.filter_mode = Mode::kClassic;
+    else {
+      napi_throw_range_error(env, "SLOWSHAKE_ERR_ARG", "open: kernelFilter.mode must be off, auto, ebpf or classic");
+      return nullptr;
+    }
+    double fp = 128, ft = 10000, mf = 65536;
+    GetNumber(env, kf, "flowPackets", &fp);
+    GetNumber(env, kf, "flowTimeMs", &ft);
+    GetNumber(env, kf, "maxFlows", &mf);
+    if (!(fp >= 1 && fp <= 4e9 && ft >= 1 && ft <= 1e10 && mf >= 1 && mf <= 1 << 28)) {
+      napi_throw_range_error(env, "SLOWSHAKE_ERR_ARG", "open: kernelFilter flowPackets, flowTimeMs, maxFlows out of range");
+      return nullptr;
+    }
+    o.kernel.flow_packets = static_cast<uint32_t>(fp);
+    o.kernel.flow_time_ns = static_cast<uint64_t>(ft) * 1000000ull;
+    o.kernel.max_flows = static_cast<uint32_t>(mf);
+  }
   // Options are normalised in TypeScript; these are invariants, not user messages.
   if (o.ring_bytes < (1u << 20) || o.ring_bytes % 8 != 0 || o.snaplen < 64 || o.snaplen > 262144) {
     napi_throw_range_error(env, "SLOWSHAKE_ERR_ARG", "open: ringSize must be >= 1 MiB and a multiple of 8; snaplen 64..262144");
@@ -136,6 +167,12 @@ napi_value Open(napi_env env, napi_callback_info info) {
   }
   const int link = cap->link_type();
   const bool nano = cap->nanosecond();
+  napi_value fmode, freason;
+  napi_create_string_utf8(env, cap->filter_mode(), NAPI_AUTO_LENGTH, &fmode);
+  if (cap->filter_reason().empty()) napi_get_null(env, &freason);
+  else napi_create_string_utf8(env, cap->filter_reason().c_str(), cap->filter_reason().size(), &freason);
+  napi_set_named_property(env, result, "filterMode", fmode);
+  napi_set_named_property(env, result, "filterReason", freason);
   CHECK_NAPI(napi_create_external(env, new Handle{std::move(cap)}, FinalizeHandle, nullptr, &handle));
   napi_set_named_property(env, result, "handle", handle);
   napi_set_named_property(env, result, "ring", ring);
@@ -212,6 +249,85 @@ napi_value StopCapture(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// markDone(handle, ipVersion, client, clientPort, server, serverPort): one map update, no
+// allocation (called for every record the analyzer emits).
+napi_value MarkDone(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!h) return nullptr;
+  int32_t version = 0, cport = -1, sport = -1;
+  void* addr[2] = {nullptr, nullptr};
+  size_t len[2] = {0, 0};
+  bool ok = argc == 6 && napi_get_value_int32(env, argv[1], &version) == napi_ok &&
+            napi_get_value_int32(env, argv[3], &cport) == napi_ok && napi_get_value_int32(env, argv[5], &sport) == napi_ok;
+  for (int i = 0; ok && i < 2; i++) {
+    napi_typedarray_type type;
+    ok = napi_get_typedarray_info(env, argv[2 + 2 * i], &type, &len[i], &addr[i], nullptr, nullptr) == napi_ok &&
+         type == napi_uint8_array;
+  }
+  const size_t want = version == 6 ? 16 : 4;
+  if (!ok || (version != 4 && version != 6) || len[0] < want || len[1] < want || cport < 0 || cport > 65535 || sport < 0 ||
+      sport > 65535) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", "markDone: expected (handle, 4|6, Uint8Array, port, Uint8Array, port)");
+    return nullptr;
+  }
+  KernelFilter* kf = h->capture->kernel_filter();
+  bool marked = false;
+  if (kf) {
+    flow_key key;
+    MakeFlowKey(version, static_cast<const uint8_t*>(addr[0]), static_cast<uint16_t>(cport),
+                static_cast<const uint8_t*>(addr[1]), static_cast<uint16_t>(sport), &key);
+    marked = kf->MarkDone(key);
+  }
+  napi_value out;
+  napi_get_boolean(env, marked, &out);
+  return out;
+}
+
+napi_value FilterStats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!h) return nullptr;
+  KernelFilterCounters c;
+  std::memset(&c, 0, sizeof(c));
+  KernelFilter* kf = h->capture->kernel_filter();
+  std::string err;
+  if (kf && !kf->ReadCounters(&c, &err)) {
+    napi_throw_error(env, "SLOWSHAKE_ERR_FILTER_STATS", err.c_str());
+    return nullptr;
+  }
+  napi_value o;
+  CHECK_NAPI(napi_create_object(env, &o));
+  SetNumber(env, o, "passed", static_cast<double>(c.sum.passed));
+  SetNumber(env, o, "passedFinRst", static_cast<double>(c.sum.passed_fin_rst));
+  SetNumber(env, o, "droppedDone", static_cast<double>(c.sum.dropped_done));
+  SetNumber(env, o, "droppedBudget", static_cast<double>(c.sum.dropped_budget));
+  SetNumber(env, o, "droppedUntracked", static_cast<double>(c.sum.dropped_untracked));
+  SetNumber(env, o, "droppedNonTcp", static_cast<double>(c.sum.dropped_non_tcp));
+  SetNumber(env, o, "flowsStarted", static_cast<double>(c.sum.flows_started));
+  SetNumber(env, o, "flowsInserted", static_cast<double>(c.sum.flows_inserted));
+  // The LRU map's entry count is not visible cheaply (counting walks every key); entries are never
+  // deleted, so min(inserted, max_flows) bounds it, and inserted - max_flows bounds evictions below.
+  const double inserted = static_cast<double>(c.sum.flows_inserted), cap = static_cast<double>(c.max_flows);
+  SetNumber(env, o, "mapEntriesAtMost", inserted < cap ? inserted : cap);
+  SetNumber(env, o, "evictionsAtLeast", inserted > cap ? inserted - cap : 0);
+  SetNumber(env, o, "preAttachDiscarded", static_cast<double>(h->capture->pre_attach_discarded()));
+  SetNumber(env, o, "budgetEnded", static_cast<double>(c.sum.budget_ended));
+  SetNumber(env, o, "markedDone", static_cast<double>(c.marked_done));
+  SetNumber(env, o, "markMissing", static_cast<double>(c.mark_missing));
+  SetNumber(env, o, "markFailed", static_cast<double>(c.mark_failed));
+  napi_value merr;
+  if (c.last_mark_errno == 0) napi_get_null(env, &merr);
+  else napi_create_string_utf8(env, std::strerror(c.last_mark_errno), NAPI_AUTO_LENGTH, &merr);
+  napi_set_named_property(env, o, "markError", merr);
+  SetNumber(env, o, "userFilterRejected", static_cast<double>(h->capture->user_filter_rejected()));
+  return o;
+}
+
 napi_value Interfaces(napi_env env, napi_callback_info) {
   napi_value s;
   const std::string list = ListInterfaces();
@@ -267,6 +383,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"positions", nullptr, Positions, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stop", nullptr, StopCapture, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"markDone", nullptr, MarkDone, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"filterStats", nullptr, FilterStats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"interfaces", nullptr, Interfaces, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"flowHash", nullptr, FlowHashOf, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sdNotify", nullptr, SdNotifyOf, nullptr, nullptr, nullptr, napi_default, nullptr},

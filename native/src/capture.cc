@@ -97,18 +97,51 @@ std::unique_ptr<Capture> Capture::Open(const CaptureOptions& o, std::string* err
   c->nano_ = nano_ok && pcap_get_tstamp_precision(c->pcap_) == PCAP_TSTAMP_PRECISION_NANO;
   c->link_type_ = pcap_datalink(c->pcap_);
   c->timeout_ms_ = o.timeout_ms;
+  // The user's expression alone first, so a bad one is reported as the user wrote it.
   if (!o.filter.empty()) {
     bpf_program prog;
     if (pcap_compile(c->pcap_, &prog, o.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
       *err = "bad filter \"" + o.filter + "\": " + pcap_geterr(c->pcap_);
       return nullptr;
     }
-    const int set = pcap_setfilter(c->pcap_, &prog);
     pcap_freecode(&prog);
-    if (set != 0) {
-      *err = where + ": cannot install the filter: " + pcap_geterr(c->pcap_);
+  }
+  using Mode = CaptureOptions::FilterMode;
+  bool classic = o.filter_mode == Mode::kClassic;
+  if (o.filter_mode == Mode::kAuto || o.filter_mode == Mode::kEbpf) {
+    std::string kerr;
+    c->kfilter_ = KernelFilter::Attach(pcap_fileno(c->pcap_), c->link_type_, o.kernel, &c->attach_ns_, &kerr);
+    if (c->kfilter_) {
+      c->filter_mode_ = "ebpf";
+      if (!o.filter.empty()) {
+        // Compiled for the bytes the callback sees (VLAN tags reinserted by libpcap, cooked
+        // headers built), not for the live socket: a dead handle does not use the kernel's
+        // auxiliary-data loads, which the user-space interpreter cannot evaluate.
+        pcap_t* dead = pcap_open_dead(c->link_type_, o.snaplen);
+        const int rc = dead ? pcap_compile(dead, &c->user_prog_, o.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) : -1;
+        if (rc != 0) {
+          *err = "bad filter \"" + o.filter + "\": " + (dead ? pcap_geterr(dead) : "pcap_open_dead failed");
+          if (dead) pcap_close(dead);
+          return nullptr;
+        }
+        pcap_close(dead);
+        c->user_prog_set_ = true;
+      }
+    } else if (o.filter_mode == Mode::kEbpf) {
+      *err = where + ": kernel filter ebpf: " + kerr;
       return nullptr;
+    } else {
+      classic = true;
+      c->filter_reason_ = kerr;
     }
+  }
+  if (classic) {
+    std::string expr = std::string("(") + kClassicHandshakeFilter + ")";
+    if (!o.filter.empty()) expr += " and (" + o.filter + ")";
+    if (!c->InstallClassic(where, expr, err)) return nullptr;
+    c->filter_mode_ = "classic";
+  } else if (!c->kfilter_ && !o.filter.empty()) {
+    if (!c->InstallClassic(where, o.filter, err)) return nullptr;
   }
   if (pcap_setnonblock(c->pcap_, 1, errbuf) != 0) {
     *err = where + ": pcap_setnonblock: " + errbuf;
@@ -129,9 +162,25 @@ std::unique_ptr<Capture> Capture::Open(const CaptureOptions& o, std::string* err
   return c;
 }
 
+bool Capture::InstallClassic(const std::string& where, const std::string& expr, std::string* err) {
+  bpf_program prog;
+  if (pcap_compile(pcap_, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    *err = "bad filter \"" + expr + "\": " + pcap_geterr(pcap_);
+    return false;
+  }
+  const int set = pcap_setfilter(pcap_, &prog);
+  pcap_freecode(&prog);
+  if (set != 0) {
+    *err = where + ": cannot install the filter: " + pcap_geterr(pcap_);
+    return false;
+  }
+  return true;
+}
+
 Capture::~Capture() {
   Stop();
   if (pcap_) pcap_close(pcap_);
+  if (user_prog_set_) pcap_freecode(&user_prog_);
   if (wake_[0] >= 0) close(wake_[0]);
   if (wake_[1] >= 0) close(wake_[1]);
 }
@@ -149,9 +198,19 @@ void Capture::Stop() {
 
 void Capture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   Capture* c = reinterpret_cast<Capture*>(user);
+  const uint32_t nsec = c->nano_ ? static_cast<uint32_t>(h->ts.tv_usec) : static_cast<uint32_t>(h->ts.tv_usec) * 1000;
+  // Stamped before the eBPF filter was attached: queued unfiltered while it loaded (the stamp is
+  // taken in the same softirq as the filter runs, so the boundary is exact to a few microseconds).
+  if (c->attach_ns_ != 0 && static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull + nsec < c->attach_ns_) {
+    c->pre_attach_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (c->user_prog_set_ && pcap_offline_filter(&c->user_prog_, h, bytes) == 0) {
+    c->user_rejected_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const uint32_t hash = FlowHash(bytes, h->caplen, c->link_type_);
   if (hash != 0) c->ring_->Prefetch(hash);
-  const uint32_t nsec = c->nano_ ? static_cast<uint32_t>(h->ts.tv_usec) : static_cast<uint32_t>(h->ts.tv_usec) * 1000;
   c->ring_->Write(bytes, h->caplen, h->len, hash, static_cast<uint32_t>(h->ts.tv_sec), nsec,
                   static_cast<uint16_t>(c->link_type_));
 }

@@ -17,6 +17,7 @@
 #include <string>   // std::string
 #include <thread>   // std::thread
 
+#include "kernel_filter.h"
 #include "ring.h"
 
 namespace slowshake {
@@ -29,6 +30,10 @@ struct CaptureOptions {
   bool promisc = true;
   int timeout_ms = 50;
   uint64_t ring_bytes = 256ull << 20;
+  // Kernel-side packet selection (design.md "Always-on"): off (every packet, the user's filter in
+  // the kernel as classic BPF), auto (eBPF, else classic), ebpf (or fail), classic.
+  enum class FilterMode { kOff, kAuto, kEbpf, kClassic } filter_mode = FilterMode::kOff;
+  KernelFilterOptions kernel;
 };
 
 // mmap'ed ring memory and time index; freed (munmap) by the last shared owner.
@@ -62,6 +67,14 @@ class Capture {
   std::shared_ptr<RingStorage> storage() const { return storage_; }
   int link_type() const { return link_type_; }
   bool nanosecond() const { return nano_; }
+  // The kernel filter in use: "ebpf", "classic" or "off"; and why eBPF is not in use (auto).
+  const char* filter_mode() const { return filter_mode_; }
+  const std::string& filter_reason() const { return filter_reason_; }
+  KernelFilter* kernel_filter() { return kfilter_.get(); }
+  // Packets the user's expression rejected in the capture thread (eBPF mode only).
+  uint64_t user_filter_rejected() const { return user_rejected_.load(std::memory_order_relaxed); }
+  // Packets the socket queued between pcap_activate and SO_ATTACH_BPF (unfiltered), discarded.
+  uint64_t pre_attach_discarded() const { return pre_attach_.load(std::memory_order_relaxed); }
 
  private:
   Capture() = default;
@@ -69,7 +82,18 @@ class Capture {
   void PublishPcapStats();
   static void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
 
+  bool InstallClassic(const std::string& where, const std::string& expr, std::string* err);
+
   pcap_t* pcap_ = nullptr;
+  std::unique_ptr<KernelFilter> kfilter_;
+  const char* filter_mode_ = "off";
+  std::string filter_reason_;
+  // With the eBPF filter the user's expression runs here, per packet, before the ring copy.
+  bool user_prog_set_ = false;
+  bpf_program user_prog_ = {0, nullptr};
+  std::atomic<uint64_t> user_rejected_{0};
+  uint64_t attach_ns_ = 0;  // CLOCK_REALTIME just before SO_ATTACH_BPF; earlier packets bypassed the filter
+  std::atomic<uint64_t> pre_attach_{0};
   std::shared_ptr<RingStorage> storage_;
   Ring* ring_ = nullptr;
   std::thread thread_;

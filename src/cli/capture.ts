@@ -25,10 +25,11 @@ import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.
 import { milliseconds, proxyClock } from './options.js';
 import { writeStdout } from './stdout.js';
 import { basename, join, resolve } from 'node:path';
-import { networkInterfaces } from 'node:os';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
-import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseAddress, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
-import { Correlator } from '../correlate/correlator.js';
+import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
+import { LiveEngine } from '../live/engine.js';
+import type { MeasuredFlow } from '../correlate/correlator.js';
+import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { renderSpotTable, SpotRecords, spotTableLegend } from '../sinks/spot-table.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
@@ -43,6 +44,9 @@ const HELP = `usage: slowshake capture -i IFACE [options]
   --buffer-size SIZE       kernel packet buffer (default ${formatSize(DEFAULTS.capture.bufferSize)})               [SLOWSHAKE_BUFFER_SIZE]
   --ring-size SIZE         packet ring in memory (default ${formatSize(DEFAULTS.capture.ringSize)}; 512MiB, 1GiB …) [SLOWSHAKE_RING_SIZE]
   --no-promisc             do not put the interface into promiscuous mode
+  --handshake-only         the kernel passes only handshakes: watch's per-flow eBPF filter (each flow from its SYN
+                           until its handshake is done, then FIN/RST; classic BPF where eBPF cannot load, records
+                           then marked estimated). Default: full capture
   --duration TIME          stop after TIME (30s, 10m, 1h); default: until Ctrl-C
   --dump-ring FILE         at the end, write everything the ring holds to FILE (.pcap or .pcapng)
   --out DIR                per-flow pcaps, records and SIGUSR1 snapshots (default ./${DEFAULTS.output.directory})  [SLOWSHAKE_OUT]
@@ -139,6 +143,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true }, records: { type: 'string' },
         wide: { type: 'boolean' }, 'proxy-clock': { type: 'string' },
         user: { type: 'string' },
+        'handshake-only': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -197,6 +202,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
       bufferSize: bufText !== undefined ? parseSize('--buffer-size', bufText) : CAPTURE_DEFAULTS.bufferSize,
       ringSize: ringText !== undefined ? parseSize('--ring-size', ringText) : CAPTURE_DEFAULTS.ringSize,
       promisc: !v['no-promisc'],
+      ...(v['handshake-only'] ? { kernelFilter: { ...DEFAULTS.kernelFilter, mode: 'auto' as const } } : {}),
     },
     durationMs,
     dumpRing: dump,
@@ -235,38 +241,6 @@ function fmtRate(n: number): string {
 }
 
 /** This host's addresses: server candidates for events that log only a port (anycast, NAT). */
-function localAddresses(): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) {
-      const b = parseAddress(a.address);
-      if (b) out.push(b);
-    }
-  }
-  return out;
-}
-
-/** Samples of cumulative capture drops over time, to count drops inside a flow's window. */
-class DropHistory {
-  #t: number[] = [];
-  #d: number[] = [];
-  add(ns: number, drops: number): void {
-    this.#t.push(ns);
-    this.#d.push(drops);
-    if (this.#t.length > 20_000) { this.#t.splice(0, 10_000); this.#d.splice(0, 10_000); }
-  }
-  between(fromNs: number, toNs: number): number {
-    const n = this.#t.length;
-    if (n === 0) return 0;
-    let before = 0, after = this.#d[n - 1]!;
-    for (let i = 0; i < n; i++) {
-      if (this.#t[i]! <= fromNs) before = this.#d[i]!;
-      if (this.#t[i]! >= toNs) { after = this.#d[i]!; break; }
-    }
-    return Math.max(0, after - before);
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   const o = parseCaptureOptions(argv);
   if (o === null) {
@@ -311,13 +285,13 @@ export async function run(argv: string[]): Promise<number> {
       throw err;
     }
   }
-  const reader = new RingReader(cap);
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
-  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
+  const kf = cap.kernelFilter;
+  const filterText = kf.mode === 'off' ? '' : `, kernel filter ${kf.mode} (handshakes only)${kf.reason ? `: ${kf.reason}` : ''}`;
+  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}${filterText}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
     `${runAs !== null ? `, as user ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}) without capabilities` : ''}\n`);
   for (const r of outputs.staleRemoved) process.stderr.write(`slowshake: removed ${r.names.length} temp file${r.names.length > 1 ? 's' : ''} left in ${r.dir} by killed processes: ${r.names.join(', ')}\n`);
-  const drops = new DropHistory();
   // The end table's records, bounded (an event storm must not grow memory with every record).
   const records = new SpotRecords();
   // What did not get written (by the correlator, the record stream, snapshots, the ring dump)
@@ -326,12 +300,19 @@ export async function run(argv: string[]): Promise<number> {
   // Without a privilege drop, the output directory and the record stream are created when the
   // first record is written, so a capture that writes nothing leaves nothing behind.
   const recordSink = outputs.recordsPath !== null ? new RecordSink(outputs.recordsPath, outputs.records, lost) : null;
-  let lastPps = 0;
-  const correlator = new Correlator(reader, {
-    marginMs: o.marginMs, holdMs: o.holdMs, slowMs: o.slowMs, outDir: outputs.out, pcapFormat: o.pcapFormat,
-    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, lost, localAddresses: (() => { const a = localAddresses(); return () => a; })(),
-    dropsBetween: (f, t) => drops.between(f, t), filter: o.capture.filter,
-    pps: () => { const st = cap.stats(), r = reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : lastPps; },
+  // The live engine analyses every handshake as it happens; journal events are matched against
+  // its records, and each event's flow gets its pcap from the ring.
+  const engine = new LiveEngine(cap, {
+    slowMs: o.slowMs, holdMs: o.holdMs, marginMs: o.marginMs, out: outputs.out, pcapFormat: o.pcapFormat,
+    maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, lost, filter: o.capture.filter,
+    evidence: 'events', matchEvents: o.journal.enabled,
+    ...(kf.mode === 'off' ? {} : {
+      onHandshake: (rec: FlowRecord, f: MeasuredFlow) => {
+        if (kf.mode === 'classic') rec.estimated = true;
+        cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort);
+      },
+      onNotTls: (f: Omit<MeasuredFlow, 'rec'>) => cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort),
+    }),
     onRecord: (rec) => {
       // A failed append still sends the record to stdout and the table, saying it is missing from the stream.
       recordSink?.append(rec);
@@ -348,6 +329,7 @@ export async function run(argv: string[]): Promise<number> {
       records.add(rec);
     },
   });
+  const reader = engine.reader, correlator = engine.correlator;
   let entries = 0, notEvents = 0;
   let journalWarnings = 0;
   const follower = o.journal.enabled
@@ -355,7 +337,7 @@ export async function run(argv: string[]): Promise<number> {
       onEntry: (e) => {
         entries++;
         const r = parseJournalEntry(e, entries, o.events);
-        if ('event' in r) correlator.onEvent(r.event, Date.now());
+        if ('event' in r) engine.onEvent(r.event, Date.now());
         else notEvents++;
       },
       onWarning: (w) => {
@@ -400,20 +382,17 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', onTerm);
     process.on('SIGUSR1', onUsr1);
     if (takeEarlyUsr1() > 0) onUsr1(); // asked for while capture was starting
-    // A 20 ms clock resolves events soon after their hold (one timer, never one per event);
-    // statistics, status and the duration check run on every fifth tick.
-    let ticks = 0;
+    // The engine's 20 ms clock (one timer, never one per event); statistics, status and the
+    // duration check run on every fifth tick, when the engine sampled the capture's statistics.
     const timer = setInterval(() => {
+      let s: NativeStats | null = null;
       try {
-        correlator.tick(Date.now());
+        s = engine.tick(Date.now());
       } catch (err) {
         lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
         process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: an event could not be resolved: ${(err as Error).message}\n`);
       }
-      if (ticks++ % 5 !== 0) return;
-      const s = cap.stats();
-      lastPps = s.pps;
-      drops.add(Date.now() * 1e6, s.kernelDrops + s.ifDrops);
+      if (s === null) return;
       if (s.state === 'failed') {
         exitCode = 1;
         finish(`failed (${s.error ?? 'unknown libpcap error'})`);
@@ -425,9 +404,10 @@ export async function run(argv: string[]): Promise<number> {
   });
   await follower?.stop();
   cap.stop();
-  // Events still waiting for their hold are resolved now, from what the ring holds.
+  // The rest of the ring through the analyzer; events still waiting for their hold are resolved
+  // now, from what the ring holds.
   try {
-    correlator.tick(Date.now(), true);
+    engine.drain(Date.now());
   } catch (err) {
     lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
     process.stderr.write(`slowshake: an event could not be resolved: ${(err as Error).message}\n`);

@@ -15,6 +15,7 @@ commands:
   capture -i IFACE  live capture into an in-memory packet ring (native libpcap thread)
   config            print the default config file (--print-defaults) or check one (--check FILE)
   demo              spot check on a throwaway edge in network namespaces (root, under a minute)
+  watch -i IFACE    the always-on daemon: every handshake measured, Prometheus metrics, evidence for slow ones
   records FILE...   print flow records stored by analyze --records (protobuf record streams)
   help              this text
 
@@ -35,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
       const m = await import('./records.js');
       return m.run(rest);
     }
+    case 'watch': return (await import('./watch.js')).run(rest);
     case 'config': return (await import('./config.js')).run(rest);
     case 'demo': return (await import('./demo.js')).run(rest);
     case undefined: case 'help': case '--help': case '-h':

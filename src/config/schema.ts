@@ -130,7 +130,7 @@ export const KEYS: readonly KeySpec[] = [
   k('capture', 'user', ['capture', 'user'], z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/), 'restart', 'Once the interface is open, run as this user. Not set: slowshake, else nobody (root keeps root).', { unsetByDefault: true, flag: '--user' }),
 
   k('kernel_filter', 'mode', ['kernelFilter', 'mode'], z.enum(['auto', 'ebpf', 'classic', 'off']), 'restart',
-    'Which packets reach user space. "auto": the per-flow eBPF filter (each flow from its SYN until its handshake is done, then only FIN/RST), or the classic filter where eBPF cannot load; "ebpf": eBPF or fail; "classic": classic BPF only (records it could not see exactly are marked estimated); "off": every packet (full capture).'),
+    'Which packets reach user space. "auto": the per-flow eBPF filter (each flow from its SYN until its handshake is done, then only FIN/RST), or the classic filter where eBPF cannot load; "ebpf": eBPF or fail; "classic": classic BPF only (records it could not see exactly are marked estimated); "off": every packet (full capture).', { flag: '--kernel-filter' }),
   k('kernel_filter', 'flow_packets', ['kernelFilter', 'flowPackets'], int(8, 1_000_000), 'restart', 'Per-flow packet budget: after this many packets a flow the analyzer has not marked done stops passing.'),
   k('kernel_filter', 'flow_time', ['kernelFilter', 'flowTimeMs'], duration(100, 3_600_000), 'restart', 'Per-flow time budget from the SYN, after which the flow stops passing.'),
   k('kernel_filter', 'max_flows', ['kernelFilter', 'maxFlows'], int(1024, 16_777_216), 'restart', 'Flows the filter map holds at most (least recently used are evicted, and counted).'),
@@ -166,7 +166,7 @@ export const KEYS: readonly KeySpec[] = [
   k('metrics', 'ipv6_prefix', ['metrics', 'ipv6Prefix'], int(16, 128), 'restart', 'IPv6 prefix length of a client network.'),
   k('metrics', 'top_networks', ['metrics', 'topNetworks'], int(1, 1000), 'restart', 'Client networks labelled at most (the top by count); the rest are "other", so cardinality is bounded.'),
 
-  k('state', 'directory', ['state', 'directory'], z.string().min(1), 'restart', 'State directory: the journal cursor, saved atomically, so a restart processes every event once.'),
+  k('state', 'directory', ['state', 'directory'], z.string().min(1), 'restart', 'State directory: the journal cursor, saved atomically, so a restart processes every event once.', { flag: '--state-dir' }),
 
   k('enrich', 'ranges', ['enrich', 'ranges'], z.array(z.string().min(1)), 'restart',
     'Cloud providers\' IP-range files (AWS ip-ranges.json, Google Cloud cloud.json, Google goog.json; recognised by content): each record\'s client_info gets provider, service, region and the matched range.', { flag: '--ranges' }),

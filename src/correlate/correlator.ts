@@ -15,6 +15,12 @@
  *    comment, a packet comment where each phase begins and on retransmissions), the record beside
  *    it as JSON, and hand the record on. A flow not in the ring gets a record with the reason:
  *    ring too short (by how much), possibly filtered out, or no such flow.
+ * 3a. In the live engine the analyzer has already measured the flow as it happened: `match`
+ *    returns its record, and the ring is read only for the flow's packets (the pcap). Only an
+ *    event without such a record is analysed from the ring as in 3.
+ * 3b. `slowRecord()` (watch): a slow handshake the analyzer measured gets evidence whether or not
+ *    the proxy logged it: queued like an event (its hold, the write budget, the queue bound), and
+ *    written unless an event claimed the record first (then the event's resolution wrote it).
  * 4. A file that cannot be written (a full disk, a directory gone) never loses the event: the
  *    record goes on with `reason` naming the error and the path, the failure is counted by its
  *    cause (LostResults, shared with the command's other sinks), and the next event tries again
@@ -59,6 +65,17 @@ export interface CorrelatorOptions {
   proxyClock?: ProxyClock;
   /** Where failed writes are noted and counted (the command's, shared with its other sinks); default: its own. */
   lost?: LostResults;
+  /** The live analyzer's record of the event's flow, when it has one (3a). */
+  match?: (ev: SlowEvent) => MeasuredFlow | null;
+}
+
+/** A record the live analyzer built, with the flow's endpoints as bytes (for the ring lookup). */
+export interface MeasuredFlow {
+  rec: FlowRecord;
+  clientAddr: Uint8Array;
+  clientPort: number;
+  serverAddr: Uint8Array;
+  serverPort: number;
 }
 
 export interface CorrelatorStats {
@@ -74,10 +91,22 @@ export interface CorrelatorStats {
   notFound: number;
   tooOld: number;
   queued: number;
+  /** Events matched to a record the live analyzer had built (no second analysis). */
+  matched: number;
+  /** Slow records queued for evidence (watch), written without an event, and claimed by an event first. */
+  slowQueued: number;
+  slowWritten: number;
+  slowClaimed: number;
+  /** Slow records the full queue could not take: each went on without a pcap, saying so. */
+  slowQueueFull: number;
+  /** Items left when a stop's deadline passed: each ended as a record without files. */
+  abandonedAtStop: number;
 }
 
 interface Pending {
-  ev: SlowEvent;
+  ev: SlowEvent | null;
+  /** A slow record waiting for evidence (ev null). */
+  flow: MeasuredFlow | null;
   dueMs: number;
   key: string;
 }
@@ -85,7 +114,10 @@ interface Pending {
 const DUP_WINDOW_US = 5_000_000;
 
 export class Correlator {
-  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0 };
+  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0,
+    matched: 0, slowQueued: 0, slowWritten: 0, slowClaimed: 0, slowQueueFull: 0, abandonedAtStop: 0 };
+  /** Records an event took (their queued evidence is then not written a second time). */
+  readonly #claimed = new WeakSet<FlowRecord>();
   readonly lost: LostResults;
   #queue: Pending[] = [];
   /** Recently seen flow keys → handshake end (µs), for de-duplication; pruned by tick(). */
@@ -96,32 +128,55 @@ export class Correlator {
   readonly #an = new AnomalyCounters();
   readonly #dir: OutputDir;
 
-  constructor(readonly reader: RingReader, readonly opts: CorrelatorOptions) {
+  constructor(readonly reader: RingReader, public opts: CorrelatorOptions) {
     this.#dir = typeof opts.outDir === 'string' ? new OutputDir(opts.outDir) : opts.outDir;
     this.lost = opts.lost ?? new LostResults();
   }
 
-  onEvent(ev: SlowEvent, nowMs: number): void {
+  /** Queues an event; false when it needs no further work (a duplicate, or the queue was full and it already ended as a record). */
+  onEvent(ev: SlowEvent, nowMs: number): boolean {
     this.stats.events++;
     const key = `${ev.client}|${ev.serverPort ?? ''}`;
     const seen = this.#recent.get(key);
     if (seen !== undefined && Math.abs(seen - ev.endUs) < DUP_WINDOW_US) {
       this.stats.duplicates++;
-      return;
+      return false;
     }
     this.#recent.set(key, ev.endUs); // also for dropped events (recorded below): their repeats are duplicates
     if (this.#queue.length >= this.opts.maxQueue) {
       this.stats.droppedQueueFull++;
       this.#queueFull(ev);
-      return;
+      return false;
     }
     const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
-    this.#queue.push({ ev, dueMs, key });
+    this.#queue.push({ ev, flow: null, dueMs, key });
+    this.stats.queued = this.#queue.length;
+    return true;
+  }
+
+  /** Evidence for a slow handshake the live analyzer measured, after the hold (3b). */
+  slowRecord(flow: MeasuredFlow, nowMs: number): void {
+    this.stats.slowQueued++;
+    if (this.#queue.length >= this.opts.maxQueue) {
+      this.stats.slowQueueFull++;
+      const rec = structuredClone(flow.rec);
+      rec.reason = `evidence queue full: ${this.opts.maxQueue} events and slow handshakes were waiting for their hold or the write budget ` +
+        `(${this.opts.maxWritesPerSec} per second), so no pcap was made; raise --event-queue or --max-writes-per-sec`;
+      rec.notes.push(rec.reason);
+      this.opts.onRecord(rec);
+      return;
+    }
+    const doneMs = (flow.rec.timeline.done ?? flow.rec.timeline.client_hello ?? nowMs * 1000) / 1000;
+    this.#queue.push({ ev: null, flow, dueMs: Math.max(nowMs, doneMs + this.opts.holdMs), key: flow.rec.client });
     this.stats.queued = this.#queue.length;
   }
 
-  /** Resolves due events within the write budget. `flush` ignores holds (shutdown). */
-  tick(nowMs: number, flush = false): void {
+  /**
+   * Resolves due events within the write budget. `flush` ignores holds and the budget (shutdown);
+   * past `deadline` (performance.now() ms) a flush writes no more files: every item left ends
+   * as a record at once, its reason saying the pcap was not written because of the stop.
+   */
+  tick(nowMs: number, flush = false, deadline = Infinity): void {
     const sec = Math.floor(nowMs / 1000);
     if (sec !== this.#budgetSecond) { this.#budgetSecond = sec; this.#budgetUsed = 0; }
     let i = 0;
@@ -130,6 +185,14 @@ export class Correlator {
       if (!flush && p.dueMs > nowMs) { i++; continue; }
       if (!flush && this.#budgetUsed >= this.opts.maxWritesPerSec) { this.stats.rateLimitedWaits++; break; }
       this.#queue.splice(i, 1);
+      if (flush && performance.now() > deadline) { this.#abandon(p); continue; }
+      if (p.ev === null) {
+        if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; continue; } // written with its event
+        this.#budgetUsed++;
+        this.stats.slowWritten++;
+        this.#resolveMeasured(p.flow!, null);
+        continue;
+      }
       this.#budgetUsed++;
       this.#resolve(p.ev);
     }
@@ -140,12 +203,38 @@ export class Correlator {
     }
   }
 
+  /** An item the stop left no time to write: its record now, without files, saying so. */
+  #abandon(p: Pending): void {
+    this.stats.abandonedAtStop++;
+    const reason = 'not written: the process stopped before this flow\'s pcap was due (its stop deadline passed with items still queued)';
+    if (p.ev === null) {
+      if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; return; }
+      const rec = structuredClone(p.flow!.rec);
+      rec.reason = reason;
+      rec.notes.push(reason);
+      this.opts.onRecord(rec);
+      return;
+    }
+    const ev = p.ev;
+    const m = this.opts.match?.(ev) ?? null;
+    const server = ev.server ?? (ev.serverPort !== null ? `?:${ev.serverPort}` : '?');
+    const rec = m !== null ? structuredClone(m.rec) : missingFlowRecord(ev.client, server, ev.sni, reason);
+    if (m !== null) { this.#claimed.add(m.rec); rec.reason = reason; rec.notes.push(reason); }
+    this.opts.onRecord(this.#withEvent(rec, ev));
+  }
+
   get pending(): number {
     return this.#queue.length;
   }
 
   #resolve(ev: SlowEvent): void {
     const o = this.opts;
+    const measured = o.match?.(ev) ?? null;
+    if (measured !== null) {
+      this.stats.matched++;
+      this.#claimed.add(measured.rec);
+      return this.#resolveMeasured(measured, ev);
+    }
     const startUs = ev.endUs - (ev.elapsedMs ?? 0) * 1000;
     const fromNs = (startUs - o.marginMs * 1000) * 1000;
     const toNs = (ev.endUs + o.holdMs * 1000) * 1000;
@@ -205,6 +294,37 @@ export class Correlator {
     rec.capture_complete = drops === 0;
     if (drops > 0) rec.capture_drops = drops;
     this.#emit(rec, best.packets);
+  }
+
+  /**
+   * Evidence for a record the live analyzer built (3a, 3b): the flow's packets from the ring over
+   * [its first packet − margin, done + hold], the event attached when there is one.
+   */
+  #resolveMeasured(m: MeasuredFlow, ev: SlowEvent | null): void {
+    const o = this.opts;
+    const tl = m.rec.timeline;
+    // A copy: the stored record stays as measured (another event may match it too).
+    const rec = structuredClone(m.rec);
+    const firstUs = tl.syn ?? tl.client_hello ?? tl.server_hello ?? 0;
+    const lastUs = tl.done ?? tl.server_flight_end ?? tl.server_hello ?? firstUs;
+    const fromNs = (firstUs - o.marginMs * 1000) * 1000;
+    const toNs = (Math.max(lastUs, ev?.endUs ?? 0) + o.holdMs * 1000) * 1000;
+    const r = this.reader.lookupFlow({ a: m.clientAddr, aPort: m.clientPort, b: m.serverAddr, bPort: m.serverPort }, fromNs, toNs);
+    if (ev !== null) this.#withEvent(rec, ev);
+    if (r.packets.length === 0) {
+      rec.reason = r.tooOld !== null
+        ? `ring too short: the flow's packets were overwritten before its pcap was written (short by ${r.tooOld.shortBySeconds.toFixed(1)} s); use a larger --ring-size`
+        : 'no packets of this flow left in the ring for its pcap';
+      rec.notes.push(rec.reason);
+      if (r.tooOld !== null) this.stats.tooOld++;
+    } else if (r.tooOld !== null && tl.syn !== null && r.packets[0]!.tsSec * 1e6 + Math.floor(r.packets[0]!.tsNsec / 1000) > tl.syn) {
+      rec.reason = `ring too short: the pcap misses the flow's start (short by ${r.tooOld.shortBySeconds.toFixed(1)} s)`;
+      rec.notes.push(rec.reason);
+    }
+    const drops = o.dropsBetween(fromNs, toNs);
+    rec.capture_complete = drops === 0;
+    if (drops > 0) rec.capture_drops = drops;
+    this.#emit(rec, r.packets.length > 0 ? r.packets : null);
   }
 
   /**

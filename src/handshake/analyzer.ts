@@ -63,6 +63,8 @@ export interface AnalyzerOptions {
   /** Keep packets only of flows with this endpoint ("ip:port", either side), for --ladder. */
   flowFilter: string | null;
   onRecord: (rec: FlowRecord, t: HandshakeTracker) => void;
+  /** A flow whose first payload is not TLS: it makes no record (live: the kernel filter lets it go). */
+  onNotTls?: (t: HandshakeTracker) => void;
   /**
    * Flows tracked at once at most (handshakes, connections before their first payload, and
    * finished flows remembered until they close); beyond it the oldest is evicted and counted.
@@ -250,6 +252,7 @@ export class Analyzer {
     const t = e.t;
     if (t.tls === TLS_NO) {
       this.stats.nonTlsFlows++;
+      this.opts.onNotTls?.(t);
       this.#toPassive(slot, p);
       return;
     }

@@ -50,6 +50,7 @@ export function recordToJson(r: FlowRecord): string {
   if (r.capture_complete !== undefined) out += `,"capture_complete":${r.capture_complete}`;
   if (r.capture_drops !== undefined) out += `,"capture_drops":${num(r.capture_drops)}`;
   if (r.reason !== undefined) out += `,"reason":${str(r.reason)}`;
+  if (r.estimated === true) out += ',"estimated":true';
   const ci = r.client_info;
   if (ci !== undefined) {
     out += `,"client_info":{"rdns":${str(ci.rdns)},"provider":${str(ci.provider)},"service":${str(ci.service)},"region":${str(ci.region)},` +

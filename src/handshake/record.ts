@@ -72,6 +72,13 @@ export interface FlowRecord {
   capture_drops?: number;
   /** Spot checks: why the flow's packets are missing or partial (ring too short, filter, no flow). */
   reason?: string;
+  /**
+   * Live capture behind the classic kernel filter (kernel_filter.mode "classic", or "auto" where
+   * eBPF could not load): it passes only SYN/FIN/RST and segments starting a handshake record, so
+   * pure ACKs and continuation segments are missing and the phases are estimates. Set (true) only
+   * then; absent otherwise.
+   */
+  estimated?: boolean;
   /** Client attribution (src/enrich): on every record of analyze, capture and watch. */
   client_info?: ClientInfo;
 }

@@ -14,7 +14,8 @@
  *    them (gauges named `…_total`, e.g. nodejs_active_handles_total).
  * 4. `MetricsServer` serves `/metrics` over HTTP, on loopback unless told otherwise.
  *
- * Per-network slow counts (top N networks plus `other`) come with the watch daemon.
+ * 5. Slow handshakes by client network (`networkSlow`): the network is a label only for the
+ *    networks live/networks.ts gave one of its N slots; every other is `other`.
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -50,8 +51,38 @@ export interface CaptureTotals {
 
 type CaptureCounter = Exclude<keyof CaptureTotals, 'ringReachSeconds'>;
 
-export interface JournalTotals { entries: number; events: number; lagSeconds: number | null }
-export interface EvidenceTotals { pcapsWritten: number; writeFailures: number }
+export interface JournalTotals { entries: number; events: number; lagSeconds: number | null; matched?: number }
+export interface EvidenceTotals {
+  pcapsWritten: number;
+  writeFailures: number;
+  /** Bytes of evidence on disk now, files deleted by retention and their bytes (watch). */
+  bytesOnDisk?: number;
+  deletedFiles?: number;
+  deletedBytes?: number;
+  /** Failed writes by cause (ENOSPC, EACCES, …): a small set. */
+  failuresByCause?: Record<string, number>;
+  /** 1 while writes fail for a full disk. */
+  diskFull?: boolean;
+  /** Slow handshakes or events that got no pcap because a bound (queue, budget) refused them. */
+  refused?: number;
+}
+
+/** The kernel filter and the follower (watch). */
+export interface FilterTotals {
+  mode: 'ebpf' | 'classic' | 'off';
+  passed: number;
+  dropped: number;
+  flowsStarted: number;
+  flowsInMap: number | null;
+  /** Flows the LRU map evicted at its bound (a lower bound), null without eBPF. */
+  evictions?: number | null;
+  followerOverruns: number;
+  analyzerFlowsEvicted: number;
+}
+
+const FILTER_MODES = ['ebpf', 'classic', 'off'] as const;
+/** Verdicts as label values (a fixed set). */
+const VERDICTS = ['client', 'network', 'server', 'loss', 'incomplete'] as const;
 
 export class HandshakeMetrics {
   readonly registry = new Registry();
@@ -65,6 +96,23 @@ export class HandshakeMetrics {
   readonly #journalLag: Gauge;
   readonly #pcaps: Mirror;
   readonly #writeFailures: Mirror;
+  readonly #journalMatched: Mirror;
+  readonly #bytesOnDisk: Gauge;
+  readonly #deletedFiles: Mirror;
+  readonly #deletedBytes: Mirror;
+  readonly #failuresByCause: Counter<'cause'>;
+  readonly #causeLast = new Map<string, number>();
+  readonly #diskFull: Gauge;
+  readonly #refused: Mirror;
+  readonly #filterMode: Gauge<'mode'>;
+  readonly #filterPassed: Mirror;
+  readonly #filterDropped: Mirror;
+  readonly #filterFlows: Mirror;
+  readonly #filterMapFlows: Gauge;
+  readonly #filterEvictions: Mirror;
+  readonly #overruns: Mirror;
+  readonly #evicted: Mirror;
+  readonly #network: Counter<'network' | 'verdict'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -94,6 +142,27 @@ export class HandshakeMetrics {
     this.#journalLag = new Gauge({ name: 'slowshake_journal_lag_seconds', help: 'Age of the newest journal entry when it was read.', registers: [r] });
     this.#pcaps = counter('slowshake_evidence_pcaps_written_total', 'Per-flow pcaps written.');
     this.#writeFailures = counter('slowshake_evidence_write_failures_total', 'Evidence writes that failed (the record carries the reason).');
+    this.#journalMatched = counter('slowshake_journal_events_matched_total', 'Journal events matched to a handshake the live analyzer measured.');
+    this.#bytesOnDisk = new Gauge({ name: 'slowshake_evidence_bytes', help: 'Bytes of evidence in the output directory now.', registers: [r] });
+    this.#deletedFiles = counter('slowshake_evidence_deleted_files_total', 'Evidence files deleted by retention (age or total size).');
+    this.#deletedBytes = counter('slowshake_evidence_deleted_bytes_total', 'Bytes of evidence deleted by retention.');
+    this.#failuresByCause = new Counter({ name: 'slowshake_evidence_write_failures_by_cause_total', help: 'Failed evidence writes by cause (errno name).', labelNames: ['cause'], registers: [r] });
+    this.#diskFull = new Gauge({ name: 'slowshake_evidence_disk_full', help: '1 while evidence writes fail for lack of space.', registers: [r] });
+    this.#refused = counter('slowshake_evidence_refused_total', 'Slow handshakes and events that got no pcap because the evidence queue was full.');
+    this.#filterMode = new Gauge({ name: 'slowshake_kernel_filter_mode', help: 'The kernel filter in use (1 for the mode in force).', labelNames: ['mode'], registers: [r] });
+    this.#filterPassed = counter('slowshake_kernel_filter_passed_packets_total', 'Packets the kernel filter passed to the capture.');
+    this.#filterDropped = counter('slowshake_kernel_filter_dropped_packets_total', 'Packets the kernel filter kept from user space (finished handshakes, bulk data).');
+    this.#filterFlows = counter('slowshake_kernel_filter_flows_total', 'Flows the kernel filter started following (SYNs).');
+    this.#filterMapFlows = new Gauge({ name: 'slowshake_kernel_filter_map_flows', help: 'Flows in the kernel filter map (an upper bound: entries stay until the LRU map evicts them at its size).', registers: [r] });
+    this.#filterEvictions = counter('slowshake_kernel_filter_evictions_total', 'Flows the kernel filter map evicted at its size (at least this many; a flood of SYNs evicts real flows).');
+    this.#overruns = counter('slowshake_follower_overruns_total', 'Times the capture thread lapped the live analyzer in the ring (packets skipped).');
+    this.#evicted = counter('slowshake_analyzer_flows_evicted_total', 'Flows the analyzer evicted at its flow bound (a flood).');
+    this.#network = new Counter({
+      name: 'slowshake_slow_handshakes_by_network_total', help: 'Slow handshakes by client network (top networks by count; the rest are "other").',
+      labelNames: ['network', 'verdict'], registers: [r],
+    });
+    for (const verdict of VERDICTS) this.#network.inc({ network: 'other', verdict }, 0);
+    for (const mode of FILTER_MODES) this.#filterMode.set({ mode }, 0);
     if (opts.processMetrics !== false) processMetrics(r);
     // Every label combination of the handshake counter exists from the start, so rate() sees a
     // first increment and dashboards show zeros instead of gaps.
@@ -129,6 +198,45 @@ export class HandshakeMetrics {
   setEvidence(t: EvidenceTotals): void {
     this.#pcaps.set(t.pcapsWritten);
     this.#writeFailures.set(t.writeFailures);
+    if (t.bytesOnDisk !== undefined) this.#bytesOnDisk.set(t.bytesOnDisk);
+    if (t.deletedFiles !== undefined) this.#deletedFiles.set(t.deletedFiles);
+    if (t.deletedBytes !== undefined) this.#deletedBytes.set(t.deletedBytes);
+    if (t.diskFull !== undefined) this.#diskFull.set(t.diskFull ? 1 : 0);
+    if (t.refused !== undefined) this.#refused.set(t.refused);
+    for (const [cause, n] of Object.entries(t.failuresByCause ?? {})) {
+      const last = this.#causeLast.get(cause) ?? 0;
+      if (n > last) { this.#failuresByCause.inc({ cause }, n - last); this.#causeLast.set(cause, n); }
+    }
+  }
+
+  setJournalMatched(n: number): void {
+    this.#journalMatched.set(n);
+  }
+
+  setFilter(t: FilterTotals): void {
+    for (const mode of FILTER_MODES) this.#filterMode.set({ mode }, mode === t.mode ? 1 : 0);
+    this.#filterPassed.set(t.passed);
+    this.#filterDropped.set(t.dropped);
+    this.#filterFlows.set(t.flowsStarted);
+    if (t.flowsInMap !== null) this.#filterMapFlows.set(t.flowsInMap);
+    if (t.evictions != null) this.#filterEvictions.set(t.evictions);
+    this.#overruns.set(t.followerOverruns);
+    this.#evicted.set(t.analyzerFlowsEvicted);
+  }
+
+  /** One slow handshake of a client network (`network` is a slot's label or "other"). */
+  networkSlow(network: string, verdict: string): void {
+    this.#network.inc({ network, verdict });
+  }
+
+  /** A network lost its slot (no slow handshake for a long time): its series end. */
+  networkRemoved(network: string): void {
+    for (const verdict of VERDICTS) this.#network.remove({ network, verdict });
+  }
+
+  /** A network got a slot: its series start at zero. */
+  networkAdded(network: string): void {
+    for (const verdict of VERDICTS) this.#network.inc({ network, verdict }, 0);
   }
 }
 

@@ -67,7 +67,7 @@ const PHASE_KEYS = [...PHASES, 'loss', 'cwnd_stall', 'total'] as const;
 const RECORD_KEYS = new Set([
   'client', 'server', 'sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4', 'hrr', 'resumed', 'slow',
   'cwnd_stall', 'client_cert', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
-  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason', 'client_info',
+  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason', 'estimated', 'client_info',
 ]);
 /** client_info's keys in contract order; asn a uint32, the rest strings, each may be null. */
 const CLIENT_INFO_KEYS = ['rdns', 'provider', 'service', 'region', 'asn', 'as_org', 'prefix'] as const;
@@ -210,6 +210,9 @@ export function recordToMessage(rec: FlowRecord): Msg {
     if (fits(kind, v)) msg[k] = v;
     else extra.push(field(k, v));
   }
+  // estimated: true only (the contract); any other value is carried as JSON, never dropped.
+  if (r.estimated === true) msg.estimated = true;
+  else if (r.estimated !== undefined) extra.push(field('estimated', r.estimated));
   if (r.client_info !== undefined) {
     const ci = clientInfoToMessage(r.client_info);
     if (ci !== null) msg.client_info = ci;
@@ -250,6 +253,7 @@ export function messageToRecord(m: Msg): FlowRecord {
   if (hasOwn(m, 'capture_complete')) r.capture_complete = m.capture_complete;
   if (hasOwn(m, 'capture_drops')) r.capture_drops = int(m.capture_drops, 'capture_drops');
   if (hasOwn(m, 'reason')) r.reason = m.reason;
+  if (hasOwn(m, 'estimated') && m.estimated === true) r.estimated = true;
   if (hasOwn(m, 'client_info')) {
     const c = m.client_info as Msg;
     const ci: Obj = {};

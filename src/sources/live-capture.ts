@@ -9,6 +9,21 @@ import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import type { RingSource } from '../ring/reader.js';
 import { DEFAULTS } from '../config/defaults.js';
+import type { KernelFilterMode } from '../config/schema.js';
+
+/**
+ * Kernel-side packet selection (design.md "Always-on"; native/src/kernel_filter.h). Not given:
+ * mode 'off', every packet (full capture, the user's filter in the kernel).
+ */
+export interface KernelFilterOptions {
+  mode: KernelFilterMode;
+  /** Per-flow packet budget from the SYN. */
+  flowPackets: number;
+  /** Per-flow time budget from the SYN, ms. */
+  flowTimeMs: number;
+  /** Entries of the eBPF flow map (LRU). */
+  maxFlows: number;
+}
 
 export interface CaptureOptions {
   device: string;
@@ -20,6 +35,7 @@ export interface CaptureOptions {
   ringSize: number;
   /** Packet buffer timeout: how long the kernel may hold packets before handing a block over. */
   timeoutMs: number;
+  kernelFilter?: KernelFilterOptions;
 }
 
 /** Capture's defaults come from config/defaults.ts (the one place); timeoutMs is not a config key. */
@@ -49,8 +65,57 @@ export interface NativeStats {
   error: string | null;
 }
 
+/** The eBPF filter's counters (summed over CPUs); all zero when it is not in use. */
+export interface FilterStats {
+  /** Packets passed to the capture, FIN/RST included. */
+  passed: number;
+  passedFinRst: number;
+  /** Dropped: the flow was marked done. */
+  droppedDone: number;
+  /** Dropped: the flow's packet or time budget ran out. */
+  droppedBudget: number;
+  /** Dropped: TCP with no flow entry (no SYN seen, or the entry was evicted from the LRU map). */
+  droppedUntracked: number;
+  droppedNonTcp: number;
+  /** SYNs that created (or reset) a flow entry. */
+  flowsStarted: number;
+  /** SYNs that created an entry (no entry for the flow yet; the rest reset one). */
+  flowsInserted: number;
+  /**
+   * The LRU map's entry count is not readable cheaply (counting walks every key). Entries are
+   * never deleted, so min(flowsInserted, maxFlows) bounds it from above, and evictions are at
+   * least flowsInserted - maxFlows.
+   */
+  mapEntriesAtMost: number;
+  evictionsAtLeast: number;
+  /** Packets queued between opening the socket and attaching the filter (unfiltered), discarded. */
+  preAttachDiscarded: number;
+  /** Flows whose budget ran out before they were marked done. */
+  budgetEnded: number;
+  /** markDone calls that found the flow's entry. */
+  markedDone: number;
+  /** markDone calls whose flow had no entry (evicted, or its SYN was never seen). */
+  markMissing: number;
+  /** markDone calls the kernel refused for another reason; markError: the last such error. */
+  markFailed: number;
+  markError: string | null;
+  /** Packets the eBPF filter passed that the user's --filter then rejected in the capture thread. */
+  userFilterRejected: number;
+}
+
+export interface KernelFilterState {
+  mode: 'ebpf' | 'classic' | 'off';
+  /** Why the eBPF filter is not in use (mode 'auto' fell back), one line; else null. */
+  reason: string | null;
+}
+
 interface Addon {
-  open(o: object): { handle: unknown; ring: ArrayBuffer; index: ArrayBuffer; flows: ArrayBuffer; linkType: number; nanosecond: boolean };
+  open(o: object): {
+    handle: unknown; ring: ArrayBuffer; index: ArrayBuffer; flows: ArrayBuffer; linkType: number; nanosecond: boolean;
+    filterMode: 'ebpf' | 'classic' | 'off'; filterReason: string | null;
+  };
+  markDone(h: unknown, ipVersion: number, client: Uint8Array, clientPort: number, server: Uint8Array, serverPort: number): boolean;
+  filterStats(h: unknown): FilterStats;
   positions(h: unknown, out: Float64Array): void;
   stats(h: unknown): NativeStats;
   stop(h: unknown): void;
@@ -99,6 +164,13 @@ export function validateCaptureOptions(o: CaptureOptions): void {
   if (!Number.isFinite(o.bufferSize) || o.bufferSize < 65536 || o.bufferSize > 2 ** 31 - 1) {
     throw new CaptureError(`--buffer-size: must be between 64KiB and 2GiB, got ${o.bufferSize} bytes`);
   }
+  const k = o.kernelFilter;
+  if (k !== undefined) {
+    if (!['auto', 'ebpf', 'classic', 'off'].includes(k.mode)) throw new CaptureError(`kernel_filter.mode: must be auto, ebpf, classic or off, got ${String(k.mode)}`);
+    if (!Number.isInteger(k.flowPackets) || k.flowPackets < 1 || k.flowPackets > 1_000_000) throw new CaptureError(`kernel_filter.flow_packets: must be 1..1000000, got ${k.flowPackets}`);
+    if (!Number.isFinite(k.flowTimeMs) || k.flowTimeMs < 1 || k.flowTimeMs > 3_600_000) throw new CaptureError(`kernel_filter.flow_time: must be 1 ms..1 h, got ${k.flowTimeMs} ms`);
+    if (!Number.isInteger(k.maxFlows) || k.maxFlows < 1024 || k.maxFlows > 16_777_216) throw new CaptureError(`kernel_filter.max_flows: must be 1024..16777216, got ${k.maxFlows}`);
+  }
 }
 
 export class LiveCapture implements RingSource {
@@ -107,6 +179,8 @@ export class LiveCapture implements RingSource {
   readonly flows: ArrayBuffer;
   readonly linkType: number;
   readonly nanosecond: boolean;
+  /** The kernel filter in use, and why eBPF is not when 'auto' fell back. */
+  readonly kernelFilter: KernelFilterState;
   readonly #addon: Addon;
   readonly #handle: unknown;
   #stopped = false;
@@ -119,6 +193,7 @@ export class LiveCapture implements RingSource {
     this.flows = r.flows;
     this.linkType = r.linkType;
     this.nanosecond = r.nanosecond;
+    this.kernelFilter = { mode: r.filterMode, reason: r.filterReason };
   }
 
   static open(o: CaptureOptions): LiveCapture {
@@ -141,6 +216,23 @@ export class LiveCapture implements RingSource {
 
   stats(): NativeStats {
     return this.#addon.stats(this.#handle);
+  }
+
+  /**
+   * Marks a flow's handshake done in the eBPF filter's map: from now on only its FIN/RST reach
+   * the capture. Addresses in network byte order (4 or 16 bytes); either endpoint order works.
+   * One map update, no allocation; a no-op without the eBPF filter. Needs no privilege (the map
+   * fd was opened at load), so it works after capture dropped root. Counted in filterStats()
+   * (markedDone, or markMissing when the flow has no entry).
+   */
+  markDone(ipVersion: 4 | 6, clientAddr: Uint8Array, clientPort: number, serverAddr: Uint8Array, serverPort: number): void {
+    if (this.kernelFilter.mode !== 'ebpf') return;
+    this.#addon.markDone(this.#handle, ipVersion, clientAddr, clientPort, serverAddr, serverPort);
+  }
+
+  /** The eBPF filter's counters (zeros in modes 'classic' and 'off'). */
+  filterStats(): FilterStats {
+    return this.#addon.filterStats(this.#handle);
   }
 
   /** Stops the capture thread (joins it); the ring stays readable. */

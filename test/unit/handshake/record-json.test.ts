@@ -17,6 +17,13 @@ describe('recordToJson', () => {
     const r = { ...records[0]!, sni: 'a"b\\c\u0000\u2028é', notes: ['x\ny'], event: { cursor: 's=1', message: 'm "q"' }, event_elapsed_ms: 12.5, proxy_gap_ms: null, pcap: '/tmp/a b.pcap' };
     expect(recordToJson(r)).toBe(JSON.stringify(r));
   });
+  it('issue 9: estimated is printed only when true, after reason', async () => {
+    const { records } = await analyzeCaptures([join(CAPTURES, 'client-think.pcap')]);
+    const r = { ...records[0]!, reason: 'r', estimated: true };
+    expect(recordToJson(r)).toBe(JSON.stringify(r));
+    expect(JSON.parse(recordToJson(r)).estimated).toBe(true);
+    expect(recordToJson(records[0]!)).not.toContain('estimated');
+  });
 });
 
 describe('recordToJson number formatting', () => {

@@ -74,6 +74,20 @@ describe('round trip: bundled captures', () => {
 });
 
 describe('round trip: crafted records', () => {
+  it('issue 9: estimated (classic kernel filter) is a typed field, set only when true', () => {
+    const r = baseRecord({ verdict: 'client', slow: true });
+    Object.assign(r, { reason: 'x', estimated: true });
+    const back = expectRoundTrip(r);
+    expect(back.estimated).toBe(true);
+    expect(recordToMessage(r).estimated).toBe(true);
+    expect(recordToMessage(r).extra).toBeUndefined();
+    // absent stays absent (not false), and a non-true value is carried, never dropped
+    expect('estimated' in expectRoundTrip(baseRecord())).toBe(false);
+    const odd = baseRecord();
+    Object.assign(odd, { estimated: false });
+    expect(expectRoundTrip(odd).estimated).toBe(false);
+    expect((recordToMessage(odd).extra as { key: string }[]).map((f) => f.key)).toEqual(['estimated']);
+  });
   it('all nulls; null is not 0, "" or false', () => {
     expectRoundTrip(baseRecord());
     const zeros = baseRecord({ sni: '', alpn: '', alpn_selected: '', tls_version: '', cipher: '', ja4: '' });

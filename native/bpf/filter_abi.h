@@ -1,0 +1,71 @@
+/* The layout shared by the eBPF handshake filter (handshake_filter.bpf.c, built with clang -target
+ * bpf) and the addon that loads it (native/src/kernel_filter.cc): the flow map's key and value,
+ * the counters and the load-time configuration. Plain C with fixed-width kernel types, included by
+ * both compilers; change both sides by changing this file only.
+ *
+ * Canonical key: both directions of a TCP connection map to one entry. Endpoint A is the one whose
+ * (address words, port) compares lower under FlowEndpointLess; IPv4 addresses occupy the first 4
+ * bytes of the 16-byte address, the rest zero. Addresses and ports are kept in network byte order
+ * exactly as they appear on the wire, and compared as the same raw words on both sides.
+ */
+#ifndef SLOWSHAKE_FILTER_ABI_H_
+#define SLOWSHAKE_FILTER_ABI_H_
+
+#include <linux/types.h>
+
+struct flow_key {
+  __u32 addr_a[4];
+  __u32 addr_b[4];
+  __u16 port_a;
+  __u16 port_b;
+  __u8 ip_version; /* 4 or 6 */
+  __u8 pad[3];
+};
+
+enum flow_phase {
+  FLOW_HANDSHAKE = 0, /* from the SYN: packets pass */
+  FLOW_DONE = 1,      /* marked by user space: only FIN/RST pass */
+  FLOW_ENDED = 2,     /* a budget ran out: only FIN/RST pass */
+};
+
+struct flow_state {
+  __u64 syn_ns;  /* bpf_ktime_get_ns() at the (last) SYN */
+  __u32 packets; /* packets seen since the SYN, the SYN included */
+  __u32 phase;   /* enum flow_phase */
+};
+
+/* Per-CPU counters (one PERCPU_ARRAY entry); user space sums the CPUs. */
+struct filter_counters {
+  __u64 passed;            /* every packet passed, FIN/RST included */
+  __u64 passed_fin_rst;    /* of which FIN or RST */
+  __u64 dropped_done;      /* flow marked done */
+  __u64 dropped_budget;    /* flow's packet or time budget ran out */
+  __u64 dropped_untracked; /* TCP without a flow entry (no SYN seen, or evicted) */
+  __u64 dropped_non_tcp;   /* not TCP over IPv4/IPv6, or unparseable */
+  __u64 flows_started;     /* SYNs that created or reset an entry */
+  __u64 flows_inserted;    /* of which created one (no entry for the flow): entries <= min(this, max_flows) */
+  __u64 budget_ended;      /* flows whose budget ran out */
+};
+
+enum filter_link {
+  FILTER_LINK_ETHERNET = 0, /* Ethernet header at offset 0 (one 802.1Q/802.1ad tag skipped) */
+  FILTER_LINK_NETWORK = 1,  /* network header at offset 0, protocol from skb->protocol (cooked "any") */
+  FILTER_LINK_RAW = 2,      /* network header at offset 0, protocol from the IP version nibble */
+};
+
+struct filter_config {
+  __u32 link;         /* enum filter_link */
+  __u32 flow_packets; /* per-flow packet budget */
+  __u64 flow_time_ns; /* per-flow time budget from the SYN */
+};
+
+/* 1 when endpoint (a, pa) orders before (b, pb): address words first, then the port. */
+static inline int FlowEndpointLess(const __u32* a, __u16 pa, const __u32* b, __u16 pb) {
+  if (a[0] != b[0]) return a[0] < b[0];
+  if (a[1] != b[1]) return a[1] < b[1];
+  if (a[2] != b[2]) return a[2] < b[2];
+  if (a[3] != b[3]) return a[3] < b[3];
+  return pa < pb;
+}
+
+#endif /* SLOWSHAKE_FILTER_ABI_H_ */

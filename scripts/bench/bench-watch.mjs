@@ -1,0 +1,248 @@
+// Always-on cost benchmark (issue 9): `slowshake watch` on its defaults against `slowshake capture`
+// (full capture) and `tcpdump -w /dev/null`, one after the other in the same run, on a veth fed by
+// tcpreplay with ~100k packets/s of TLS flows carrying ~500 handshakes/s. Run through
+// scripts/bench-watch (root only); see usage().
+//
+// 1. Replay material: gen-capture.mjs builds flows from the REAL handshakes in captures/tls/*.pcap,
+//    each extended with bulk TLS application data after its handshake (--bulk segments, a client
+//    ACK every second one), so each flow is ~200 packets: at 100k pps that is ~500 new TLS flows
+//    (handshakes) per second. The file is replayed --loops times (the same 4-tuples again: each
+//    copy starts with a new SYN, a new connection for every tool).
+// 2. Topology: namespace ssw-<tag> holding veth0 (the capture point, no address, offloads off); its
+//    peer in the root namespace is where tcpreplay sends. The namespace's stack drops every packet
+//    after the capture taps saw it.
+// 3. For each tool and run: start it in the namespace, wait until it captures and is idle,
+//    snapshot the exact on-CPU time of every thread of it and of its children (watch's and
+//    capture's journalctl), replay at --pps, wait until it is idle again, snapshot; CPU share =
+//    CPU seconds / replay seconds. VmHWM at the end. watch's own counters come from its
+//    /metrics (handshakes measured, packets the kernel filter passed and kept back).
+// 4. Print one table and the goal (watch ≤ 5% of one core in total).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateCapture, loadTemplates } from './gen-capture.mjs';
+import { destroyNamespace, killTracked, Proc } from './proc.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const TAG = process.env.BENCH_WATCH_TAG ?? String(process.pid);
+const NS = `ssw-${TAG}`;
+const TX_DEV = `ssw${TAG}r`;
+const RX_DEV = 'veth0';
+const WORK = join(ROOT, 'bench-out', `bench-watch-${TAG}`);
+const PIDS = join(ROOT, 'bench-out', `bench-watch-${TAG}.pids`);
+const GOAL_CORE_SHARE = 0.05;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function usage() {
+  return `usage: scripts/bench-watch [options]          (root; needs tcpreplay, tcpdump, ethtool, a running journald)
+
+  --pps N        replay rate in packets per second (default 100000)
+  --packets N    packets in the generated file (default 400k; k/M ok)
+  --loops N      times the file is replayed per measurement (default 5: ~20 s at 100k pps)
+  --bulk A-B     bulk segments per flow after its handshake (default 120-140: ~200 packets per flow)
+  --runs N       measurements per tool (default 2; tools alternate)
+  --tools LIST   any of watch,capture,tcpdump (default all three)
+  --keep         keep bench-out/bench-watch-<tag>/`;
+}
+
+function num(s, name) {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s ?? '');
+  if (!m) throw new Error(`${name}: expected a number (k/M suffix ok), got "${s}"`);
+  return Math.round(Number(m[1]) * (m[2].toLowerCase() === 'k' ? 1e3 : m[2].toLowerCase() === 'm' ? 1e6 : 1));
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? (r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+function createTopology() {
+  run('ip', ['netns', 'add', NS]);
+  run('ip', ['link', 'add', TX_DEV, 'type', 'veth', 'peer', 'name', RX_DEV, 'netns', NS]);
+  run('sysctl', ['-qw', `net.ipv6.conf.${TX_DEV}.disable_ipv6=1`]);
+  run('ip', ['netns', 'exec', NS, 'sysctl', '-qw', `net.ipv6.conf.${RX_DEV}.disable_ipv6=1`]);
+  const off = ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
+  run('ethtool', ['-K', TX_DEV, ...off]);
+  run('ip', ['netns', 'exec', NS, 'ethtool', '-K', RX_DEV, ...off]);
+  run('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+  run('ip', ['-n', NS, 'link', 'set', RX_DEV, 'up']);
+  run('ip', ['link', 'set', TX_DEV, 'up']);
+  // The receiving side must accept frames for any MAC: the generated frames carry the templates' MACs.
+  run('ip', ['-n', NS, 'link', 'set', RX_DEV, 'promisc', 'on']);
+}
+
+/** The process and its descendants (journalctl under watch/capture). */
+function tree(pid) {
+  const kids = new Map();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(e));
+    } catch { /* gone */ }
+  }
+  const out = [];
+  const walk = (p) => { out.push(p); for (const c of kids.get(p) ?? []) walk(c); };
+  walk(pid);
+  return out;
+}
+
+/** On-CPU nanoseconds of every thread of the process tree, by tid (schedstat: exact). */
+function cpuSnapshot(pid) {
+  const m = new Map();
+  for (const p of tree(pid)) {
+    let tids;
+    try { tids = readdirSync(`/proc/${p}/task`); } catch { continue; }
+    for (const t of tids) {
+      try { m.set(`${p}/${t}`, Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0])); } catch { /* gone */ }
+    }
+  }
+  return m;
+}
+
+function cpuSeconds(a, b) {
+  let ns = 0;
+  for (const [k, v] of b) ns += v - (a.get(k) ?? 0);
+  return ns / 1e9;
+}
+
+function total(snap) { let n = 0; for (const v of snap.values()) n += v; return n / 1e9; }
+
+async function waitIdle(pid, timeoutMs = 30_000) {
+  const t0 = Date.now();
+  const hist = [];
+  for (;;) {
+    hist.push(total(cpuSnapshot(pid)));
+    if (hist.length >= 4 && hist.at(-1) - hist.at(-4) <= 0.015) return true;
+    if (Date.now() - t0 > timeoutMs) return false;
+    await sleep(250);
+  }
+}
+
+function hwm(pid) {
+  let sum = 0;
+  for (const p of tree(pid)) {
+    try { sum += Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024; } catch { /* gone */ }
+  }
+  return sum;
+}
+
+async function replay(file, pps, loops) {
+  const p = new Proc('tcpreplay', 'tcpreplay', ['-i', TX_DEV, '-K', '-q', `--pps=${pps}`, `--loop=${loops}`, file], { pidsFile: PIDS });
+  const e = await p.wait(30 * 60_000);
+  const text = p.stdout + p.stderr;
+  if (e.code !== 0) throw new Error(`tcpreplay exited ${JSON.stringify(e)}: ${text.slice(-800)}`);
+  const m = /Actual: (\d+) packets \((\d+) bytes\) sent in ([\d.]+) seconds/.exec(text);
+  if (!m) throw new Error(`cannot read tcpreplay's summary: ${text.slice(-800)}`);
+  return { sent: Number(m[1]), seconds: Number(m[3]) };
+}
+
+function metricSum(text, name) {
+  let s = 0;
+  for (const l of text.split('\n')) if (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) s += Number(l.slice(l.lastIndexOf(' ') + 1));
+  return s;
+}
+
+async function measure(kind, file, o, i) {
+  const cli = join(ROOT, 'dist/cli/index.js');
+  const out = join(WORK, `${kind}-out-${i}`);
+  const port = 29000 + (process.pid % 1000) + i;
+  const argv = {
+    watch: [process.execPath, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`],
+    capture: [process.execPath, cli, 'capture', '-i', RX_DEV, '--out', out],
+    tcpdump: ['tcpdump', '-i', RX_DEV, '-w', '/dev/null', '-n', '-Z', 'root'],
+  }[kind];
+  const p = new Proc(kind, 'ip', ['netns', 'exec', NS, ...argv], { pidsFile: PIDS });
+  await p.waitFor(kind === 'tcpdump' ? /listening on/ : kind === 'watch' ? /^Watching /m : /^Capturing on /m, 30_000);
+  await sleep(1500);
+  await waitIdle(p.pid);
+  const a = cpuSnapshot(p.pid);
+  const r = await replay(file, o.pps, o.loops);
+  await waitIdle(p.pid);
+  const b = cpuSnapshot(p.pid);
+  const cpu = cpuSeconds(a, b);
+  const peak = hwm(p.pid);
+  let extra = {};
+  if (kind === 'watch') {
+    await sleep(1200); // one metrics publication after the replay
+    // watch listens on loopback inside the namespace.
+    const text = run('ip', ['netns', 'exec', NS, 'curl', '-sf', `http://127.0.0.1:${port}/metrics`]);
+    const passed = metricSum(text, 'slowshake_kernel_filter_passed_packets_total');
+    const dropped = metricSum(text, 'slowshake_kernel_filter_dropped_packets_total');
+    const mode = /^slowshake_kernel_filter_mode\{mode="(\w+)"\} 1$/m.exec(text)?.[1] ?? '?';
+    extra = { handshakes: metricSum(text, 'slowshake_handshakes_total'), passed, dropped, mode, captured: metricSum(text, 'slowshake_capture_packets_total') };
+  }
+  p.kill('SIGINT');
+  await p.wait(20_000);
+  if (process.env.BENCH_WATCH_VERBOSE) console.log(p.stderr.trim().split('\n').map((l) => `    ${kind}: ${l}`).join('\n'));
+  rmSync(out, { recursive: true, force: true });
+  return { kind, cpu, seconds: r.seconds, sent: r.sent, share: cpu / r.seconds, peak, ...extra };
+}
+
+async function main() {
+  const { values: v } = parseArgs({
+    options: {
+      pps: { type: 'string' }, packets: { type: 'string' }, loops: { type: 'string' }, bulk: { type: 'string' },
+      runs: { type: 'string' }, tools: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' },
+    },
+  });
+  if (v.help) { console.log(usage()); return; }
+  const o = {
+    pps: num(v.pps ?? '100k', '--pps'), packets: num(v.packets ?? '400k', '--packets'), loops: num(v.loops ?? '5', '--loops'),
+    runs: num(v.runs ?? '2', '--runs'), tools: (v.tools ?? 'watch,capture,tcpdump').split(','),
+    bulk: (v.bulk ?? '120-140').split('-').map(Number),
+  };
+  if (!existsSync('/run/systemd/journal/socket')) throw new Error('no journald running: watch and capture follow the system journal (start systemd-journald first)');
+  // 0711: watch and capture drop to an unprivileged user that must reach its directories inside.
+  mkdirSync(WORK, { recursive: true, mode: 0o711 });
+  spawnSync('chmod', ['0711', WORK]);
+  const file = join(WORK, 'replay.pcap');
+  const templates = loadTemplates(readdirSync(join(ROOT, 'captures/tls')).filter((f) => f.endsWith('.pcap')).map((f) => join(ROOT, 'captures/tls', f)));
+  const gen = generateCapture({ templates: templates.flows, out: file, minPackets: o.packets, bulk: o.bulk, rate: 500, seed: 7 });
+  const perFlow = gen.packets / gen.flows;
+  console.log(`replay file: ${gen.packets} packets, ${gen.flows} TLS flows (${perFlow.toFixed(0)} packets per flow: ~${Math.round(o.pps / perFlow)} handshakes/s at ${o.pps} pps), ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; replayed ${o.loops}× per measurement`);
+  createTopology();
+  const results = [];
+  for (let i = 0; i < o.runs; i++) {
+    for (const kind of o.tools) {
+      const r = await measure(kind, file, o, i);
+      results.push(r);
+      console.log(`  run ${i + 1} ${kind}: ${r.cpu.toFixed(2)} CPU-s over ${r.seconds.toFixed(1)} s of replay (${(100 * r.share).toFixed(1)}% of a core)` +
+        (r.handshakes !== undefined ? `; ${r.handshakes} handshakes measured (${gen.flows * o.loops} replayed), kernel filter ${r.mode} passed ${r.passed} and kept back ${r.dropped} packets (${(100 * r.passed / Math.max(1, r.passed + r.dropped)).toFixed(1)}% passed)` : ''));
+    }
+  }
+  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+  console.log('\ntool      CPU % of one core (median)   per 100k pps   peak RSS (process + children)');
+  const byTool = {};
+  for (const kind of o.tools) {
+    const rs = results.filter((r) => r.kind === kind);
+    const share = med(rs.map((r) => r.share));
+    const pps = med(rs.map((r) => r.sent / r.seconds));
+    byTool[kind] = share;
+    console.log(`${kind.padEnd(9)} ${(100 * share).toFixed(2).padStart(8)}%                      ${(100 * share * 1e5 / pps).toFixed(2).padStart(6)}%       ${(med(rs.map((r) => r.peak)) / 2 ** 20).toFixed(0)} MiB`);
+  }
+  if (byTool.watch !== undefined) {
+    const ratio = (k) => byTool[k] !== undefined ? `, ${(byTool.watch / byTool[k]).toFixed(2)}× ${k}` : '';
+    console.log(`\ngoal: watch ≤ ${100 * GOAL_CORE_SHARE}% of one core: ${(100 * byTool.watch).toFixed(2)}% ${byTool.watch <= GOAL_CORE_SHARE ? 'MET' : 'NOT MET'}${ratio('capture')}${ratio('tcpdump')}`);
+  }
+}
+
+let code = 0;
+try {
+  await main();
+} catch (err) {
+  console.error(`bench-watch: ${err.message}`);
+  code = 1;
+} finally {
+  killTracked();
+  destroyNamespace(NS, [TX_DEV]);
+  if (!process.argv.includes('--keep')) rmSync(WORK, { recursive: true, force: true });
+  rmSync(PIDS, { force: true });
+}
+process.exit(code);

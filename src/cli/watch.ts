@@ -1,0 +1,404 @@
+/**
+ * `slowshake watch`: the always-on daemon (issue 9, design.md "Always-on").
+ *
+ * 1. Configuration: the defaults, a TOML file (--config), then flags (each key's twin) on top.
+ *    SIGHUP reloads the file: a bad file keeps the running config and logs the key; keys marked
+ *    live apply at once, the rest are named as needing a restart.
+ * 2. Capture with the per-flow kernel filter (kernel_filter.mode), then the privilege drop;
+ *    the live engine analyses every handshake once, as it happens.
+ * 3. Every record: Prometheus metrics (127.0.0.1:9464/metrics), the kernel filter's done mark.
+ *    Every slow one: evidence (pcapng + json in the output directory, whether or not the proxy
+ *    logged it), one pino line on stdout, the protobuf record stream. Journal events add the
+ *    proxy's figure; the journal cursor is saved in the state directory once an event's work is
+ *    done, so a restart resumes after the last event it finished.
+ * 4. Retention bounds the output directory by bytes and age; a full disk stops writes (the
+ *    records still go out, saying so), sets slowshake_evidence_disk_full, logs once, and writes
+ *    resume by themselves.
+ * 5. systemd: READY once capturing, WATCHDOG pings at half the interval, STATUS every few seconds,
+ *    STOPPING on SIGTERM/SIGINT; pending evidence is flushed and the process exits within 5 s.
+ */
+import { takeEarlyUsr1 } from './early-signals.js';
+import { chownSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
+import { FLAG_OPTIONS, layerFromFlags } from '../config/flags.js';
+import { loadConfigLayer } from '../config/load.js';
+import { applyReload, mergeConfig, reloadable } from '../config/merge.js';
+import type { Config } from '../config/schema.js';
+import { formatBytes, parseDuration } from '../config/units.js';
+import { ConfigError } from '../config/errors.js';
+import { parseJournalEntry } from '../correlate/journal-event.js';
+import { recordToJson } from '../handshake/record-json.js';
+import { LiveEngine } from '../live/engine.js';
+import { CursorTracker } from '../live/cursor-tracker.js';
+import { NetworkSlots } from '../live/networks.js';
+import { LiveCapture, CaptureError, type CaptureOptions } from '../sources/live-capture.js';
+import { JournalCursorStore } from '../sources/journal-cursor.js';
+import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
+import { LostResults } from '../sinks/lost-results.js';
+import { HandshakeMetrics, MetricsServer } from '../sinks/prometheus.js';
+import { RecordSink } from '../sinks/record-sink.js';
+import { EvidenceRetention } from '../sinks/retention.js';
+import { SdNotifier, watchdogIntervalMs } from '../sinks/sd-notify.js';
+import { describeError } from '../sinks/pcap-writer.js';
+import { checkOutputs, openOutputs } from './capture-outputs.js';
+import { EXIT_INTERNAL, EXIT_OK, UsageError } from './errors.js';
+import { asUser, dropPrivileges, journalReadProblem, modeAllows, ownerText, resolveRunAs, type RunAs } from './privileges.js';
+
+const HELP = `usage: slowshake watch -i IFACE [options]
+       slowshake watch --config /etc/slowshake/slowshake.toml [options]
+
+Measures every TLS handshake on an interface, for as long as it runs: Prometheus metrics of every
+handshake by phase and verdict, evidence (pcapng + json) for every slow one, one JSON log line per
+slow handshake on stdout, and the proxy's journal events matched to their flows. Every option is
+also a config key (slowshake config --print-defaults); flags win over the file.
+
+  --config FILE            TOML configuration (slowshake config --check FILE validates it)  [SLOWSHAKE_CONFIG]
+  -i, --interface IFACE    interface to capture on ("any" for all)
+  --filter EXPR            libpcap filter (default: everything TCP the kernel filter passes)
+  --kernel-filter MODE     auto (default: eBPF per-flow filter, classic BPF where eBPF cannot load), ebpf, classic, off
+  --ring-size SIZE         packet ring (default ${formatBytes(DEFAULTS.capture.ringSize)}); --buffer-size, --snaplen, --no-promisc
+  --user NAME              run as NAME once the interface is open (default slowshake, else nobody)
+  --out DIR                evidence directory (default ./${DEFAULTS.output.directory}); --records FILE, --pcap-format
+  --metrics-listen A:P     Prometheus endpoint (default ${DEFAULTS.metrics.listen})
+  --slow TIME              slow threshold (default ${DEFAULTS.handshake.slowMs} ms); --hold, --margin, --proxy-clock
+  --unit NAME, --identifier NAME, --journal-dir DIR, --no-journal, --event-pattern RE, --event-regex RE,
+  --event-field KEY=NAME, --event-queue N, --max-writes-per-sec N: as for capture
+  --duration TIME          stop after TIME (default: run until SIGTERM/SIGINT)
+
+signals: SIGHUP reloads --config (live keys apply now; the others are named as needing a restart),
+SIGTERM/SIGINT flush pending evidence and stop (within 5 s).`;
+
+/** Evidence still queued at a stop is written for at most this long (then recorded without files): the stop takes < 5 s. */
+const STOP_WRITE_MS = 3000;
+
+/** Network labels are rebalanced every this many 100 ms samples (a minute; SLOWSHAKE_REBALANCE_MS for tests). */
+const REBALANCE_SAMPLES = Math.max(10, Math.round(Number(process.env.SLOWSHAKE_REBALANCE_MS ?? 60_000) / 100));
+
+interface WatchArgs {
+  config: Config;
+  file: string | null;
+  values: Record<string, string | boolean | string[] | undefined>;
+  durationMs: number | null;
+}
+
+export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WatchArgs | null {
+  let values: WatchArgs['values'];
+  try {
+    values = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: { ...FLAG_OPTIONS, config: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }).values as WatchArgs['values'];
+  } catch (err) {
+    throw new UsageError(`watch: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (values.help) return null;
+  const file = (values.config as string | undefined) ?? env.SLOWSHAKE_CONFIG ?? null;
+  const fileLayer = file !== null ? loadConfigLayer(file) : null;
+  const below = mergeConfig({ file: fileLayer });
+  const config = mergeConfig({ file: fileLayer, flags: layerFromFlags(values, env, below) });
+  const durationMs = values.duration !== undefined ? parseDuration('--duration', values.duration as string) : null;
+  return { config, file, values, durationMs };
+}
+
+/** "127.0.0.1:9464" / "[::1]:9464" → host and port (validated by the config schema). */
+function hostPort(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
+}
+
+/** Makes the state directory (0700, owned by the user watch runs as) while still root. */
+function prepareStateDir(dir: string, runAs: RunAs | null): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (runAs !== null && statSync(dir).uid !== runAs.uid) chownSync(dir, runAs.uid, runAs.gid);
+  } catch (err) {
+    throw new UsageError(`state.directory ${dir}: cannot be created or used: ${describeError(err)}`);
+  }
+  // The cursor is saved as the user watch continues as: a parent it cannot enter (a root-only
+  // 0700 directory) would lose it at every save. Refused now, in one line.
+  let problem: string | null = null;
+  if (runAs !== null) {
+    for (let p = resolve(dir), first = true; ; first = false) {
+      const st = statSync(p);
+      if (!modeAllows(st, runAs, first ? 0o3 : 0o1)) { problem = `${p}: ${ownerText(st)}`; break; }
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+    }
+  }
+  if (problem !== null) {
+    throw new UsageError(`state.directory ${dir}: user ${runAs!.name}, whom watch runs as after opening the interface, cannot write there (${problem}): ` +
+      'choose a directory it can reach (every parent searchable), or pass --user root');
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseWatchArgs(argv);
+  if (a === null) {
+    process.stdout.write(HELP + '\n');
+    return EXIT_OK;
+  }
+  let cfg = a.config;
+  const device = cfg.capture.interface;
+  if (device === null) throw new UsageError('watch: no interface: give -i IFACE, or capture.interface in the config file');
+  const runAs = resolveRunAs(cfg.capture.user);
+  const lost = new LostResults();
+  const notifier = new SdNotifier();
+  // Operational messages: pino on stderr (the journal takes it under systemd). Slow handshakes: pino on stdout.
+  const log = pino({ name: 'slowshake', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  const out = pino({ name: 'slowshake', base: null, messageKey: 'msg' }, pino.destination({ dest: 1, sync: true }));
+
+  const metrics = new HandshakeMetrics();
+  const server = new MetricsServer(metrics);
+  const { host, port } = hostPort(cfg.metrics.listen);
+  let bound: { host: string; port: number };
+  try {
+    bound = await server.listen(host, port);
+  } catch (err) {
+    throw new UsageError(`metrics.listen ${cfg.metrics.listen}: cannot listen: ${describeError(err)}`);
+  }
+
+  const capOpts: CaptureOptions & { kernelFilter: Config['kernelFilter'] } = {
+    device, filter: cfg.capture.filter, snaplen: cfg.capture.snaplen, bufferSize: cfg.capture.bufferSize,
+    promisc: cfg.capture.promisc, ringSize: cfg.capture.ringSize, timeoutMs: 50, kernelFilter: cfg.kernelFilter,
+  };
+  let cap: LiveCapture;
+  try {
+    cap = LiveCapture.open(capOpts);
+  } catch (err) {
+    await server.close();
+    if (err instanceof CaptureError) throw new UsageError(err.message);
+    throw err;
+  }
+  const outDir = resolve(cfg.output.directory);
+  const recordsPath = resolve(cfg.output.records ?? join(outDir, 'records.pb'));
+  let outputs;
+  try {
+    const plan = checkOutputs({ out: outDir, outNeeded: true, records: recordsPath, dumpRing: null, journalDir: cfg.journal.directory }, runAs);
+    if (runAs !== null && cfg.journal.enabled) {
+      const problem = asUser(runAs, () => journalReadProblem(runAs, cfg.journal.directory));
+      if (problem !== null) throw new UsageError(problem);
+    }
+    prepareStateDir(cfg.state.directory, runAs);
+    outputs = openOutputs(plan, runAs);
+    if (runAs !== null) dropPrivileges(runAs);
+  } catch (err) {
+    cap.stop();
+    await server.close();
+    throw err;
+  }
+  const kf = cap.kernelFilter;
+  const markDone = (f: { clientAddr: Uint8Array; clientPort: number; serverAddr: Uint8Array; serverPort: number }): void =>
+    cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort);
+
+  const retention = new EvidenceRetention(outputs.out, { maxBytes: cfg.output.retentionBytes, maxAgeMs: cfg.output.retentionAgeMs });
+  retention.scan();
+  const recordSink = new RecordSink(outputs.recordsPath ?? recordsPath, outputs.records, lost);
+  const networks = new NetworkSlots({
+    slots: cfg.metrics.topNetworks, ipv4Prefix: cfg.metrics.ipv4Prefix, ipv6Prefix: cfg.metrics.ipv6Prefix,
+    onAdded: (n) => metrics.networkAdded(n), onRemoved: (n) => metrics.networkRemoved(n),
+  });
+  const cursors = new CursorTracker();
+  let diskFull = false;
+  let slowLogged = 0;
+
+  const engine = new LiveEngine(cap, {
+    slowMs: cfg.handshake.slowMs, holdMs: cfg.handshake.holdMs, marginMs: cfg.handshake.marginMs, out: outputs.out,
+    pcapFormat: cfg.output.pcapFormat, maxQueue: cfg.events.queue, maxWritesPerSec: cfg.output.maxWritesPerSec,
+    proxyClock: cfg.handshake.proxyClock, lost, filter: cfg.capture.filter, evidence: 'slow', matchEvents: cfg.journal.enabled,
+    onHandshake: (rec, flow) => {
+      if (kf.mode === 'classic') rec.estimated = true;
+      markDone(flow);
+      metrics.observe(rec);
+      if (rec.slow) metrics.networkSlow(networks.count(flow.clientAddr, Date.now()), rec.verdict);
+    },
+    onNotTls: markDone,
+    onRecord: (rec) => {
+      recordSink.append(rec);
+      if (rec.pcap !== undefined) {
+        retention.added(basename(rec.pcap));
+        retention.added(basename(rec.pcap).replace(/\.pcap(ng)?$/, '.json'));
+      }
+      const ev = rec.event as { cursor?: string | null } | undefined;
+      if (ev !== undefined) cursors.done(ev.cursor);
+      const full = typeof rec.reason === 'string' && /ENOSPC/.test(rec.reason);
+      if (full && !diskFull) { diskFull = true; log.warn({ out: outDir }, 'Output directory is full: evidence is not written until space returns; records still go out with the reason.'); }
+      else if (!full && diskFull && rec.pcap !== undefined) { diskFull = false; log.info({ out: outDir }, 'Space returned: evidence is written again.'); }
+      slowLogged++;
+      out.info(JSON.parse(recordToJson(rec)) as object, rec.event !== undefined ? 'slow handshake (proxy event)' : 'slow handshake');
+    },
+  });
+
+  // The journal, resumed after the saved cursor.
+  const cursorStore = new JournalCursorStore(join(cfg.state.directory, 'journal-cursor.json'));
+  let follower: JournalFollower | null = null;
+  let entries = 0, events = 0, lagSeconds: number | null = null;
+  // Event parsing follows the running config (its keys apply on reload).
+  const parserOf = (c: Config) => ({ messagePattern: c.events.pattern ? new RegExp(c.events.pattern, 'i') : null, fields: c.events.fields, regex: c.events.regex ? new RegExp(c.events.regex) : null });
+  let parser = parserOf(cfg);
+  if (cfg.journal.enabled) {
+    const problem = cfg.journal.directory === null ? systemJournalProblem() : null;
+    if (problem !== null) log.warn(`${problem}`);
+    let saved: string | null = null;
+    try { saved = cursorStore.load(); } catch (err) { log.warn(`${(err as Error).message}`); }
+    follower = new JournalFollower({ ...JOURNAL_DEFAULTS, units: [...cfg.journal.units], identifiers: [...cfg.journal.identifiers], directory: cfg.journal.directory, journalctl: cfg.journal.journalctl }, {
+      cursor: saved,
+      onEntry: (e) => {
+        entries++;
+        const ts = Number(e.__REALTIME_TIMESTAMP);
+        if (Number.isFinite(ts)) lagSeconds = Math.max(0, Date.now() / 1000 - ts / 1e6); // how late the entry reached us
+        const r = parseJournalEntry(e, entries, parser);
+        const cursor = typeof e.__CURSOR === 'string' ? e.__CURSOR : null;
+        if ('event' in r) {
+          events++;
+          cursors.event(cursor);
+          if (!engine.onEvent(r.event, Date.now())) cursors.done(cursor); // a duplicate: nothing to wait for
+        } else {
+          cursors.entry(cursor);
+        }
+      },
+      onWarning: (w) => log.warn(w),
+    });
+    await follower.start();
+  }
+
+  const started = Date.now();
+  const startLine = `Watching ${device}${cfg.capture.filter ? ` (filter: ${cfg.capture.filter})` : ''}: kernel filter ${kf.mode}${kf.reason ? ` (${kf.reason})` : ''}, ` +
+    `ring ${formatBytes(cfg.capture.ringSize)}, slow from ${cfg.handshake.slowMs} ms, evidence in ${outDir}, metrics on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/metrics` +
+    `${runAs !== null ? `, as user ${runAs.name}` : ''}`;
+  process.stderr.write(startLine + '\n');
+  notifier.ready(startLine);
+
+  let reason = 'stopped';
+  let exitCode = EXIT_OK;
+  await new Promise<void>((resolveStop) => {
+    let done = false;
+    const finish = (why: string): void => {
+      if (done) return;
+      done = true;
+      reason = why;
+      clearInterval(timer);
+      if (watchdog !== null) clearInterval(watchdog);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+      notifier.stopping(`Stopping (${why}).`);
+      resolveStop();
+    };
+    const onInt = (): void => finish('interrupted');
+    const onTerm = (): void => finish('terminated');
+    const onHup = (): void => {
+      if (a.file === null) { log.warn('SIGHUP: no --config file to reload; nothing changed.'); return; }
+      let next: Config;
+      try {
+        const again = parseWatchArgs(argv);
+        if (again === null) return;
+        next = again.config;
+      } catch (err) {
+        const msg = err instanceof ConfigError || err instanceof UsageError ? err.message : describeError(err);
+        log.error(`Reload refused, the running configuration stays: ${msg}`);
+        process.stderr.write(`slowshake: reload refused, the running configuration stays: ${msg}\n`);
+        return;
+      }
+      const split = reloadable(cfg, next);
+      cfg = applyReload(cfg, next);
+      engine.reconfigure({ slowMs: cfg.handshake.slowMs, holdMs: cfg.handshake.holdMs, marginMs: cfg.handshake.marginMs, maxWritesPerSec: cfg.output.maxWritesPerSec, pcapFormat: cfg.output.pcapFormat, proxyClock: cfg.handshake.proxyClock });
+      retention.opts.maxBytes = cfg.output.retentionBytes;
+      retention.opts.maxAgeMs = cfg.output.retentionAgeMs;
+      parser = parserOf(cfg);
+      const line = `Reloaded ${a.file}: ${split.live.length ? `applied ${split.live.join(', ')}` : 'no live key changed'}` +
+        `${split.restart.length ? `; ${split.restart.join(', ')} changed but apply only after a restart` : ''}`;
+      log.info(line);
+      process.stderr.write(`slowshake: ${line}\n`);
+    };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+    takeEarlyUsr1(); // watch has no snapshot command; a SIGUSR1 is ignored, never the inspector
+    process.on('SIGUSR1', () => log.info('SIGUSR1 ignored: watch writes evidence for every slow handshake by itself.'));
+    const wd = watchdogIntervalMs();
+    const watchdog = wd !== null ? setInterval(() => notifier.watchdog(), Math.max(100, Math.floor(wd / 2))) : null;
+    let ticks = 0;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      let s = null;
+      try {
+        s = engine.tick(now);
+      } catch (err) {
+        lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
+        log.error({ err: (err as Error).message }, 'An event or slow handshake could not be resolved.');
+      }
+      if (follower !== null && cursors.safe !== null) cursorStore.update(cursors.safe, now);
+      if (s === null) return;
+      if (s.state === 'failed') { exitCode = 1; finish(`failed (${s.error ?? 'unknown libpcap error'})`); return; }
+      if (a.durationMs !== null && now - started >= a.durationMs) { finish('duration reached'); return; }
+      // `s` comes every 100 ms: metrics, retention and STATUS once a second, network labels once a minute.
+      if (ticks++ % 10 !== 0) return;
+      publish(now);
+      retention.enforce(now);
+      notifier.status(statusText());
+      if (ticks % REBALANCE_SAMPLES === 1) networks.rebalance(now);
+    }, 20);
+  });
+
+  function publish(now: number): void {
+    const st = engine.stats();
+    metrics.setCapture({ packets: st.capture.packets, bytes: st.capture.bytes, kernelDrops: st.capture.kernelDrops, ifDrops: st.capture.ifDrops, ringOverwrites: st.capture.overwrites, ringReachSeconds: st.reach.seconds });
+    metrics.setJournal({ entries, events, lagSeconds });
+    metrics.setJournalMatched(st.correlator.matched);
+    const byCause: Record<string, number> = {};
+    for (const [cause, n] of Object.entries(lost.toObject().by_cause)) byCause[cause.split(' ')[0]!] = (byCause[cause.split(' ')[0]!] ?? 0) + n;
+    metrics.setEvidence({
+      pcapsWritten: st.correlator.written, writeFailures: lost.toObject().writes_failed, bytesOnDisk: retention.stats.bytes,
+      deletedFiles: retention.stats.deletedFiles, deletedBytes: retention.stats.deletedBytes, failuresByCause: byCause, diskFull,
+      refused: st.correlator.droppedQueueFull + st.correlator.slowQueueFull,
+    });
+    const f = kf.mode === 'ebpf' ? cap.filterStats() : null;
+    metrics.setFilter({
+      mode: kf.mode, passed: f?.passed ?? st.capture.packets,
+      dropped: f !== null ? f.droppedDone + f.droppedBudget + f.droppedUntracked + f.droppedNonTcp : 0,
+      flowsStarted: f?.flowsStarted ?? 0, flowsInMap: f?.mapEntriesAtMost ?? null, evictions: f?.evictionsAtLeast ?? null,
+      followerOverruns: st.follower.overruns, analyzerFlowsEvicted: st.analyzer.flowsEvicted,
+    });
+  }
+
+  function statusText(): string {
+    const st = engine.stats();
+    return `${st.analyzer.records} handshakes measured, ${st.correlator.slowWritten + st.correlator.matched} slow with evidence, ` +
+      `${st.capture.kernelDrops} kernel drops, ring reaches ${st.reach.seconds.toFixed(0)} s`;
+  }
+
+  // Stop: within 5 s under systemd's default TimeoutStopSec: journal first (no new events), then
+  // the capture, the rest of the ring, every pending event and slow record, the cursor.
+  const stopDeadline = performance.now() + STOP_WRITE_MS;
+  await follower?.stop();
+  cap.stop();
+  try {
+    engine.drain(Date.now(), stopDeadline);
+  } catch (err) {
+    lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
+  }
+  if (follower !== null && cursors.safe !== null) { cursorStore.update(cursors.safe, 0); cursorStore.flush(); }
+  publish(Date.now());
+  await server.close();
+  recordSink.close();
+  outputs.close();
+  const st = engine.stats();
+  const secs = (Date.now() - started) / 1000;
+  const lines = [
+    `Watch ${reason} after ${secs.toFixed(1)} s on ${device}.`,
+    `Handshakes: ${st.analyzer.records} measured, ${st.correlator.slowQueued} slow (${st.correlator.slowWritten} with evidence written by watch, ${st.correlator.slowClaimed} with the proxy's event), ${slowLogged} records logged`,
+    `Capture: ${st.capture.packets} packets (kernel filter ${kf.mode}), kernel drops ${st.capture.kernelDrops}, interface drops ${st.capture.ifDrops}, follower overruns ${st.follower.overruns}, flows evicted ${st.analyzer.flowsEvicted}`,
+    `Journal: ${entries} entries, ${events} events, ${st.correlator.matched} matched to measured handshakes, ${st.correlator.notFound} not found, ${st.correlator.tooOld} older than the ring`,
+    `Evidence: ${st.correlator.written} flows written to ${outDir}, ${retention.stats.deletedFiles} files deleted by retention, ${st.correlator.droppedQueueFull + st.correlator.slowQueueFull} refused (queue full)` +
+      `${st.correlator.abandonedAtStop ? `, ${st.correlator.abandonedAtStop} not written at stop (recorded without files)` : ''}`,
+    ...lost.summary(),
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+  if (exitCode !== EXIT_OK) process.stderr.write(`slowshake: watch on ${device}: ${reason}\n`);
+  else if (lost.bug) exitCode = EXIT_INTERNAL;
+  return exitCode;
+}

@@ -1,0 +1,250 @@
+/**
+ * The live engine (design.md "Live engine"): what `capture` and `watch` both run.
+ *
+ * 1. A RingFollower walks the records the capture thread writes and feeds the Analyzer as they
+ *    arrive (decoded in place, no copy). Every handshake is analysed once, as it happens; the
+ *    analyzer's clock also ticks on wall time, so idle flows end in a quiet daemon.
+ * 2. Each record goes to `onHandshake` (metrics, the kernel filter's "done" mark) and, when a
+ *    journal is followed, into a bounded store of recent records: a journal event is matched
+ *    against it, and the ring is read again only for the packets of the event's pcap. An event
+ *    without a measured record (the flow started before the engine, or was evicted) is analysed
+ *    from the ring as before.
+ * 3. With `evidence: 'slow'` (watch) every slow record gets its pcap and JSON, logged by the
+ *    proxy or not; with `'events'` (capture) only the journal's events do.
+ * 4. One clock (20 ms) polls the follower, ticks the analyzer and the correlator, and samples the
+ *    capture's drop counters; `stats()` is the one telemetry shape the commands print and export.
+ *
+ * The engine opens nothing: the command opens the capture (and drops privileges), the journal
+ * follower and the output directory, and hands them in.
+ */
+import { networkInterfaces } from 'node:os';
+import { Analyzer, type AnalyzerStats } from '../handshake/analyzer.js';
+import type { FlowRecord } from '../handshake/record.js';
+import type { HandshakeTracker } from '../handshake/tracker.js';
+import { Correlator, type CorrelatorOptions, type CorrelatorStats, type MeasuredFlow } from '../correlate/correlator.js';
+import { parseAddress, type SlowEvent } from '../correlate/journal-event.js';
+import { RingReader, type Reach } from '../ring/reader.js';
+import type { LiveCapture, NativeStats } from '../sources/live-capture.js';
+import { LostResults } from '../sinks/lost-results.js';
+import type { OutputDir } from '../sinks/pcap-writer.js';
+import { RingFollower, type FollowerStats } from './ring-follower.js';
+
+export interface EngineOptions {
+  slowMs: number;
+  holdMs: number;
+  marginMs: number;
+  out: OutputDir;
+  pcapFormat: 'pcapng' | 'pcap';
+  maxQueue: number;
+  maxWritesPerSec: number;
+  proxyClock: CorrelatorOptions['proxyClock'];
+  /** Which handshakes get evidence: every slow one (watch) or those the journal names (capture). */
+  evidence: 'slow' | 'events';
+  /** Keep records for matching journal events (when a journal is followed). */
+  matchEvents: boolean;
+  /** Every record the analyzer builds, once, right after it is built. */
+  onHandshake?: (rec: FlowRecord, flow: MeasuredFlow) => void;
+  /** A flow that turned out not to be TLS (no record): its endpoints, to stop following it. */
+  onNotTls?: (flow: Omit<MeasuredFlow, 'rec'>) => void;
+  /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
+  onRecord: (rec: FlowRecord) => void;
+  /** Where failed writes are counted (shared with the command's other sinks). */
+  lost?: LostResults;
+  /** Flows the analyzer tracks at most (default: the analyzer's). */
+  maxFlows?: number;
+  /** Records kept for event matching: how long after their end, and how many at most. */
+  recentMs?: number;
+  maxRecent?: number;
+  /** Capture filter in force (named in "not found" reasons). */
+  filter?: string;
+}
+
+export interface EngineStats {
+  capture: NativeStats;
+  reach: Reach;
+  follower: FollowerStats;
+  analyzer: AnalyzerStats;
+  correlator: CorrelatorStats;
+  /** Records kept for event matching now, and those forgotten early because the store was full. */
+  recent: number;
+  recentForgotten: number;
+}
+
+/** Samples of cumulative capture drops over time, to count drops inside a flow's window. */
+export class DropHistory {
+  #t: number[] = [];
+  #d: number[] = [];
+  add(ns: number, drops: number): void {
+    this.#t.push(ns);
+    this.#d.push(drops);
+    if (this.#t.length > 20_000) { this.#t.splice(0, 10_000); this.#d.splice(0, 10_000); }
+  }
+  between(fromNs: number, toNs: number): number {
+    const n = this.#t.length;
+    if (n === 0) return 0;
+    let before = 0, after = this.#d[n - 1]!;
+    for (let i = 0; i < n; i++) {
+      if (this.#t[i]! <= fromNs) before = this.#d[i]!;
+      if (this.#t[i]! >= toNs) { after = this.#d[i]!; break; }
+    }
+    return Math.max(0, after - before);
+  }
+}
+
+/** This host's addresses (candidate servers for events that do not log one). */
+export function localAddresses(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      const b = parseAddress(a.address);
+      if (b) out.push(b);
+    }
+  }
+  return out;
+}
+
+const DEFAULT_RECENT_MS = 30_000;
+const DEFAULT_MAX_RECENT = 65_536;
+
+/**
+ * Recent records by client endpoint, for event matching: the newest per endpoint, expired after
+ * `keepMs` past their end, at most `max` (the oldest go first, counted).
+ */
+class RecentRecords {
+  readonly #byClient = new Map<string, MeasuredFlow>();
+  /** Insertion order = end order (records are built as handshakes end). */
+  readonly #order: { key: string; flow: MeasuredFlow; endMs: number }[] = [];
+  #head = 0;
+  forgotten = 0;
+  constructor(readonly keepMs: number, readonly max: number) {}
+
+  get size(): number { return this.#byClient.size; }
+
+  add(flow: MeasuredFlow, endMs: number): void {
+    this.#byClient.set(flow.rec.client, flow);
+    this.#order.push({ key: flow.rec.client, flow, endMs });
+    while (this.#byClient.size > this.max) { this.#drop(); this.forgotten++; }
+  }
+
+  find(ev: SlowEvent, marginMs: number): MeasuredFlow | null {
+    const m = this.#byClient.get(ev.client);
+    if (m === undefined) return null;
+    if (ev.serverPort !== null && m.serverPort !== ev.serverPort) return null;
+    const tl = m.rec.timeline;
+    const firstUs = tl.syn ?? tl.client_hello ?? tl.server_hello;
+    const lastUs = tl.done ?? tl.server_flight_end ?? tl.server_hello ?? firstUs;
+    if (firstUs === null || lastUs === null) return null;
+    const startUs = ev.endUs - (ev.elapsedMs ?? 0) * 1000;
+    // The record's span overlaps the event's, give or take the margin (the proxy's clock and
+    // the wire differ by its own lag and by when it logs).
+    if (firstUs > ev.endUs + marginMs * 1000 || lastUs < startUs - marginMs * 1000) return null;
+    return m;
+  }
+
+  expire(nowMs: number): void {
+    const o = this.#order;
+    while (this.#head < o.length && o[this.#head]!.endMs + this.keepMs < nowMs) this.#drop();
+    if (this.#head > 4096 && this.#head * 2 > o.length) { o.splice(0, this.#head); this.#head = 0; }
+  }
+
+  #drop(): void {
+    const e = this.#order[this.#head++];
+    if (e === undefined) return;
+    if (this.#byClient.get(e.key) === e.flow) this.#byClient.delete(e.key);
+  }
+}
+
+export class LiveEngine {
+  readonly reader: RingReader;
+  readonly follower: RingFollower;
+  readonly analyzer: Analyzer;
+  readonly correlator: Correlator;
+  readonly drops = new DropHistory();
+  readonly lost: LostResults;
+  readonly #cap: LiveCapture;
+  readonly #recent: RecentRecords | null;
+  #lastPps = 0;
+  #ticks = 0;
+  #localAddresses: Uint8Array[] | null = null;
+
+  constructor(cap: LiveCapture, readonly opts: EngineOptions) {
+    this.#cap = cap;
+    this.lost = opts.lost ?? new LostResults();
+    this.reader = new RingReader(cap);
+    this.#recent = opts.matchEvents ? new RecentRecords(opts.recentMs ?? Math.max(DEFAULT_RECENT_MS, opts.holdMs + opts.marginMs + 10_000), opts.maxRecent ?? DEFAULT_MAX_RECENT) : null;
+    this.analyzer = new Analyzer({
+      slowMs: opts.slowMs, keepPackets: false, flowFilter: null, maxFlows: opts.maxFlows,
+      onRecord: (rec, t) => this.#onAnalyzed(rec, t),
+      onNotTls: opts.onNotTls !== undefined ? (t) => opts.onNotTls!({ clientAddr: t.clientAddr, clientPort: t.clientPort, serverAddr: t.serverAddr, serverPort: t.serverPort }) : undefined,
+    });
+    this.follower = new RingFollower(cap, this.analyzer);
+    this.correlator = new Correlator(this.reader, {
+      marginMs: opts.marginMs, holdMs: opts.holdMs, slowMs: opts.slowMs, outDir: opts.out, pcapFormat: opts.pcapFormat,
+      maxQueue: opts.maxQueue, maxWritesPerSec: opts.maxWritesPerSec, proxyClock: opts.proxyClock, lost: this.lost,
+      localAddresses: () => (this.#localAddresses ??= localAddresses()),
+      dropsBetween: (f, t) => this.drops.between(f, t), filter: opts.filter ?? '',
+      pps: () => { const st = cap.stats(), r = this.reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : this.#lastPps; },
+      match: this.#recent !== null ? (ev) => this.#recent!.find(ev, opts.marginMs) : undefined,
+      onRecord: (rec) => opts.onRecord(rec),
+    });
+  }
+
+  /** A journal event: resolved after its hold against the analyzer's records (or the ring). */
+  onEvent(ev: SlowEvent, nowMs: number): boolean {
+    return this.correlator.onEvent(ev, nowMs);
+  }
+
+  /** A reload's live keys: thresholds, holds, the write budget, the file format. */
+  reconfigure(c: Pick<EngineOptions, 'slowMs' | 'holdMs' | 'marginMs' | 'maxWritesPerSec' | 'pcapFormat' | 'proxyClock'>): void {
+    Object.assign(this.opts, c);
+    this.correlator.opts = { ...this.correlator.opts, ...c };
+    this.analyzer.opts.slowMs = c.slowMs;
+  }
+
+  /**
+   * The engine's clock (every 20 ms): new ring records through the analyzer, wall time into the
+   * analyzer and the correlator, and every fifth tick a drop sample. Returns the capture's
+   * statistics when it sampled them (for the command's own checks), else null.
+   */
+  tick(nowMs: number): NativeStats | null {
+    this.follower.poll();
+    this.analyzer.tick(nowMs / 1000);
+    this.correlator.tick(nowMs);
+    this.#recent?.expire(nowMs);
+    if (this.#ticks++ % 5 !== 0) return null;
+    const s = this.#cap.stats();
+    this.#lastPps = s.pps;
+    this.drops.add(nowMs * 1e6, s.kernelDrops + s.ifDrops);
+    return s;
+  }
+
+  /**
+   * After the capture stopped: the rest of the ring through the analyzer, every open handshake
+   * ended (incomplete where it is), and every pending event and slow record resolved now; past
+   * `deadline` (performance.now() ms) the rest end as records without files (correlator.ts).
+   */
+  drain(nowMs: number, deadline = Infinity): void {
+    for (let i = 0; i < 1000; i++) {
+      const before = this.follower.stats.records;
+      this.follower.poll();
+      if (this.follower.stats.records === before) break;
+    }
+    this.analyzer.finish();
+    this.correlator.tick(nowMs, true, deadline);
+  }
+
+  stats(): EngineStats {
+    return {
+      capture: this.#cap.stats(), reach: this.reader.reach(), follower: this.follower.stats, analyzer: this.analyzer.stats,
+      correlator: this.correlator.stats, recent: this.#recent?.size ?? 0, recentForgotten: this.#recent?.forgotten ?? 0,
+    };
+  }
+
+  #onAnalyzed(rec: FlowRecord, t: HandshakeTracker): void {
+    const flow: MeasuredFlow = { rec, clientAddr: t.clientAddr, clientPort: t.clientPort, serverAddr: t.serverAddr, serverPort: t.serverPort };
+    this.opts.onHandshake?.(rec, flow);
+    const nowMs = Date.now();
+    this.#recent?.add(flow, nowMs);
+    if (this.opts.evidence === 'slow' && rec.slow) this.correlator.slowRecord(flow, nowMs);
+  }
+}
