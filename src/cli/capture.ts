@@ -28,6 +28,9 @@ import { basename, join, resolve } from 'node:path';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
 import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
 import { LiveEngine } from '../live/engine.js';
+import { EnrichInputError, openEnricher, renderTopNetworks, TopNetworks, type Enricher } from '../enrich/index.js';
+import { ENRICH_FLAGS, FLAG_OPTIONS, layerFromFlags } from '../config/flags.js';
+import type { Config } from '../config/schema.js';
 import type { MeasuredFlow } from '../correlate/correlator.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
@@ -71,6 +74,10 @@ spot check (journal events -> per-flow pcaps and breakdowns):
   --pcap-format pcapng|pcap  per-flow file format (default pcapng, with comments)
   --max-writes-per-sec N   write budget for per-flow pcaps (default ${DEFAULTS.output.maxWritesPerSec}); the rest waits in the queue
   --event-queue N          pending events at most (default ${DEFAULTS.events.queue}); beyond it events are dropped and counted
+  --ranges FILE            client attribution: provider/service/region from AWS ip-ranges.json or Google cloud.json (repeatable)
+  --asn-db FILE.mmdb       ASN and organisation from a MaxMind-format ASN database
+  --rdns / --no-rdns       reverse DNS of the clients in records (default on; answers waited for at most ${DEFAULTS.enrich.rdnsWaitMs} ms)
+  --dns-server ADDR[:PORT] DNS server for --rdns (default: the system's resolvers); --rdns-timeout MS
   --records FILE           append every record to this length-delimited protobuf stream (default OUT/records.pb;
                            read it back with "slowshake records FILE")
 
@@ -99,7 +106,11 @@ export interface CaptureCliOptions {
   outGiven: boolean;
   /** --user; null: the default (slowshake, else nobody). */
   user: string | null;
+  /** Client attribution ([enrich] twins: --ranges, --asn-db, --rdns/--no-rdns, --dns-server, --rdns-timeout). */
+  enrich: Config['enrich'];
 }
+
+const ENRICH_OPTIONS = Object.fromEntries(ENRICH_FLAGS.map((f) => [f, FLAG_OPTIONS[f]!]));
 
 function regexOption(name: string, text: string, flags: string): RegExp {
   try {
@@ -144,6 +155,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         wide: { type: 'boolean' }, 'proxy-clock': { type: 'string' },
         user: { type: 'string' },
         'handshake-only': { type: 'boolean' },
+        ...ENRICH_OPTIONS,
       },
     });
   } catch (err) {
@@ -194,6 +206,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
     wide: v.wide ?? false,
     proxyClock: proxyClock(v['proxy-clock'] ?? env.SLOWSHAKE_PROXY_CLOCK),
+    enrich: { ...DEFAULTS.enrich, ranges: [...DEFAULTS.enrich.ranges], ...(layerFromFlags(v as Record<string, string | boolean | string[] | undefined>, env, DEFAULTS, ENRICH_FLAGS).enrich as Partial<Config['enrich']> ?? {}) },
     capture: {
       ...CAPTURE_DEFAULTS,
       device,
@@ -241,6 +254,16 @@ function fmtRate(n: number): string {
 }
 
 /** This host's addresses: server candidates for events that log only a port (anycast, NAT). */
+/** The enricher of the options; a bad file is a usage error naming its option and the file. */
+function enricherFor(s: Config['enrich']): Enricher {
+  try {
+    return openEnricher(s);
+  } catch (err) {
+    if (!(err instanceof EnrichInputError)) throw err;
+    throw new UsageError(`${err.file === s.asnDb ? '--asn-db' : '--ranges'} ${err.message}`);
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const o = parseCaptureOptions(argv);
   if (o === null) {
@@ -248,6 +271,9 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   const runAs = resolveRunAs(o.user);
+  // Range files and the ASN database are read before anything opens (a bad one: one line, exit 2).
+  const enricher = enricherFor(o.enrich);
+  const top = new TopNetworks();
   let cap: LiveCapture;
   try {
     cap = LiveCapture.open(o.capture);
@@ -305,7 +331,7 @@ export async function run(argv: string[]): Promise<number> {
   const engine = new LiveEngine(cap, {
     slowMs: o.slowMs, holdMs: o.holdMs, marginMs: o.marginMs, out: outputs.out, pcapFormat: o.pcapFormat,
     maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, lost, filter: o.capture.filter,
-    evidence: 'events', matchEvents: o.journal.enabled,
+    evidence: 'events', matchEvents: o.journal.enabled, enricher,
     ...(kf.mode === 'off' ? {} : {
       onHandshake: (rec: FlowRecord, f: MeasuredFlow) => {
         if (kf.mode === 'classic') rec.estimated = true;
@@ -327,6 +353,7 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
       records.add(rec);
+      if (rec.slow) top.add(rec);
     },
   });
   const reader = engine.reader, correlator = engine.correlator;
@@ -412,6 +439,8 @@ export async function run(argv: string[]): Promise<number> {
     lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
     process.stderr.write(`slowshake: an event could not be resolved: ${(err as Error).message}\n`);
   }
+  await enricher.drain(); // records waiting for reverse DNS (at most --rdns-timeout's wait)
+  enricher.close();
   const fsyncFailed = recordSink?.close() ?? null; // counted as "records fsync" when something was appended
   if (tty) process.stderr.write('\r\x1b[K');
   const s = cap.stats();
@@ -452,6 +481,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   outputs.close();
+  if (top.top(1).length > 0) lines.push(renderTopNetworks(top.top(o.enrich.topNetworks), { unattributed: top.unattributed }).trimEnd());
   lines.push(...lost.summary());
   (o.format === 'ndjson' ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
   if (exitCode !== EXIT_OK) process.stderr.write(`slowshake: capture on ${o.capture.device}: ${reason}\n`);

@@ -31,6 +31,7 @@ import { formatBytes, parseDuration } from '../config/units.js';
 import { ConfigError } from '../config/errors.js';
 import { parseJournalEntry } from '../correlate/journal-event.js';
 import { recordToJson } from '../handshake/record-json.js';
+import { EnrichInputError, openEnricher, renderTopNetworks, TopNetworks, type Enricher } from '../enrich/index.js';
 import { LiveEngine } from '../live/engine.js';
 import { CursorTracker } from '../live/cursor-tracker.js';
 import { NetworkSlots } from '../live/networks.js';
@@ -103,6 +104,16 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return { config, file, values, durationMs };
 }
 
+/** The enricher of the [enrich] settings; a bad range file or database names its key and the file. */
+function enricherFor(cfg: Config): Enricher {
+  try {
+    return openEnricher(cfg.enrich, { ipv4: cfg.metrics.ipv4Prefix, ipv6: cfg.metrics.ipv6Prefix });
+  } catch (err) {
+    if (!(err instanceof EnrichInputError)) throw err;
+    throw new UsageError(`${err.file === cfg.enrich.asnDb ? 'enrich.asn_db' : 'enrich.ranges'} ${err.message}`);
+  }
+}
+
 /** "127.0.0.1:9464" / "[::1]:9464" → host and port (validated by the config schema). */
 function hostPort(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');
@@ -145,6 +156,9 @@ export async function run(argv: string[]): Promise<number> {
   const device = cfg.capture.interface;
   if (device === null) throw new UsageError('watch: no interface: give -i IFACE, or capture.interface in the config file');
   const runAs = resolveRunAs(cfg.capture.user);
+  // Range files and the ASN database are read now, before anything opens (a bad one: one line, exit 2).
+  const enricher = enricherFor(cfg);
+  const top = new TopNetworks();
   const lost = new LostResults();
   const notifier = new SdNotifier();
   // Operational messages: pino on stderr (the journal takes it under systemd). Slow handshakes: pino on stdout.
@@ -208,7 +222,7 @@ export async function run(argv: string[]): Promise<number> {
   const engine = new LiveEngine(cap, {
     slowMs: cfg.handshake.slowMs, holdMs: cfg.handshake.holdMs, marginMs: cfg.handshake.marginMs, out: outputs.out,
     pcapFormat: cfg.output.pcapFormat, maxQueue: cfg.events.queue, maxWritesPerSec: cfg.output.maxWritesPerSec,
-    proxyClock: cfg.handshake.proxyClock, lost, filter: cfg.capture.filter, evidence: 'slow', matchEvents: cfg.journal.enabled,
+    proxyClock: cfg.handshake.proxyClock, lost, filter: cfg.capture.filter, evidence: 'slow', matchEvents: cfg.journal.enabled, enricher,
     onHandshake: (rec, flow) => {
       if (kf.mode === 'classic') rec.estimated = true;
       markDone(flow);
@@ -218,6 +232,7 @@ export async function run(argv: string[]): Promise<number> {
     onNotTls: markDone,
     onRecord: (rec) => {
       recordSink.append(rec);
+      if (rec.slow) top.add(rec);
       if (rec.pcap !== undefined) {
         retention.added(basename(rec.pcap));
         retention.added(basename(rec.pcap).replace(/\.pcap(ng)?$/, '.json'));
@@ -381,6 +396,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
   }
+  await enricher.drain(); // records waiting for reverse DNS: at most enrich.rdns_wait
+  enricher.close();
   if (follower !== null && cursors.safe !== null) { cursorStore.update(cursors.safe, 0); cursorStore.flush(); }
   publish(Date.now());
   await server.close();
@@ -395,6 +412,7 @@ export async function run(argv: string[]): Promise<number> {
     `Journal: ${entries} entries, ${events} events, ${st.correlator.matched} matched to measured handshakes, ${st.correlator.notFound} not found, ${st.correlator.tooOld} older than the ring`,
     `Evidence: ${st.correlator.written} flows written to ${outDir}, ${retention.stats.deletedFiles} files deleted by retention, ${st.correlator.droppedQueueFull + st.correlator.slowQueueFull} refused (queue full)` +
       `${st.correlator.abandonedAtStop ? `, ${st.correlator.abandonedAtStop} not written at stop (recorded without files)` : ''}`,
+    ...(top.top(1).length > 0 ? [renderTopNetworks(top.top(cfg.enrich.topNetworks), { unattributed: top.unattributed }).trimEnd()] : []),
     ...lost.summary(),
   ];
   process.stderr.write(lines.join('\n') + '\n');

@@ -65,6 +65,8 @@ export interface CorrelatorOptions {
   proxyClock?: ProxyClock;
   /** Where failed writes are noted and counted (the command's, shared with its other sinks); default: its own. */
   lost?: LostResults;
+  /** Called with each record before its files are written (client attribution). */
+  prepare?: (rec: FlowRecord) => void;
   /** The live analyzer's record of the event's flow, when it has one (3a). */
   match?: (ev: SlowEvent) => MeasuredFlow | null;
 }
@@ -345,6 +347,7 @@ export class Correlator {
 
   #emit(rec: FlowRecord, packets: RingPacket[] | null): void {
     const o = this.opts;
+    o.prepare?.(rec);
     const dir = this.#dir;
     const startUs = rec.timeline.syn ?? rec.timeline.client_hello ?? (rec.event as { timestamp_us: number }).timestamp_us;
     const base = flowFileName(startUs, rec.client, rec.server.replace(/^\?/, 'unknown'), o.pcapFormat);

@@ -125,6 +125,23 @@ export class Enricher {
     return null;
   }
 
+  /**
+   * Starts the PTR lookup of a client endpoint ("ip:port") now, so that the answer is cached when
+   * its record is attributed later (live: a slow handshake's evidence is written after its hold).
+   * Nothing when rDNS is off or the address is cached.
+   */
+  prefetch(client: string): void {
+    if (this.#rdns === null) return;
+    const v4 = endpointV4(client);
+    if (v4 >= 0) {
+      const colon = client.indexOf(':');
+      this.#rdns.lookup(colon < 0 ? client : client.slice(0, colon));
+      return;
+    }
+    const raw = endpointAddress(client);
+    if (raw !== null) this.#rdns.lookup(formatIp(unmapV4(raw)));
+  }
+
   #fromRange(info: ClientInfo, r: RangeInfo): void {
     this.#stats.range_matches++;
     info.provider = r.provider;

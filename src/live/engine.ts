@@ -25,6 +25,7 @@ import { Correlator, type CorrelatorOptions, type CorrelatorStats, type Measured
 import { parseAddress, type SlowEvent } from '../correlate/journal-event.js';
 import { RingReader, type Reach } from '../ring/reader.js';
 import type { LiveCapture, NativeStats } from '../sources/live-capture.js';
+import type { Enricher } from '../enrich/index.js';
 import { LostResults } from '../sinks/lost-results.js';
 import type { OutputDir } from '../sinks/pcap-writer.js';
 import { RingFollower, type FollowerStats } from './ring-follower.js';
@@ -48,6 +49,8 @@ export interface EngineOptions {
   onNotTls?: (flow: Omit<MeasuredFlow, 'rec'>) => void;
   /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
   onRecord: (rec: FlowRecord) => void;
+  /** Client attribution: records get client_info before their files are written, and their output waits (bounded) for reverse DNS. */
+  enricher?: Enricher;
   /** Where failed writes are counted (shared with the command's other sinks). */
   lost?: LostResults;
   /** Flows the analyzer tracks at most (default: the analyzer's). */
@@ -185,12 +188,14 @@ export class LiveEngine {
       dropsBetween: (f, t) => this.drops.between(f, t), filter: opts.filter ?? '',
       pps: () => { const st = cap.stats(), r = this.reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : this.#lastPps; },
       match: this.#recent !== null ? (ev) => this.#recent!.find(ev, opts.marginMs) : undefined,
-      onRecord: (rec) => opts.onRecord(rec),
+      prepare: opts.enricher !== undefined ? (rec) => { opts.enricher!.attribute(rec); } : undefined,
+      onRecord: opts.enricher !== undefined ? (rec) => opts.enricher!.submit(rec, opts.onRecord) : (rec) => opts.onRecord(rec),
     });
   }
 
   /** A journal event: resolved after its hold against the analyzer's records (or the ring). */
   onEvent(ev: SlowEvent, nowMs: number): boolean {
+    this.opts.enricher?.prefetch(ev.client); // its answer is in the cache by the end of the hold
     return this.correlator.onEvent(ev, nowMs);
   }
 
@@ -210,6 +215,7 @@ export class LiveEngine {
     this.follower.poll();
     this.analyzer.tick(nowMs / 1000);
     this.correlator.tick(nowMs);
+    this.opts.enricher?.pump();
     this.#recent?.expire(nowMs);
     if (this.#ticks++ % 5 !== 0) return null;
     const s = this.#cap.stats();
@@ -245,6 +251,9 @@ export class LiveEngine {
     this.opts.onHandshake?.(rec, flow);
     const nowMs = Date.now();
     this.#recent?.add(flow, nowMs);
-    if (this.opts.evidence === 'slow' && rec.slow) this.correlator.slowRecord(flow, nowMs);
+    if (this.opts.evidence === 'slow' && rec.slow) {
+      this.opts.enricher?.prefetch(rec.client);
+      this.correlator.slowRecord(flow, nowMs);
+    }
   }
 }
