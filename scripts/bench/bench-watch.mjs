@@ -43,6 +43,7 @@ function usage() {
   --packets N    packets in the generated file (default 400k; k/M ok)
   --loops N      times the file is replayed per measurement (default 5: ~20 s at 100k pps)
   --bulk A-B     bulk segments per flow after its handshake (default 120-140: ~200 packets per flow)
+  --slow-share F share of flows made from the slow scenarios (delay, loss, slow client; default 0.02)
   --runs N       measurements per tool (default 2; tools alternate)
   --tools LIST   any of watch,capture,tcpdump (default all three)
   --keep         keep bench-out/bench-watch-<tag>/`;
@@ -93,14 +94,17 @@ function tree(pid) {
   return out;
 }
 
-/** On-CPU nanoseconds of every thread of the process tree, by tid (schedstat: exact). */
+/** On-CPU nanoseconds of every thread of the process tree, by pid/tid (schedstat: exact), with its name. */
 function cpuSnapshot(pid) {
   const m = new Map();
   for (const p of tree(pid)) {
     let tids;
     try { tids = readdirSync(`/proc/${p}/task`); } catch { continue; }
     for (const t of tids) {
-      try { m.set(`${p}/${t}`, Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0])); } catch { /* gone */ }
+      try {
+        const comm = readFileSync(`/proc/${p}/task/${t}/comm`, 'utf8').trim();
+        m.set(`${p}/${t}/${p === pid && t === String(pid) ? 'main' : comm}`, Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]));
+      } catch { /* gone */ }
     }
   }
   return m;
@@ -110,6 +114,16 @@ function cpuSeconds(a, b) {
   let ns = 0;
   for (const [k, v] of b) ns += v - (a.get(k) ?? 0);
   return ns / 1e9;
+}
+
+/** CPU seconds by thread name (main = the process's main thread), largest first. */
+function cpuByThread(a, b) {
+  const by = new Map();
+  for (const [k, v] of b) {
+    const name = k.split('/')[2];
+    by.set(name, (by.get(name) ?? 0) + (v - (a.get(k) ?? 0)) / 1e9);
+  }
+  return [...by].filter(([, s]) => s >= 0.005).sort((x, y) => y[1] - x[1]).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ');
 }
 
 function total(snap) { let n = 0; for (const v of snap.values()) n += v; return n / 1e9; }
@@ -153,9 +167,11 @@ async function measure(kind, file, o, i) {
   const cli = join(ROOT, 'dist/cli/index.js');
   const out = join(WORK, `${kind}-out-${i}`);
   const port = 29000 + (process.pid % 1000) + i;
+  // BENCH_WATCH_NODE_FLAGS: extra node flags for watch and capture (e.g. --cpu-prof --cpu-prof-dir=DIR).
+  const nodeFlags = (process.env.BENCH_WATCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const argv = {
-    watch: [process.execPath, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`],
-    capture: [process.execPath, cli, 'capture', '-i', RX_DEV, '--out', out],
+    watch: [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`],
+    capture: [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--out', out],
     tcpdump: ['tcpdump', '-i', RX_DEV, '-w', '/dev/null', '-n', '-Z', 'root'],
   }[kind];
   const p = new Proc(kind, 'ip', ['netns', 'exec', NS, ...argv], { pidsFile: PIDS });
@@ -167,6 +183,7 @@ async function measure(kind, file, o, i) {
   await waitIdle(p.pid);
   const b = cpuSnapshot(p.pid);
   const cpu = cpuSeconds(a, b);
+  const threads = cpuByThread(a, b);
   const peak = hwm(p.pid);
   let extra = {};
   if (kind === 'watch') {
@@ -182,14 +199,14 @@ async function measure(kind, file, o, i) {
   await p.wait(20_000);
   if (process.env.BENCH_WATCH_VERBOSE) console.log(p.stderr.trim().split('\n').map((l) => `    ${kind}: ${l}`).join('\n'));
   rmSync(out, { recursive: true, force: true });
-  return { kind, cpu, seconds: r.seconds, sent: r.sent, share: cpu / r.seconds, peak, ...extra };
+  return { kind, cpu, threads, seconds: r.seconds, sent: r.sent, share: cpu / r.seconds, peak, ...extra };
 }
 
 async function main() {
   const { values: v } = parseArgs({
     options: {
       pps: { type: 'string' }, packets: { type: 'string' }, loops: { type: 'string' }, bulk: { type: 'string' },
-      runs: { type: 'string' }, tools: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' },
+      runs: { type: 'string' }, tools: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' }, 'slow-share': { type: 'string' },
     },
   });
   if (v.help) { console.log(usage()); return; }
@@ -197,6 +214,7 @@ async function main() {
     pps: num(v.pps ?? '100k', '--pps'), packets: num(v.packets ?? '400k', '--packets'), loops: num(v.loops ?? '5', '--loops'),
     runs: num(v.runs ?? '2', '--runs'), tools: (v.tools ?? 'watch,capture,tcpdump').split(','),
     bulk: (v.bulk ?? '120-140').split('-').map(Number),
+    slowShare: Number(v['slow-share'] ?? '0.02'),
   };
   if (!existsSync('/run/systemd/journal/socket')) throw new Error('no journald running: watch and capture follow the system journal (start systemd-journald first)');
   // 0711: watch and capture drop to an unprivileged user that must reach its directories inside.
@@ -204,7 +222,14 @@ async function main() {
   spawnSync('chmod', ['0711', WORK]);
   const file = join(WORK, 'replay.pcap');
   const templates = loadTemplates(readdirSync(join(ROOT, 'captures/tls')).filter((f) => f.endsWith('.pcap')).map((f) => join(ROOT, 'captures/tls', f)));
-  const gen = generateCapture({ templates: templates.flows, out: file, minPackets: o.packets, bulk: o.bulk, rate: 500, seed: 7 });
+  // An edge's handshakes are mostly fast: the templates that took under 50 ms make up all but
+  // --slow-share of the flows (the delayed, lossy and slow-client scenarios the rest).
+  const span = (f) => f.pkts[f.pkts.length - 1].tsUs - f.pkts[0].tsUs;
+  const fast = templates.flows.filter((f) => f.tls && span(f) < 50_000), slow = templates.flows.filter((f) => f.tls && span(f) >= 50_000);
+  const mix = [...fast, ...slow];
+  const pick = (r) => r < o.slowShare && slow.length > 0 ? fast.length + Math.floor((r / o.slowShare) * slow.length) : Math.floor(((r - Math.min(r, o.slowShare)) / (1 - o.slowShare)) * fast.length);
+  const gen = generateCapture({ templates: mix, out: file, minPackets: o.packets, bulk: o.bulk, rate: 500, seed: 7, pick });
+  console.log(`templates: ${fast.length} fast and ${slow.length} slow real TLS flows from captures/tls; ${(100 * o.slowShare).toFixed(1)}% of the generated flows are made from the slow ones`);
   const perFlow = gen.packets / gen.flows;
   console.log(`replay file: ${gen.packets} packets, ${gen.flows} TLS flows (${perFlow.toFixed(0)} packets per flow: ~${Math.round(o.pps / perFlow)} handshakes/s at ${o.pps} pps), ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; replayed ${o.loops}× per measurement`);
   createTopology();
@@ -213,7 +238,7 @@ async function main() {
     for (const kind of o.tools) {
       const r = await measure(kind, file, o, i);
       results.push(r);
-      console.log(`  run ${i + 1} ${kind}: ${r.cpu.toFixed(2)} CPU-s over ${r.seconds.toFixed(1)} s of replay (${(100 * r.share).toFixed(1)}% of a core)` +
+      console.log(`  run ${i + 1} ${kind}: ${r.cpu.toFixed(2)} CPU-s over ${r.seconds.toFixed(1)} s of replay (${(100 * r.share).toFixed(1)}% of a core; by thread: ${r.threads})` +
         (r.handshakes !== undefined ? `; ${r.handshakes} handshakes measured (${gen.flows * o.loops} replayed), kernel filter ${r.mode} passed ${r.passed} and kept back ${r.dropped} packets (${(100 * r.passed / Math.max(1, r.passed + r.dropped)).toFixed(1)}% passed)` : ''));
     }
   }

@@ -340,7 +340,7 @@ export function loadTemplates(files) {
  * Writes the capture. Starts flows until at least minPackets packets and minFlows flows are
  * scheduled, then drains. Returns counts (packets, bytes, flows, tlsFlows, …).
  */
-export function generateCapture({ templates, out, minPackets, minFlows = 0, bulk = [15, 20], rate = 2500, seed = 1 }) {
+export function generateCapture({ templates, out, minPackets, minFlows = 0, bulk = [15, 20], rate = 2500, seed = 1, pick = null }) {
   if (templates.length === 0) throw new Error('no whole IPv4 TCP flows in the template captures');
   const plans = []; // plans[t][n - bulk[0]]
   for (const f of templates) {
@@ -393,7 +393,8 @@ export function generateCapture({ templates, out, minPackets, minFlows = 0, bulk
   let nextStart = 0; // µs since BASE_SEC
   let seqNo = 0;
   const startFlow = () => {
-    const t = Math.floor(rnd() * templates.length);
+    // `pick(r)` (r uniform in [0,1)) chooses a template index, for weighted mixes; default uniform.
+    const t = pick !== null ? pick(rnd()) : Math.floor(rnd() * templates.length);
     const n = Math.floor(rnd() * (bulk[1] - bulk[0] + 1));
     const plan = plans[t][n];
     const { addr, port } = clientOf(flows);
