@@ -76,7 +76,11 @@ interface WatchArgs {
   file: string | null;
   values: Record<string, string | boolean | string[] | undefined>;
   durationMs: number | null;
+  rebalanceMs: number;
 }
+
+/** Client networks get their metric labels again once a minute (live/networks.ts). */
+const NETWORK_REBALANCE_MS = 60_000;
 
 export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WatchArgs | null {
   let values: WatchArgs['values'];
@@ -89,12 +93,14 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     throw new UsageError(`watch: ${(err as Error).message.split('\n')[0]}`);
   }
   if (values.help) return null;
-  const file = (values.config as string | undefined) ?? env.SLOWSHAKE_CONFIG ?? null;
+  const file = (values.config as string | undefined) ?? (env.SLOWSHAKE_CONFIG || null); // empty: no file (an EnvironmentFile's blank line)
   const fileLayer = file !== null ? loadConfigLayer(file) : null;
   const below = mergeConfig({ file: fileLayer });
   const config = mergeConfig({ file: fileLayer, flags: layerFromFlags(values, env, below) });
   const durationMs = values.duration !== undefined ? parseDuration('--duration', values.duration as string) : null;
-  return { config, file, values, durationMs };
+  // How often the top-N client networks are chosen again (tests shorten it; not a config key).
+  const rebalanceMs = env.SLOWSHAKE_NETWORK_REBALANCE ? parseDuration('SLOWSHAKE_NETWORK_REBALANCE', env.SLOWSHAKE_NETWORK_REBALANCE) : NETWORK_REBALANCE_MS;
+  return { config, file, values, durationMs, rebalanceMs };
 }
 
 /** "127.0.0.1:9464" / "[::1]:9464" → host and port (validated by the config schema). */
@@ -336,6 +342,7 @@ export async function run(argv: string[]): Promise<number> {
     const wd = watchdogIntervalMs();
     const watchdog = wd !== null ? setInterval(() => notifier.watchdog(), Math.max(100, Math.floor(wd / 2))) : null;
     let ticks = 0;
+    let rebalanced = started;
     const timer = setInterval(() => {
       const now = Date.now();
       let s = null;
@@ -351,7 +358,9 @@ export async function run(argv: string[]): Promise<number> {
       if (a.durationMs !== null && now - started >= a.durationMs) { finish('duration reached'); return; }
       if (ticks++ % 10 !== 0) return; // once a second
       publish(now);
-      if (ticks % 60 === 1) networks.rebalance(now);
+      // Wall time, not ticks: the ticks that pass the gate above are 10 apart, so a tick
+      // count of 60 was every 6 s, not every minute.
+      if (now - rebalanced >= a.rebalanceMs) { rebalanced = now; networks.rebalance(now); }
       if (ticks % 10 === 1) {
         retention.enforce(now);
         notifier.status(statusText());

@@ -118,6 +118,8 @@ export class Correlator {
   readonly #claimed = new WeakSet<FlowRecord>();
   readonly lost: LostResults;
   #queue: Pending[] = [];
+  /** Queued events by client endpoint: a slow record of that client waits until they are resolved (3b). */
+  readonly #eventsQueued = new Map<string, number>();
   /** Recently seen flow keys → handshake end (µs), for de-duplication; pruned by tick(). */
   #recent = new Map<string, number>();
   #budgetSecond = 0;
@@ -148,6 +150,7 @@ export class Correlator {
     }
     const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
     this.#queue.push({ ev, flow: null, dueMs, key });
+    this.#eventsQueued.set(ev.client, (this.#eventsQueued.get(ev.client) ?? 0) + 1);
     this.stats.queued = this.#queue.length;
     return true;
   }
@@ -177,8 +180,17 @@ export class Correlator {
     while (i < this.#queue.length) {
       const p = this.#queue[i]!;
       if (!flush && p.dueMs > nowMs) { i++; continue; }
+      // A slow record whose client has an event queued waits for it: the event's resolution
+      // claims the record and writes its evidence once, with the proxy's figure (its hold ends
+      // later than the record's: the proxy logs after the handshake's last packet).
+      if (p.ev === null && this.#eventsQueued.has(p.flow!.rec.client) && !this.#claimed.has(p.flow!.rec)) { i++; continue; }
       if (!flush && this.#budgetUsed >= this.opts.maxWritesPerSec) { this.stats.rateLimitedWaits++; break; }
       this.#queue.splice(i, 1);
+      if (p.ev !== null) {
+        const n = this.#eventsQueued.get(p.ev.client)! - 1;
+        if (n > 0) this.#eventsQueued.set(p.ev.client, n);
+        else this.#eventsQueued.delete(p.ev.client);
+      }
       if (p.ev === null) {
         if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; continue; } // written with its event
         this.#budgetUsed++;
@@ -189,6 +201,8 @@ export class Correlator {
       this.#budgetUsed++;
       this.#resolve(p.ev);
     }
+    // Flushing: the slow records that waited for their client's events go now (no event is left).
+    if (flush && this.#queue.length > 0 && this.#eventsQueued.size === 0) return this.tick(nowMs, true);
     this.stats.queued = this.#queue.length;
     if (this.#recent.size > 4 * this.opts.maxQueue) {
       const cutoff = nowMs * 1000 - 60_000_000;
