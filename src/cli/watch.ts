@@ -18,7 +18,7 @@
  *    STOPPING on SIGTERM/SIGINT; pending evidence is flushed and the process exits within 5 s.
  */
 import { takeEarlyUsr1 } from './early-signals.js';
-import { mkdirSync, chownSync, statSync } from 'node:fs';
+import { mkdirSync, chownSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -117,6 +117,14 @@ function prepareStateDir(dir: string, runAs: RunAs | null): void {
   } catch (err) {
     throw new UsageError(`state.directory ${dir}: cannot be created or used: ${describeError(err)}`);
   }
+  if (runAs === null) return;
+  // The cursor is read and saved after the privilege drop: a directory below one the user cannot
+  // search (a root-only 0700 parent) would lose the cursor on every save, and events on restart.
+  const probe = join(dir, `.probe.${process.pid}.tmp`);
+  const problem = asUser(runAs, () => {
+    try { writeFileSync(probe, '', { mode: 0o600 }); unlinkSync(probe); return null; } catch (err) { return describeError(err); }
+  });
+  if (problem !== null) throw new UsageError(`state.directory ${dir}: not usable by user ${runAs.name}, whom watch runs as: ${problem}`);
 }
 
 /**
@@ -264,8 +272,13 @@ export async function run(argv: string[]): Promise<number> {
     if (problem !== null) log.warn(`${problem}`);
     let saved: string | null = null;
     try { saved = cursorStore.load(); } catch (err) { log.warn(`${(err as Error).message}`); }
-    follower = new JournalFollower({ ...JOURNAL_DEFAULTS, units: [...cfg.journal.units], identifiers: [...cfg.journal.identifiers], directory: cfg.journal.directory, journalctl: cfg.journal.journalctl }, {
-      cursor: saved,
+    follower = followerFor(cfg, saved);
+    await follower.start();
+  }
+  /** A follower of `c`'s journal matches, resuming after `cursor` (start, and a reload that changed the matches). */
+  function followerFor(c: Config, after: string | null): JournalFollower {
+    return new JournalFollower({ ...JOURNAL_DEFAULTS, units: [...c.journal.units], identifiers: [...c.journal.identifiers], directory: c.journal.directory, journalctl: c.journal.journalctl }, {
+      cursor: after,
       onEntry: (e) => {
         entries++;
         const ts = Number(e.__REALTIME_TIMESTAMP);
@@ -282,8 +295,12 @@ export async function run(argv: string[]): Promise<number> {
       },
       onWarning: (w) => log.warn(w),
     });
-    await follower.start();
   }
+  // A reload that changes journal.units or journal.identifiers (live keys) swaps the follower:
+  // the old one stops, the new one resumes after the last entry the old one handed out.
+  let journalSwap: Promise<void> = Promise.resolve();
+  let cursorFailureSaid = false;
+  let stopping = false;
 
   const started = Date.now();
   const startLine = `Watching ${device}${cfg.capture.filter ? ` (filter: ${cfg.capture.filter})` : ''}: kernel filter ${kf.mode}${kf.reason ? ` (${kf.reason})` : ''}, ` +
@@ -319,8 +336,7 @@ export async function run(argv: string[]): Promise<number> {
         next = again.config;
       } catch (err) {
         const msg = err instanceof ConfigError || err instanceof UsageError ? err.message : describeError(err);
-        log.error(`Reload refused, the running configuration stays: ${msg}`);
-        process.stderr.write(`slowshake: reload refused, the running configuration stays: ${msg}\n`);
+        log.error(`Reload refused, the running configuration stays: ${msg}`); // one line (stderr: the journal under systemd)
         return;
       }
       const split = reloadable(cfg, next);
@@ -329,10 +345,18 @@ export async function run(argv: string[]): Promise<number> {
       retention.opts.maxBytes = cfg.output.retentionBytes;
       retention.opts.maxAgeMs = cfg.output.retentionAgeMs;
       parser = parserOf(cfg);
+      if (follower !== null && split.live.some((k) => k === 'journal.units' || k === 'journal.identifiers')) {
+        const old = follower;
+        journalSwap = journalSwap.then(async () => {
+          await old.stop();
+          if (stopping) return;
+          follower = followerFor(cfg, old.cursor);
+          await follower.start();
+        }).catch((err: unknown) => { log.error(`The journal could not be followed again after the reload: ${describeError(err)}`); });
+      }
       const line = `Reloaded ${a.file}: ${split.live.length ? `applied ${split.live.join(', ')}` : 'no live key changed'}` +
         `${split.restart.length ? `; ${split.restart.join(', ')} changed but apply only after a restart` : ''}`;
       log.info(line);
-      process.stderr.write(`slowshake: ${line}\n`);
     };
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
@@ -352,7 +376,13 @@ export async function run(argv: string[]): Promise<number> {
         lost.lose('events not resolved (a bug)', 1, (err as Error).message, true);
         log.error({ err: (err as Error).message }, 'An event or slow handshake could not be resolved.');
       }
-      if (follower !== null && cursors.safe !== null) cursorStore.update(cursors.safe, now);
+      if (follower !== null && cursors.safe !== null) {
+        cursorStore.update(cursors.safe, now);
+        if (cursorStore.stats.failures > 0 && !cursorFailureSaid) {
+          cursorFailureSaid = true;
+          log.warn({ path: cursorStore.path, error: cursorStore.stats.lastError }, 'The journal cursor could not be saved: a restart would read again what came since the last save; retrying.');
+        }
+      }
       if (s === null) return;
       if (s.state === 'failed') { exitCode = 1; finish(`failed (${s.error ?? 'unknown libpcap error'})`); return; }
       if (a.durationMs !== null && now - started >= a.durationMs) { finish('duration reached'); return; }
@@ -395,6 +425,8 @@ export async function run(argv: string[]): Promise<number> {
 
   // Stop: within 5 s under systemd's default TimeoutStopSec: journal first (no new events), then
   // the capture, the rest of the ring, every pending event and slow record, the cursor.
+  stopping = true;
+  await journalSwap;
   await follower?.stop();
   cap.stop();
   try {
@@ -413,7 +445,8 @@ export async function run(argv: string[]): Promise<number> {
     `Watch ${reason} after ${secs.toFixed(1)} s on ${device}.`,
     `Handshakes: ${st.analyzer.records} measured, ${st.correlator.slowQueued} slow (${st.correlator.slowWritten} with evidence written by watch, ${st.correlator.slowClaimed} with the proxy's event), ${slowLogged} records logged`,
     `Capture: ${st.capture.packets} packets (kernel filter ${kf.mode}), kernel drops ${st.capture.kernelDrops}, interface drops ${st.capture.ifDrops}, follower overruns ${st.follower.overruns}, flows evicted ${st.analyzer.flowsEvicted}`,
-    `Journal: ${entries} entries, ${events} events, ${st.correlator.matched} matched to measured handshakes, ${st.correlator.notFound} not found, ${st.correlator.tooOld} older than the ring`,
+    `Journal: ${entries} entries, ${events} events, ${st.correlator.matched} matched to measured handshakes, ${st.correlator.notFound} not found, ${st.correlator.tooOld} older than the ring` +
+      `${cursorStore.stats.failures > 0 ? `; cursor saves failed ${cursorStore.stats.failures} times (last: ${cursorStore.stats.lastError})` : ''}`,
     `Evidence: ${st.correlator.written} flows written to ${outDir}, ${retention.stats.deletedFiles} files deleted by retention, ${st.correlator.droppedQueueFull + st.correlator.slowQueueFull} refused (queue full)`,
     ...lost.summary(),
   ];

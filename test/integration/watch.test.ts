@@ -12,20 +12,23 @@
  * with the per-flow filter (a flow's handshake packets and its FIN/RST pass either way).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, runCli } from '../helpers/cli.js';
-import { CLIENT_IP, EdgeLab } from '../helpers/edge.js';
-import { ensureJournald, stockJournalPermissions, type JournaldHandle } from '../helpers/journald.js';
+import { CLIENT_IP, EdgeLab, fdTargets, journalctlChild } from '../helpers/edge.js';
+import { ensureJournald, journalSend, stockJournalPermissions, type JournaldHandle } from '../helpers/journald.js';
 import { IS_ROOT, NEEDS_ROOT, sleep, tsharkWarnings, type Proc } from '../helpers/netns.js';
+import { until } from '../helpers/wait.js';
 import { metric, pinoLines, promtool, scrape, scrapeUntil, startWatch, waitLines } from '../helpers/watch.js';
 
 const LOGGED = 443; // the edge logs slow handshakes (>= 150 ms) to the journal
 const QUIET = 8443; // the edge logs nothing
 const dirs: string[] = [];
 const tmp = (p: string): string => { const d = mkdtempSync(join(tmpdir(), p)); dirs.push(d); return d; };
+/** A directory the user watch drops to can search (mkdtemp makes 0700 root ones), for state dirs and config files. */
+const open = (p: string): string => { const d = tmp(p); chmodSync(d, 0o755); return d; };
 
 interface Line {
   level: number; msg: string; client: string; server: string; sni: string | null; slow: boolean; verdict: string; pcap?: string; reason?: string;
@@ -56,6 +59,14 @@ describe('watch: config errors (no capture needed)', () => {
     expectOneLineError(runCli(['watch', '--out', join(tmp('ss-wcfg-'), 'out')]), /^slowshake: watch: no interface: give -i IFACE, or capture\.interface in the config file$/);
     expectOneLineError(runCli(['watch', '--out', join(tmp('ss-wcfg-'), 'out')], { env: { SLOWSHAKE_CONFIG: '' } }),
       /^slowshake: watch: no interface: give -i IFACE, or capture\.interface in the config file$/);
+  });
+});
+
+describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch: start-time refusals as root' : `watch: start-time refusals (skipped: ${NEEDS_ROOT})`, () => {
+  it('a state directory the user watch drops to cannot use (below a root-only directory): one line naming it, exit 2 (the cursor was lost on every save, and events on restart)', () => {
+    const state = join(tmp('ss-wroot-'), 'state'); // mkdtemp: 0700 root
+    const r = runCli(['watch', '-i', 'lo', '--no-journal', '--duration', '1s', '--out', join(tmp('ss-wout-'), 'out'), '--state-dir', state, '--metrics-listen', '127.0.0.1:19480']);
+    expectOneLineError(r, new RegExp(`^slowshake: state\\.directory ${state}: not usable by user \\S+, whom watch runs as: EACCES \\(permission denied\\)`));
   });
 });
 
@@ -102,7 +113,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
 
   it('counts every handshake driven through the veth (fast and delayed) once, promtool accepts the scrape, and every slow one gets evidence, one log line, and the proxy\'s figure where it logged one', async () => {
     const out = join(tmp('ss-watch-'), 'out');
-    const state = join(tmp('ss-wstate-'), 'state');
+    const state = join(open('ss-wstate-'), 'state');
     const w = await startWatch(lab!, ['--identifier', ident, '--out', out, '--state-dir', state, '--metrics-listen', '127.0.0.1:19464', '--hold', '1s'],
       { env: { SLOWSHAKE_NETWORK_REBALANCE: '2s' } });
     // Before any traffic: a clean scrape with every handshake series at zero.
@@ -196,5 +207,84 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
     expect(w.stderr).toMatch(/^Handshakes: 7 measured, 4 slow /m);
     expect(w.stderr).not.toMatch(/^\s+at /m);
     expect(basename(out)).toBe('out');
+  });
+
+  /** watch's operational log (pino on stderr): its JSON lines. */
+  const logLines = (w: Proc): { level: number; msg: string }[] => w.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+
+  /**
+   * Waits until watch's journalctl child has the journal open and is not `old` (a reload that
+   * changes the journal matches restarts it; the matches are applied in watch, not on its command
+   * line), or `old` is still the one after 3 s.
+   */
+  async function journalReady(w: Proc, old: number | null): Promise<void> {
+    const since = Date.now();
+    await until(() => {
+      const j = journalctlChild(w.pid);
+      return j !== null && (j !== old || Date.now() - since > 3000) && fdTargets(j).some((f) => f.endsWith('.journal'));
+    }, 10_000);
+    await sleep(200);
+  }
+
+  it('SIGHUP: a good file applies its live keys at once (the threshold decides the next records\' "slow", new journal matches are followed) and names the restart keys; a bad file keeps the running config and one log line names the key', async () => {
+    const d = open('ss-whup-'); // watch reads the file again as the user it dropped to
+    const file = join(d, 'slowshake.toml');
+    const identA = `${ident}-a`, identB = `${ident}-b`;
+    const conf = (slow: string, identifier: string, listen: string): string =>
+      `[journal]\nidentifiers = ["${identifier}"]\n\n[handshake]\nslow_threshold = "${slow}"\nhold = "500ms"\n\n[metrics]\nlisten = "${listen}"\n`;
+    writeFileSync(file, conf('1s', identA, '127.0.0.1:19465'));
+    const w = await startWatch(lab!, ['--config', file, '--out', join(d, 'out'), '--state-dir', join(d, 'state')]);
+    const started = Date.now();
+    expect(w.stderr).toMatch(/^Watching .*slow from 1000 ms/m);
+
+    // 300 ms of server delay: not slow under 1 s.
+    await curl('slow-server.example', QUIET, 41101);
+    let t = await scrapeUntil(lab!, 19465, (x) => metric(x, 'slowshake_handshakes_total') >= 1);
+    expect(metric(t, 'slowshake_handshakes_total', { slow: 'false', verdict: 'server' })).toBe(1);
+
+    // A good file: slow from 100 ms, another identifier (live), another listen address (restart).
+    writeFileSync(file, conf('100ms', identB, '127.0.0.1:19466'));
+    const journalctl = journalctlChild(w.pid);
+    process.kill(w.pid, 'SIGHUP');
+    await until(() => logLines(w).some((l) => /^Reloaded /.test(l.msg)), 10_000);
+    expect(logLines(w).filter((l) => /^Reloaded /.test(l.msg)).map((l) => l.msg))
+      .toEqual([`Reloaded ${file}: applied journal.identifiers, handshake.slow_threshold; metrics.listen changed but apply only after a restart`]);
+    await journalReady(w, journalctl);
+    await curl('slow-server.example', QUIET, 41102);
+    const [slow] = await waitLines<Line>(w, 1, 10_000);
+    expect(slow!.client).toBe(`${CLIENT_IP}:41102`);
+    expect(slow!.slow).toBe(true);
+    expect(slow!.phases_ms.total).toBeLessThan(1000);
+    t = await scrapeUntil(lab!, 19465, (x) => metric(x, 'slowshake_handshakes_total') >= 2); // still on the old address
+    expect(metric(t, 'slowshake_handshakes_total', { slow: 'true' })).toBe(1);
+    // The journal matches changed live: the new identifier's events arrive, the old one's no longer.
+    journalSend({ SYSLOG_IDENTIFIER: identA, MESSAGE: 'slow TLS handshake remote_addr=198.51.100.88:1 local_addr=203.0.113.1:443 elapsed_ms=300' });
+    journalSend({ SYSLOG_IDENTIFIER: identB, MESSAGE: 'slow TLS handshake remote_addr=198.51.100.88:2 local_addr=203.0.113.1:443 elapsed_ms=300' });
+    await waitLines<Line>(w, 1, 10_000, (l) => l.client === '198.51.100.88:2');
+    expect(pinoLines<Line>(w).map((l) => l.client)).toEqual([`${CLIENT_IP}:41102`, '198.51.100.88:2']);
+
+    // A bad file: refused, one line naming the key; the running config (100 ms) stays.
+    const before = w.stderr.length;
+    writeFileSync(file, conf('fast', identB, '127.0.0.1:19466'));
+    process.kill(w.pid, 'SIGHUP');
+    await until(() => /Reload refused/.test(w.stderr.slice(before)), 10_000);
+    await sleep(200);
+    const said = w.stderr.slice(before).split('\n').filter((l) => l !== '');
+    expect(said).toHaveLength(1);
+    expect(JSON.parse(said[0]!).msg).toMatch(new RegExp(`^Reload refused, the running configuration stays: ${file}: handshake\\.slow_threshold: expected a duration such as .+, got "fast"$`));
+    await curl('slow-server.example', QUIET, 41103);
+    const again = await waitLines<Line>(w, 1, 10_000, (l) => l.client === `${CLIENT_IP}:41103`);
+    expect(again[0]!.slow).toBe(true);
+
+    // Two slow handshakes of 198.51.100.0/24 within the first seconds: no label before the first
+    // rebalance, a minute after start (it used to come every 6 s).
+    await sleep(Math.max(0, started + 7000 - Date.now()));
+    t = await scrape(lab!, 19465);
+    expect(promtool(t)).toEqual({ status: 0, out: '' });
+    expect(t).not.toContain('network="198.51.100.0/24"');
+    expect(metric(t, 'slowshake_slow_handshakes_by_network_total', { network: 'other' })).toBe(2);
+
+    const e = await w.stop('SIGTERM', 8000);
+    expect(e.code, w.stderr).toBe(0);
   });
 });
