@@ -19,7 +19,7 @@
  */
 import { takeEarlyUsr1 } from './early-signals.js';
 import { mkdirSync, chownSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
@@ -244,12 +244,11 @@ export async function run(argv: string[]): Promise<number> {
       metrics.observe(rec);
       if (rec.slow) metrics.networkSlow(networks.count(flow.clientAddr, Date.now()), rec.verdict);
     },
+    // Every file written goes on retention's books: also the .json of a record without a pcap
+    // (an event whose flow is not in the ring), which was neither counted nor ever deleted.
+    onFiles: (names) => { for (const n of names) retention.added(n); },
     onRecord: (rec) => {
       recordSink.append(rec);
-      if (rec.pcap !== undefined) {
-        retention.added(basename(rec.pcap));
-        retention.added(basename(rec.pcap).replace(/\.pcap(ng)?$/, '.json'));
-      }
       const ev = rec.event as { cursor?: string | null } | undefined;
       if (ev !== undefined) cursors.done(ev.cursor);
       const full = typeof rec.reason === 'string' && /ENOSPC/.test(rec.reason);

@@ -61,6 +61,8 @@ export interface CorrelatorOptions {
   /** Average packets per second the ring holds (for "ring too short" reasons). */
   pps: () => number;
   onRecord: (rec: FlowRecord) => void;
+  /** The files a record's evidence was written to (names inside the output directory), before its onRecord. */
+  onFiles?: (names: string[]) => void;
   /** Where the proxy's handshake clock starts (default accept); see proxy-lag.ts. */
   proxyClock?: ProxyClock;
   /** Where failed writes are noted and counted (the command's, shared with its other sinks); default: its own. */
@@ -337,6 +339,7 @@ export class Correlator {
     const base = flowFileName(startUs, rec.client, rec.server.replace(/^\?/, 'unknown'), o.pcapFormat);
     const jsonName = base.replace(/\.pcap(ng)?$/, '.json');
     let failed = false;
+    const written: string[] = [];
     const fail = (what: string, path: string, err: unknown): void => {
       failed = true;
       this.lost.note(rec, 'flow', `${what} not written`, path, err);
@@ -356,6 +359,7 @@ export class Correlator {
         const comments = packetComments(rec, packets, this.#pkt, this.#an);
         for (let i = 0; i < packets.length; i++) w.write(packets[i]!, comments[i] ?? '');
         rec.pcap = w.close();
+        written.push(base);
       } catch (err) {
         w?.abort();
         fail('pcap', w?.path ?? dir.shown(base), err);
@@ -364,12 +368,14 @@ export class Correlator {
     if (dirOk) {
       try {
         writeFileAtomic(dir, jsonName, Buffer.from(recordToJson(rec) + '\n'));
+        written.push(jsonName);
       } catch (err) {
         fail('record file', dir.shown(jsonName), err);
       }
     }
     if (failed) this.stats.writeFailed++;
     else this.stats.written++;
+    if (written.length > 0) o.onFiles?.(written);
     o.onRecord(rec);
   }
 

@@ -46,6 +46,8 @@ export interface EngineOptions {
   onHandshake?: (rec: FlowRecord, flow: MeasuredFlow) => void;
   /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
   onRecord: (rec: FlowRecord) => void;
+  /** The evidence files a record was written to (names in the output directory), right before its onRecord. */
+  onFiles?: (names: string[]) => void;
   /** Where failed writes are counted (shared with the command's other sinks). */
   lost?: LostResults;
   /** Flows the analyzer tracks at most (default: the analyzer's). */
@@ -183,6 +185,7 @@ export class LiveEngine {
       pps: () => { const st = cap.stats(), r = this.reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : this.#lastPps; },
       match: this.#recent !== null ? (ev) => this.#recent!.find(ev, opts.marginMs) : undefined,
       onRecord: (rec) => opts.onRecord(rec),
+      onFiles: (names) => opts.onFiles?.(names),
     });
   }
 

@@ -12,7 +12,7 @@
  * with the per-flow filter (a flow's handshake packets and its FIN/RST pass either way).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,6 +176,10 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
       expect(rec.pcap).toBe(l.pcap);
       expect(rec.phases_ms).toEqual(l.phases_ms);
     }
+    // Everything written is on retention's books.
+    const onDisk = readdirSync(out).filter((f) => /\.(pcapng|json)$/.test(f));
+    expect(onDisk).toHaveLength(6);
+    expect(metric(await scrape(lab!, 19464), 'slowshake_evidence_bytes')).toBe(onDisk.reduce((a, f) => a + statSync(join(out, f)).size, 0));
     const logged = by.get(41004)!;
     expect(logged.msg).toBe('slow handshake (proxy event)');
     expect(logged.verdict).toBe('server');

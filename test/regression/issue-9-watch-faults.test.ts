@@ -12,6 +12,8 @@
  *    5 s, every event written, the cursor saved at the last event, no temp file left.
  * 4. A state directory that fills up: the failed cursor saves are logged once and counted in the
  *    summary (they were silent).
+ * 5. Records written without a pcap (events whose flow is not in the ring) are on retention's
+ *    books (slowshake_evidence_bytes counts them; they were never counted nor deleted).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
@@ -131,11 +133,19 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch under faults' : `watch under faults (
   it('a restart resumes after the saved cursor: the events logged while it was down come out after it, each once, and none from before', async () => {
     const id = `${ident}-r`;
     const state = join(open('ss-wst-'), 'state');
-    const args = ['--identifier', id, '--out', join(tmp('ss-wout-'), 'out'), '--state-dir', state, '--metrics-listen', '127.0.0.1:19471', '--hold', '0s'];
+    const out = join(tmp('ss-wout-'), 'out');
+    const args = ['--identifier', id, '--out', out, '--state-dir', state, '--metrics-listen', '127.0.0.1:19471', '--hold', '0s'];
     const w1 = await startWatch(lab!, args, { name: 'watch 1' });
     event(id, '198.51.100.91:1');
     event(id, '198.51.100.91:2');
     await waitLines<Line>(w1, 2, 15_000);
+    // Their records (no pcap: the flows are not in the ring) are evidence on retention's books
+    // (they were not: never counted, never deleted by age or size).
+    const jsons = readdirSync(out).filter((f) => f.endsWith('.json'));
+    expect(jsons).toHaveLength(2);
+    const bytes = jsons.reduce((a, f) => a + statSync(join(out, f)).size, 0);
+    const t = await scrapeUntil(lab!, 19471, (x) => metric(x, 'slowshake_evidence_bytes') > 0, 5000, 'evidence bytes');
+    expect(metric(t, 'slowshake_evidence_bytes')).toBe(bytes);
     expect((await w1.stop('SIGTERM', 8000)).code, w1.stderr).toBe(0);
     expect(pinoLines<Line>(w1).map((l) => l.client)).toEqual(['198.51.100.91:1', '198.51.100.91:2']);
     const saved = JSON.parse(readFileSync(join(state, 'journal-cursor.json'), 'utf8')) as { version: number; cursor: string };
