@@ -174,12 +174,17 @@ export class Correlator {
     this.stats.queued = this.#queue.length;
   }
 
-  /** Resolves due events within the write budget. `flush` ignores holds (shutdown). */
-  tick(nowMs: number, flush = false): void {
+  /**
+   * Resolves due events within the write budget. `flush` ignores holds and the budget (shutdown),
+   * and stops once the wall clock passes `untilMs` (a stop deadline): what is left stays queued
+   * (`pending`, `pendingEvents`), in order, so an event never written is one a restart reads again.
+   */
+  tick(nowMs: number, flush = false, untilMs = Infinity): void {
     const sec = Math.floor(nowMs / 1000);
     if (sec !== this.#budgetSecond) { this.#budgetSecond = sec; this.#budgetUsed = 0; }
     let i = 0;
     while (i < this.#queue.length) {
+      if (flush && untilMs !== Infinity && Date.now() > untilMs) { this.stats.queued = this.#queue.length; return; }
       const p = this.#queue[i]!;
       if (!flush && p.dueMs > nowMs) { i++; continue; }
       // A slow record whose client has an event queued waits for it: the event's resolution
@@ -204,7 +209,7 @@ export class Correlator {
       this.#resolve(p.ev);
     }
     // Flushing: the slow records that waited for their client's events go now (no event is left).
-    if (flush && this.#queue.length > 0 && this.#eventsQueued.size === 0) return this.tick(nowMs, true);
+    if (flush && this.#queue.length > 0 && this.#eventsQueued.size === 0) return this.tick(nowMs, true, untilMs);
     this.stats.queued = this.#queue.length;
     if (this.#recent.size > 4 * this.opts.maxQueue) {
       const cutoff = nowMs * 1000 - 60_000_000;
@@ -214,6 +219,13 @@ export class Correlator {
 
   get pending(): number {
     return this.#queue.length;
+  }
+
+  /** Journal events still queued (the rest of `pending` are slow records waiting for evidence). */
+  get pendingEvents(): number {
+    let n = 0;
+    for (const c of this.#eventsQueued.values()) n += c;
+    return n;
   }
 
   #resolve(ev: SlowEvent): void {

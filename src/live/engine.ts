@@ -220,16 +220,17 @@ export class LiveEngine {
 
   /**
    * After the capture stopped: the rest of the ring through the analyzer, every open handshake
-   * ended (incomplete where it is), and every pending event and slow record resolved now.
+   * ended (incomplete where it is), and every pending event and slow record resolved now, or
+   * until the wall clock passes `untilMs` (what is left stays in `correlator.pending`).
    */
-  drain(nowMs: number): void {
+  drain(nowMs: number, untilMs = Infinity): void {
     for (let i = 0; i < 1000; i++) {
       const before = this.follower.stats.records;
       this.follower.poll();
       if (this.follower.stats.records === before) break;
     }
     this.analyzer.finish();
-    this.correlator.tick(nowMs, true);
+    this.correlator.tick(nowMs, true, untilMs);
   }
 
   stats(): EngineStats {

@@ -12,6 +12,8 @@
  *    5 s, every event written, the cursor saved at the last event, no temp file left.
  * 4. A state directory that fills up: the failed cursor saves are logged once and counted in the
  *    summary (they were silent).
+ * 3a. SIGTERM with the event queue full (10000 events, its default bound): exit 0 within 5 s (the
+ *    flush took 11 s); what was not written by then is read again after a restart, exactly.
  * 5. Records written without a pcap (events whose flow is not in the ring) are on retention's
  *    books (slowshake_evidence_bytes counts them; they were never counted nor deleted).
  */
@@ -21,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_IP, EdgeLab } from '../helpers/edge.js';
-import { ensureJournald, journalSend, stockJournalPermissions, type JournaldHandle } from '../helpers/journald.js';
+import { ensureJournald, journalSend, stockJournalPermissions, waitJournalEntry, type JournaldHandle } from '../helpers/journald.js';
 import { IS_ROOT, NEEDS_ROOT, run, sleep, tsharkWarnings, type Proc } from '../helpers/netns.js';
 import { until } from '../helpers/wait.js';
 import { metric, pinoLines, promtool, scrapeUntil, startWatch, waitLines } from '../helpers/watch.js';
@@ -151,10 +153,14 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch under faults' : `watch under faults (
     const saved = JSON.parse(readFileSync(join(state, 'journal-cursor.json'), 'utf8')) as { version: number; cursor: string };
     expect(saved.cursor).toBe(pinoLines<Line>(w1)[1]!.event!.cursor);
 
-    // Down: two events and an entry that is no event.
+    // Down: more than 10 entries of another program, then two events and an entry that is no
+    // event (journalctl --follow --after-cursor without --lines shows the first 10 entries after
+    // the cursor, the rest only once the journal changes again: see the queue-full test below).
+    for (let i = 0; i < 12; i++) journalSend({ SYSLOG_IDENTIFIER: `${id}-other`, MESSAGE: `something else ${i}` });
     event(id, '198.51.100.91:3');
     journalSend({ SYSLOG_IDENTIFIER: id, MESSAGE: 'edge reloaded its certificates' });
     event(id, '198.51.100.91:4');
+    await waitJournalEntry(id, 'remote_addr=198.51.100.91:4 ', 5000); // all in the journal before the restart
 
     const w2 = await startWatch(lab!, args, { name: 'watch 2' });
     await waitLines<Line>(w2, 2, 15_000);
@@ -215,4 +221,51 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch under faults' : `watch under faults (
     expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
     expect(w.stderr).toMatch(/^Journal: .*; cursor saves failed \d+ times \(last: \S+journal-cursor\.json: ENOSPC\)$/m);
   });
+
+  it('SIGTERM with the event queue full (10000 events waiting for the write budget, its default bound): exit 0 within 5 s; what was not written by then is read again after a restart, none lost, none twice', async () => {
+    const id = `${ident}-q`;
+    const state = join(open('ss-wst-'), 'state');
+    const out = join(tmp('ss-wout-'), 'out');
+    const args = ['--identifier', id, '--out', out, '--state-dir', state, '--metrics-listen', '127.0.0.1:19474', '--hold', '0s', '--max-writes-per-sec', '1'];
+    const w = await startWatch(lab!, args, { name: 'watch q1' });
+    const n = 10_000;
+    const r = spawnSync('python3', ['-c', JSEND, id, String(n)], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    await scrapeUntil(lab!, 19474, (x) => metric(x, 'slowshake_journal_events_total') === n, 30_000, 'all events read');
+    const t0 = performance.now();
+    process.kill(w.pid, 'SIGTERM');
+    const e = await w.wait(30_000);
+    const ms = performance.now() - t0;
+    expect(e.code, w.stderr).toBe(0);
+    expect(ms, 'exit after SIGTERM (10000 pending events took 11 s to write)').toBeLessThan(5000);
+    // What was written is a prefix of the journal's order; the cursor is saved right after it.
+    const done = pinoLines<Line>(w);
+    const k = done.length;
+    expect(k).toBeGreaterThan(0);
+    expect(k).toBeLessThan(n);
+    expect(done.map((l) => l.client)).toEqual(Array.from({ length: k }, (_, i) => `198.51.100.94:${i + 2}`));
+    expect(w.stderr).toContain(`Stop deadline: ${n - k} events not written yet are read again after a restart (the saved cursor is before them)`);
+    expect(JSON.parse(readFileSync(join(state, 'journal-cursor.json'), 'utf8')).cursor).toBe(done[k - 1]!.event!.cursor);
+    expect(readdirSync(out).filter((f) => f.endsWith('.tmp') || f.startsWith('.'))).toEqual([]);
+
+    // The restart reads exactly the rest: n - k events, the first of them first. (Before
+    // --lines=all it read 10 of them, and the rest waited for the next journal entry anyone logged.)
+    const w2 = await startWatch(lab!, args, { name: 'watch q2' });
+    const t = await scrapeUntil(lab!, 19474, (x) => metric(x, 'slowshake_journal_events_total') >= n - k, 30_000, 'the rest read');
+    expect(metric(t, 'slowshake_journal_events_total')).toBe(n - k);
+    const [next] = await waitLines<Line>(w2, 1, 10_000);
+    expect(next!.client).toBe(`198.51.100.94:${k + 2}`);
+    expect((await w2.stop('SIGTERM', 8000)).code, w2.stderr).toBe(0);
+    expect(w2.stderr).toMatch(new RegExp(`^Journal: ${n - k} entries, ${n - k} events, `, 'm'));
+  });
 });
+
+/** Sends argv[2] events of SYSLOG_IDENTIFIER argv[1] straight to journald's socket (one datagram each: fast). */
+const JSEND = `
+import socket, sys
+ident, n = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect('/run/systemd/journal/socket')
+for i in range(1, n + 1):
+    s.send(f"MESSAGE=slow TLS handshake remote_addr=198.51.100.{94 + i // 60000}:{1 + i % 60000} local_addr=203.0.113.1:443 elapsed_ms=250\\nSYSLOG_IDENTIFIER={ident}\\n".encode())
+`;
