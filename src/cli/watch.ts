@@ -18,7 +18,7 @@
  *    STOPPING on SIGTERM/SIGINT; pending evidence is flushed and the process exits within 5 s.
  */
 import { takeEarlyUsr1 } from './early-signals.js';
-import { mkdirSync, chownSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, chownSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -217,6 +217,12 @@ export async function run(argv: string[]): Promise<number> {
     prepareStateDir(cfg.state.directory, runAs);
     outputs = openOutputs(plan, runAs);
     if (runAs !== null) dropPrivileges(runAs);
+    if (runAs !== null && a.file !== null) {
+      // SIGHUP reads the file again as this user: say now that it cannot, not at the first reload.
+      try { accessSync(a.file, constants.R_OK); } catch (err) {
+        log.warn(`${a.file}: not readable by user ${runAs.name}, whom watch runs as: ${describeError(err)}; SIGHUP cannot reload it (give it mode 0644, or group ${runAs.name})`);
+      }
+    }
   } catch (err) {
     cap.stop();
     await server.close();
@@ -235,6 +241,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const cursors = new CursorTracker();
   let diskFull = false;
+  /** The record about to be handed on had files written (set by onFiles, read by onRecord). */
+  let wroteFiles = false;
   let slowLogged = 0;
 
   const engine = new LiveEngine(cap, {
@@ -249,14 +257,18 @@ export async function run(argv: string[]): Promise<number> {
     },
     // Every file written goes on retention's books: also the .json of a record without a pcap
     // (an event whose flow is not in the ring), which was neither counted nor ever deleted.
-    onFiles: (names) => { for (const n of names) retention.added(n); },
+    onFiles: (names) => { for (const n of names) retention.added(n); wroteFiles = true; },
     onRecord: (rec) => {
       recordSink.append(rec);
       const ev = rec.event as { cursor?: string | null } | undefined;
       if (ev !== undefined) cursors.done(ev.cursor);
       const full = typeof rec.reason === 'string' && /ENOSPC/.test(rec.reason);
+      const wrote = wroteFiles;
+      wroteFiles = false;
       if (full && !diskFull) { diskFull = true; log.warn({ out: outDir }, 'Output directory is full: evidence is not written until space returns; records still go out with the reason.'); }
-      else if (!full && diskFull && rec.pcap !== undefined) { diskFull = false; log.info({ out: outDir }, 'Space returned: evidence is written again.'); }
+      // Space is back once a record's files were written (a pcap, or the .json of an event
+      // without one: a workload of such events used to keep the gauge at 1 for ever).
+      else if (!full && diskFull && wrote) { diskFull = false; log.info({ out: outDir }, 'Space returned: evidence is written again.'); }
       slowLogged++;
       out.info(JSON.parse(recordToJson(rec)) as object, rec.event !== undefined ? 'slow handshake (proxy event)' : 'slow handshake');
     },

@@ -70,6 +70,20 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch: start-time refusals as root' : `watc
   });
 });
 
+describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch: the config file and the dropped user' : `watch: the config file and the dropped user (skipped: ${NEEDS_ROOT})`, () => {
+  it('a --config the user watch drops to cannot read (a root-only directory) is said at start, once: SIGHUP could not reload it', () => {
+    const file = join(tmp('ss-wroot-'), 'slowshake.toml'); // mkdtemp: 0700 root
+    writeFileSync(file, '[handshake]\nslow_threshold = "300ms"\n');
+    const r = runCli(['watch', '--config', file, '-i', 'lo', '--no-journal', '--duration', '1s', '--out', join(tmp('ss-wout-'), 'out'),
+      '--state-dir', join(open('ss-wst-'), 'state'), '--metrics-listen', '127.0.0.1:19481']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^Watching lo: .*slow from 300 ms/m);
+    const warned = r.stderr.split('\n').filter((l) => l.includes(file));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0]!).msg).toMatch(new RegExp(`^${file}: not readable by user \\S+, whom watch runs as: EACCES \\(permission denied\\); SIGHUP cannot reload it`));
+  });
+});
+
 describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live edge (skipped: ${NEEDS_ROOT})`, () => {
   let jd: JournaldHandle | undefined;
   let lab: EdgeLab | undefined;

@@ -132,6 +132,30 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch under faults' : `watch under faults (
     expect(readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('ENOSPC with records that have no pcap (events whose flow is not in the ring): the gauge goes back to 0 once their .json is written again (it stayed 1)', async () => {
+    const id = `${ident}-e`;
+    const mnt = smallTmpfs();
+    const out = join(mnt, 'out');
+    const w = await startWatch(lab!, ['--identifier', id, '--out', out, '--state-dir', join(open('ss-wst-'), 'state'),
+      '--metrics-listen', '127.0.0.1:19475', '--hold', '0s']);
+    const filler = fill(mnt);
+    event(id, '198.51.100.95:1');
+    const [lost] = await waitLines<Line>(w, 1, 15_000);
+    expect(lost!.reason).toMatch(new RegExp(`^no such flow in the ring; record file not written: ENOSPC \\(no space left on device\\): ${out}/\\S+\\.json`));
+    await scrapeUntil(lab!, 19475, (x) => metric(x, 'slowshake_evidence_disk_full') === 1);
+    unlinkSync(filler);
+    event(id, '198.51.100.95:2');
+    const [ok] = await waitLines<Line>(w, 1, 15_000, (l) => l.client === '198.51.100.95:2');
+    expect(ok!.reason).toBe('no such flow in the ring');
+    const t = await scrapeUntil(lab!, 19475, (x) => metric(x, 'slowshake_evidence_disk_full') === 0, 5000, 'disk_full back to 0');
+    expect(metric(t, 'slowshake_evidence_bytes')).toBe(readdirSync(out).filter((f) => f.endsWith('.json')).reduce((a, f) => a + statSync(join(out, f)).size, 0));
+    expect(logLines(w).filter((l) => /full|space/i.test(l.msg)).map((l) => l.msg)).toEqual([
+      'Output directory is full: evidence is not written until space returns; records still go out with the reason.',
+      'Space returned: evidence is written again.',
+    ]);
+    expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
+  });
+
   it('a restart resumes after the saved cursor: the events logged while it was down come out after it, each once, and none from before', async () => {
     const id = `${ident}-r`;
     const state = join(open('ss-wst-'), 'state');
