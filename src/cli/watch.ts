@@ -362,8 +362,8 @@ export async function run(argv: string[]): Promise<number> {
       retention.opts.maxAgeMs = cfg.output.retentionAgeMs;
       parser = parserOf(cfg);
       if (follower !== null && split.live.some((k) => k === 'journal.units' || k === 'journal.identifiers')) {
-        const old = follower;
         journalSwap = journalSwap.then(async () => {
+          const old = follower!; // the newest, when reloads come faster than swaps
           await old.stop();
           if (stopping) return;
           follower = followerFor(cfg, old.cursor);
