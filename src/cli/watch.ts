@@ -422,7 +422,7 @@ export async function run(argv: string[]): Promise<number> {
     const byCause: Record<string, number> = {};
     for (const [cause, n] of Object.entries(lost.toObject().by_cause)) byCause[cause.split(' ')[0]!] = (byCause[cause.split(' ')[0]!] ?? 0) + n;
     metrics.setEvidence({
-      pcapsWritten: st.correlator.written, writeFailures: lost.toObject().writes_failed, bytesOnDisk: retention.stats.bytes,
+      pcapsWritten: st.correlator.pcaps, writeFailures: lost.toObject().writes_failed, bytesOnDisk: retention.stats.bytes,
       deletedFiles: retention.stats.deletedFiles, deletedBytes: retention.stats.deletedBytes, failuresByCause: byCause, diskFull,
       refused: st.correlator.droppedQueueFull + st.correlator.slowQueueFull,
     });

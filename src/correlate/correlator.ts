@@ -88,6 +88,8 @@ export interface CorrelatorStats {
   rateLimitedWaits: number;
   /** Events whose pcap and record file were written. */
   written: number;
+  /** Per-flow pcaps written (a record without packets in the ring has its .json only). */
+  pcaps: number;
   /** Events with at least one file not written (their records say why in `reason`; the files are counted in `lost`). */
   writeFailed: number;
   notFound: number;
@@ -114,7 +116,7 @@ interface Pending {
 const DUP_WINDOW_US = 5_000_000;
 
 export class Correlator {
-  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0,
+  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, pcaps: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0,
     matched: 0, slowQueued: 0, slowWritten: 0, slowClaimed: 0, slowQueueFull: 0 };
   /** Records an event took (their queued evidence is then not written a second time). */
   readonly #claimed = new WeakSet<FlowRecord>();
@@ -372,6 +374,7 @@ export class Correlator {
         for (let i = 0; i < packets.length; i++) w.write(packets[i]!, comments[i] ?? '');
         rec.pcap = w.close();
         written.push(base);
+        this.stats.pcaps++;
       } catch (err) {
         w?.abort();
         fail('pcap', w?.path ?? dir.shown(base), err);

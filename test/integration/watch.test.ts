@@ -193,7 +193,9 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
     // Everything written is on retention's books.
     const onDisk = readdirSync(out).filter((f) => /\.(pcapng|json)$/.test(f));
     expect(onDisk).toHaveLength(6);
-    expect(metric(await scrape(lab!, 19464), 'slowshake_evidence_bytes')).toBe(onDisk.reduce((a, f) => a + statSync(join(out, f)).size, 0));
+    const now = await scrape(lab!, 19464);
+    expect(metric(now, 'slowshake_evidence_bytes')).toBe(onDisk.reduce((a, f) => a + statSync(join(out, f)).size, 0));
+    expect(metric(now, 'slowshake_evidence_pcaps_written_total')).toBe(onDisk.filter((f) => f.endsWith('.pcapng')).length);
     const logged = by.get(41004)!;
     expect(logged.msg).toBe('slow handshake (proxy event)');
     expect(logged.verdict).toBe('server');

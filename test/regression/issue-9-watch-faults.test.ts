@@ -172,6 +172,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch under faults' : `watch under faults (
     const bytes = jsons.reduce((a, f) => a + statSync(join(out, f)).size, 0);
     const t = await scrapeUntil(lab!, 19471, (x) => metric(x, 'slowshake_evidence_bytes') > 0, 5000, 'evidence bytes');
     expect(metric(t, 'slowshake_evidence_bytes')).toBe(bytes);
+    expect(metric(t, 'slowshake_evidence_pcaps_written_total')).toBe(0); // no pcap: it counted every record written
     expect((await w1.stop('SIGTERM', 8000)).code, w1.stderr).toBe(0);
     expect(pinoLines<Line>(w1).map((l) => l.client)).toEqual(['198.51.100.91:1', '198.51.100.91:2']);
     const saved = JSON.parse(readFileSync(join(state, 'journal-cursor.json'), 'utf8')) as { version: number; cursor: string };
