@@ -160,6 +160,16 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
     expect(metric(text, 'slowshake_capture_kernel_drops_total')).toBe(0);
     expect(metric(text, 'slowshake_evidence_write_failures_total')).toBe(0);
     expect(metric(text, 'slowshake_evidence_disk_full')).toBe(0);
+    // The proxy logged one of them (41004): one journal entry, one event, matched to its measured handshake.
+    const journal = await scrapeUntil(lab!, 19464, (t) => metric(t, 'slowshake_journal_events_matched_total') >= 1, 10_000, 'the event matched');
+    expect(metric(journal, 'slowshake_journal_entries_total')).toBe(1);
+    expect(metric(journal, 'slowshake_journal_events_total')).toBe(1);
+    expect(metric(journal, 'slowshake_journal_events_matched_total')).toBe(1);
+    // The kernel filter in force, as the start line says (auto: eBPF where it loads, else classic or off).
+    const mode = /kernel filter (ebpf|classic|off)\b/.exec(w.stderr)?.[1];
+    expect(mode, w.stderr).toBeDefined();
+    expect(metric(journal, 'slowshake_kernel_filter_mode', { mode: mode! })).toBe(1);
+    expect(metric(journal, 'slowshake_kernel_filter_mode')).toBe(1);
 
     // One pino line per slow handshake, the proxy-logged one with the proxy's figure.
     const lines = await waitLines<Line>(w, 3, 10_000);
