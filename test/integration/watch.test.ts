@@ -93,7 +93,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
     jd = await ensureJournald();
     stockJournalPermissions();
     lab = new EdgeLab('w');
-    await lab.startEdge(ident, LOGGED, { 'slow-server.example': 300 }, 150);
+    await lab.startEdge(ident, LOGGED, { 'slow-server.example': 300 }, 150, { 'lagging.example': 300 });
     await lab.startEdge(`${ident}-quiet`, QUIET, { 'slow-server.example': 300 }, 60_000);
   });
 
@@ -237,6 +237,29 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
     expect(w.stderr).toMatch(/^Handshakes: 7 measured, 4 slow /m);
     expect(w.stderr).not.toMatch(/^\s+at /m);
     expect(basename(out)).toBe('out');
+  });
+
+  it('a handshake fast on the wire that the proxy logged as slow (its CPU stalled): one line with the proxy\'s figure, lag charged to the server, evidence written; counted once, not slow', async () => {
+    const d = tmp('ss-wlag-');
+    const w = await startWatch(lab!, ['--identifier', ident, '--out', join(d, 'out'), '--state-dir', join(open('ss-wst-'), 'state'),
+      '--metrics-listen', '127.0.0.1:19467', '--hold', '1s']);
+    await curl('lagging.example', LOGGED, 41051);
+    const [l] = await waitLines<Line>(w, 1, 15_000);
+    expect(l!.client).toBe(`${CLIENT_IP}:41051`);
+    expect(l!.msg).toBe('slow handshake (proxy event)');
+    expect(l!.slow).toBe(false);
+    expect(l!.phases_ms.total).toBeLessThan(200);
+    expect(l!.event_elapsed_ms).toBeGreaterThanOrEqual(300);
+    expect(l!.proxy_lag_ms).toBeGreaterThan(200);
+    expect(l!.verdict).toBe('server');
+    expect(existsSync(l!.pcap!)).toBe(true);
+    await sleep(1500);
+    expect(pinoLines<Line>(w)).toHaveLength(1);
+    const t = await scrapeUntil(lab!, 19467, (x) => metric(x, 'slowshake_journal_events_matched_total') >= 1);
+    expect(metric(t, 'slowshake_handshakes_total')).toBe(1);
+    expect(metric(t, 'slowshake_handshakes_total', { slow: 'false' })).toBe(1);
+    expect(metric(t, 'slowshake_evidence_pcaps_written_total')).toBe(1);
+    expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
   });
 
   /** watch's operational log (pino on stderr): its JSON lines. */
