@@ -61,6 +61,8 @@ export interface CorrelatorOptions {
   /** Average packets per second the ring holds (for "ring too short" reasons). */
   pps: () => number;
   onRecord: (rec: FlowRecord) => void;
+  /** The files a record's evidence was written to (names inside the output directory), before its onRecord. */
+  onFiles?: (names: string[]) => void;
   /** Where the proxy's handshake clock starts (default accept); see proxy-lag.ts. */
   proxyClock?: ProxyClock;
   /** Where failed writes are noted and counted (the command's, shared with its other sinks); default: its own. */
@@ -88,6 +90,8 @@ export interface CorrelatorStats {
   rateLimitedWaits: number;
   /** Events whose pcap and record file were written. */
   written: number;
+  /** Per-flow pcaps written (a record without packets in the ring has its .json only). */
+  pcaps: number;
   /** Events with at least one file not written (their records say why in `reason`; the files are counted in `lost`). */
   writeFailed: number;
   notFound: number;
@@ -101,8 +105,6 @@ export interface CorrelatorStats {
   slowClaimed: number;
   /** Slow records the full queue could not take: each went on without a pcap, saying so. */
   slowQueueFull: number;
-  /** Items left when a stop's deadline passed: each ended as a record without files. */
-  abandonedAtStop: number;
 }
 
 interface Pending {
@@ -116,12 +118,14 @@ interface Pending {
 const DUP_WINDOW_US = 5_000_000;
 
 export class Correlator {
-  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0,
-    matched: 0, slowQueued: 0, slowWritten: 0, slowClaimed: 0, slowQueueFull: 0, abandonedAtStop: 0 };
+  readonly stats: CorrelatorStats = { events: 0, duplicates: 0, droppedQueueFull: 0, rateLimitedWaits: 0, written: 0, pcaps: 0, writeFailed: 0, notFound: 0, tooOld: 0, queued: 0,
+    matched: 0, slowQueued: 0, slowWritten: 0, slowClaimed: 0, slowQueueFull: 0 };
   /** Records an event took (their queued evidence is then not written a second time). */
   readonly #claimed = new WeakSet<FlowRecord>();
   readonly lost: LostResults;
   #queue: Pending[] = [];
+  /** Queued events by client endpoint: a slow record of that client waits until they are resolved (3b). */
+  readonly #eventsQueued = new Map<string, number>();
   /** Recently seen flow keys → handshake end (µs), for de-duplication; pruned by tick(). */
   #recent = new Map<string, number>();
   #budgetSecond = 0;
@@ -152,6 +156,7 @@ export class Correlator {
     }
     const dueMs = Math.max(nowMs, ev.endUs / 1000 + this.opts.holdMs);
     this.#queue.push({ ev, flow: null, dueMs, key });
+    this.#eventsQueued.set(ev.client, (this.#eventsQueued.get(ev.client) ?? 0) + 1);
     this.stats.queued = this.#queue.length;
     return true;
   }
@@ -174,20 +179,29 @@ export class Correlator {
   }
 
   /**
-   * Resolves due events within the write budget. `flush` ignores holds and the budget (shutdown);
-   * past `deadline` (performance.now() ms) a flush writes no more files: every item left ends
-   * as a record at once, its reason saying the pcap was not written because of the stop.
+   * Resolves due events within the write budget. `flush` ignores holds and the budget (shutdown),
+   * and stops once the wall clock passes `untilMs` (a stop deadline): what is left stays queued
+   * (`pending`, `pendingEvents`), in order, so an event never written is one a restart reads again.
    */
-  tick(nowMs: number, flush = false, deadline = Infinity): void {
+  tick(nowMs: number, flush = false, untilMs = Infinity): void {
     const sec = Math.floor(nowMs / 1000);
     if (sec !== this.#budgetSecond) { this.#budgetSecond = sec; this.#budgetUsed = 0; }
     let i = 0;
     while (i < this.#queue.length) {
+      if (flush && untilMs !== Infinity && Date.now() > untilMs) { this.stats.queued = this.#queue.length; return; }
       const p = this.#queue[i]!;
       if (!flush && p.dueMs > nowMs) { i++; continue; }
+      // A slow record whose client has an event queued waits for it: the event's resolution
+      // claims the record and writes its evidence once, with the proxy's figure (its hold ends
+      // later than the record's: the proxy logs after the handshake's last packet).
+      if (p.ev === null && this.#eventsQueued.has(p.flow!.rec.client) && !this.#claimed.has(p.flow!.rec)) { i++; continue; }
       if (!flush && this.#budgetUsed >= this.opts.maxWritesPerSec) { this.stats.rateLimitedWaits++; break; }
       this.#queue.splice(i, 1);
-      if (flush && performance.now() > deadline) { this.#abandon(p); continue; }
+      if (p.ev !== null) {
+        const n = this.#eventsQueued.get(p.ev.client)! - 1;
+        if (n > 0) this.#eventsQueued.set(p.ev.client, n);
+        else this.#eventsQueued.delete(p.ev.client);
+      }
       if (p.ev === null) {
         if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; continue; } // written with its event
         this.#budgetUsed++;
@@ -198,6 +212,8 @@ export class Correlator {
       this.#budgetUsed++;
       this.#resolve(p.ev);
     }
+    // Flushing: the slow records that waited for their client's events go now (no event is left).
+    if (flush && this.#queue.length > 0 && this.#eventsQueued.size === 0) return this.tick(nowMs, true, untilMs);
     this.stats.queued = this.#queue.length;
     if (this.#recent.size > 4 * this.opts.maxQueue) {
       const cutoff = nowMs * 1000 - 60_000_000;
@@ -205,28 +221,15 @@ export class Correlator {
     }
   }
 
-  /** An item the stop left no time to write: its record now, without files, saying so. */
-  #abandon(p: Pending): void {
-    this.stats.abandonedAtStop++;
-    const reason = 'not written: the process stopped before this flow\'s pcap was due (its stop deadline passed with items still queued)';
-    if (p.ev === null) {
-      if (this.#claimed.has(p.flow!.rec)) { this.stats.slowClaimed++; return; }
-      const rec = structuredClone(p.flow!.rec);
-      rec.reason = reason;
-      rec.notes.push(reason);
-      this.opts.onRecord(rec);
-      return;
-    }
-    const ev = p.ev;
-    const m = this.opts.match?.(ev) ?? null;
-    const server = ev.server ?? (ev.serverPort !== null ? `?:${ev.serverPort}` : '?');
-    const rec = m !== null ? structuredClone(m.rec) : missingFlowRecord(ev.client, server, ev.sni, reason);
-    if (m !== null) { this.#claimed.add(m.rec); rec.reason = reason; rec.notes.push(reason); }
-    this.opts.onRecord(this.#withEvent(rec, ev));
-  }
-
   get pending(): number {
     return this.#queue.length;
+  }
+
+  /** Journal events still queued (the rest of `pending` are slow records waiting for evidence). */
+  get pendingEvents(): number {
+    let n = 0;
+    for (const c of this.#eventsQueued.values()) n += c;
+    return n;
   }
 
   #resolve(ev: SlowEvent): void {
@@ -353,6 +356,7 @@ export class Correlator {
     const base = flowFileName(startUs, rec.client, rec.server.replace(/^\?/, 'unknown'), o.pcapFormat);
     const jsonName = base.replace(/\.pcap(ng)?$/, '.json');
     let failed = false;
+    const written: string[] = [];
     const fail = (what: string, path: string, err: unknown): void => {
       failed = true;
       this.lost.note(rec, 'flow', `${what} not written`, path, err);
@@ -372,6 +376,8 @@ export class Correlator {
         const comments = packetComments(rec, packets, this.#pkt, this.#an);
         for (let i = 0; i < packets.length; i++) w.write(packets[i]!, comments[i] ?? '');
         rec.pcap = w.close();
+        written.push(base);
+        this.stats.pcaps++;
       } catch (err) {
         w?.abort();
         fail('pcap', w?.path ?? dir.shown(base), err);
@@ -380,12 +386,14 @@ export class Correlator {
     if (dirOk) {
       try {
         writeFileAtomic(dir, jsonName, Buffer.from(recordToJson(rec) + '\n'));
+        written.push(jsonName);
       } catch (err) {
         fail('record file', dir.shown(jsonName), err);
       }
     }
     if (failed) this.stats.writeFailed++;
     else this.stats.written++;
+    if (written.length > 0) o.onFiles?.(written);
     o.onRecord(rec);
   }
 

@@ -47,10 +47,12 @@ export interface EngineOptions {
   onHandshake?: (rec: FlowRecord, flow: MeasuredFlow) => void;
   /** A flow that turned out not to be TLS (no record): its endpoints, to stop following it. */
   onNotTls?: (flow: Omit<MeasuredFlow, 'rec'>) => void;
-  /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
-  onRecord: (rec: FlowRecord) => void;
   /** Client attribution: records get client_info before their files are written, and their output waits (bounded) for reverse DNS. */
   enricher?: Enricher;
+  /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
+  onRecord: (rec: FlowRecord) => void;
+  /** The evidence files a record was written to (names in the output directory), right before its onRecord. */
+  onFiles?: (names: string[]) => void;
   /** Where failed writes are counted (shared with the command's other sinks). */
   lost?: LostResults;
   /** Flows the analyzer tracks at most (default: the analyzer's). */
@@ -190,6 +192,7 @@ export class LiveEngine {
       match: this.#recent !== null ? (ev) => this.#recent!.find(ev, opts.marginMs) : undefined,
       prepare: opts.enricher !== undefined ? (rec) => { opts.enricher!.attribute(rec); } : undefined,
       onRecord: opts.enricher !== undefined ? (rec) => opts.enricher!.submit(rec, opts.onRecord) : (rec) => opts.onRecord(rec),
+      onFiles: (names) => opts.onFiles?.(names),
     });
   }
 
@@ -226,17 +229,17 @@ export class LiveEngine {
 
   /**
    * After the capture stopped: the rest of the ring through the analyzer, every open handshake
-   * ended (incomplete where it is), and every pending event and slow record resolved now; past
-   * `deadline` (performance.now() ms) the rest end as records without files (correlator.ts).
+   * ended (incomplete where it is), and every pending event and slow record resolved now, or
+   * until the wall clock passes `untilMs` (what is left stays in `correlator.pending`).
    */
-  drain(nowMs: number, deadline = Infinity): void {
+  drain(nowMs: number, untilMs = Infinity): void {
     for (let i = 0; i < 1000; i++) {
       const before = this.follower.stats.records;
       this.follower.poll();
       if (this.follower.stats.records === before) break;
     }
     this.analyzer.finish();
-    this.correlator.tick(nowMs, true, deadline);
+    this.correlator.tick(nowMs, true, untilMs);
   }
 
   stats(): EngineStats {

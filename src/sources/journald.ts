@@ -40,7 +40,10 @@ export const JOURNAL_DEFAULTS: JournalConfig = {
 export function buildJournalctlArgs(config: JournalConfig, cursor: string | null, fromStart = false): string[] {
   const args = ['--follow', '--output=json', '--no-pager', '--all'];
   if (config.directory) args.push(`--directory=${config.directory}`);
-  if (cursor) args.push(`--after-cursor=${cursor}`);
+  // --follow without --lines shows only the first 10 entries after the cursor, and the rest only
+  // once the journal changes again (systemd 252): on a quiet host, what a restart had to catch
+  // up on beyond 10 entries (of any program) waited for the next entry anyone logged.
+  if (cursor) args.push(`--after-cursor=${cursor}`, '--lines=all');
   else args.push(fromStart ? '--lines=all' : '--lines=0'); // spot checks start at "now"
   return args;
 }

@@ -170,7 +170,8 @@ export function journalctlChild(ppid: number): number | null {
   return null;
 }
 
-function fdTargets(pid: number): string[] {
+/** Where the open file descriptors of `pid` point (empty when it is gone). */
+export function fdTargets(pid: number): string[] {
   try {
     return readdirSync(`/proc/${pid}/fd`).map((f) => { try { return readlinkSync(`/proc/${pid}/fd/${f}`); } catch { return ''; } });
   } catch {

@@ -19,7 +19,7 @@ describe('buildJournalctlArgs', () => {
     expect(buildJournalctlArgs(JOURNAL_DEFAULTS, null)).toEqual(['--follow', '--output=json', '--no-pager', '--all', '--lines=0']);
     // matches are applied in-process (see buildJournalctlArgs), never passed to journalctl
     expect(buildJournalctlArgs({ ...JOURNAL_DEFAULTS, units: ['fly-proxy'], identifiers: ['edge'], directory: '/j' }, 's=1;i=2'))
-      .toEqual(['--follow', '--output=json', '--no-pager', '--all', '--directory=/j', '--after-cursor=s=1;i=2']);
+      .toEqual(['--follow', '--output=json', '--no-pager', '--all', '--directory=/j', '--after-cursor=s=1;i=2', '--lines=all']);
   });
 });
 
