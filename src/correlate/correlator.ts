@@ -317,8 +317,10 @@ export class Correlator {
     const r = this.reader.lookupFlow({ a: m.clientAddr, aPort: m.clientPort, b: m.serverAddr, bPort: m.serverPort }, fromNs, toNs);
     if (ev !== null) this.#withEvent(rec, ev);
     if (r.packets.length === 0) {
+      // The analyzer measured the flow as it happened, but its packets are gone from the ring.
       rec.reason = r.tooOld !== null
-        ? `ring too short: the flow's packets were overwritten before its pcap was written (short by ${r.tooOld.shortBySeconds.toFixed(1)} s); use a larger --ring-size`
+        ? `ring too short: it holds the last ${this.reader.reach().seconds.toFixed(1)} s of packets, the event needs ${r.tooOld.askedSeconds.toFixed(1)} s ` +
+          `(its window starts ${r.tooOld.shortBySeconds.toFixed(1)} s before the oldest packet still held; ~${Math.round(o.pps())} pkt/s fill the ring); use a larger --ring-size`
         : 'no packets of this flow left in the ring for its pcap';
       rec.notes.push(rec.reason);
       if (r.tooOld !== null) this.stats.tooOld++;

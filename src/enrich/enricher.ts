@@ -216,13 +216,13 @@ export class Enricher {
       if (w.lookup.outcome === 'pending') {
         if (why === 'overflow') {
           this.#stats.rdns_wait_overflow++;
-          w.rec.notes.push(`rdns: not waited for: ${this.#maxPending} records were already waiting for reverse DNS`);
+          addNote(w.rec, `rdns: not waited for: ${this.#maxPending} records were already waiting for reverse DNS`);
         } else if (why === 'closed') {
           this.#stats.rdns_wait_closed++;
-          w.rec.notes.push('rdns: not waited for: enrichment stopped');
+          addNote(w.rec, 'rdns: not waited for: enrichment stopped');
         } else {
           this.#stats.rdns_wait_expired++;
-          w.rec.notes.push(`rdns: no answer within ${this.#waitMs} ms; record emitted without it`);
+          addNote(w.rec, `rdns: no answer within ${this.#waitMs} ms; record emitted without it`);
         }
       } else this.#finish(w.rec, w.lookup);
     }
@@ -233,12 +233,17 @@ export class Enricher {
     const info = rec.client_info!;
     switch (l.outcome) {
       case 'ok': info.rdns = l.name; break;
-      case 'timeout': rec.notes.push(`rdns: the DNS server did not answer within ${this.#rdns!.options.timeoutMs} ms`); break;
-      case 'failed': rec.notes.push(`rdns: lookup failed (${l.error})`); break;
-      case 'dropped': rec.notes.push(`rdns: not looked up: ${this.#rdns!.options.queue} lookups were already waiting (rate and concurrency bounds)`); break;
+      case 'timeout': addNote(rec, `rdns: the DNS server did not answer within ${this.#rdns!.options.timeoutMs} ms`); break;
+      case 'failed': addNote(rec, `rdns: lookup failed (${l.error})`); break;
+      case 'dropped': addNote(rec, `rdns: not looked up: ${this.#rdns!.options.queue} lookups were already waiting (rate and concurrency bounds)`); break;
       default: break; // not_found: no PTR record, rdns stays null
     }
   }
+}
+
+/** A note once: a live record is attributed before its files are written and again when it is emitted. */
+function addNote(rec: FlowRecord, text: string): void {
+  if (!rec.notes.includes(text)) rec.notes.push(text);
 }
 
 /** Placeholder lookup of a record that waits only for the records before it. */
