@@ -26,12 +26,23 @@ enum flow_phase {
   FLOW_HANDSHAKE = 0, /* from the SYN: packets pass */
   FLOW_DONE = 1,      /* marked by user space: only FIN/RST pass */
   FLOW_ENDED = 2,     /* a budget ran out: only FIN/RST pass */
+  FLOW_DATA = 3,      /* application data both ways, then FLOW_DATA_TAIL more packets: only FIN/RST pass */
 };
+
+/* flow_state.flags */
+#define FLOW_CLIENT_IS_A 0x01  /* the SYN came from endpoint A */
+#define FLOW_CLIENT_DATA 0x02  /* the client sent a segment starting a TLS application-data record */
+#define FLOW_TAIL 0x04         /* then the server did too: `tail` packets left before FLOW_DATA */
+
+/* Packets a flow may still pass once both sides sent application data (see handshake_filter.bpf.c). */
+#define FLOW_DATA_TAIL 32
 
 struct flow_state {
   __u64 syn_ns;  /* bpf_ktime_get_ns() at the (last) SYN */
   __u32 packets; /* packets seen since the SYN, the SYN included */
-  __u32 phase;   /* enum flow_phase */
+  __u16 phase;   /* enum flow_phase */
+  __u8 flags;    /* FLOW_CLIENT_IS_A, FLOW_CLIENT_DATA, FLOW_TAIL */
+  __u8 tail;     /* packets left while FLOW_TAIL */
 };
 
 /* Per-CPU counters (one PERCPU_ARRAY entry); user space sums the CPUs. */
@@ -45,6 +56,8 @@ struct filter_counters {
   __u64 flows_started;     /* SYNs that created or reset an entry */
   __u64 flows_inserted;    /* of which created one (no entry for the flow): entries <= min(this, max_flows) */
   __u64 budget_ended;      /* flows whose budget ran out */
+  __u64 dropped_data;      /* flow past its handshake by the application-data rule */
+  __u64 data_ended;        /* flows ended by that rule */
 };
 
 enum filter_link {

@@ -8,6 +8,17 @@
  * addon, which sets `cfg` before loading (native/src/kernel_filter.cc). The return value is the
  * number of bytes to keep: skb->len passes the packet whole, 0 drops it.
  *
+ * Application data ends a flow without waiting for user space: the analyzer marks a flow done
+ * tens of milliseconds after its handshake ended (the capture's block timeout and the follower's
+ * poll), and a download sends a whole budget of packets in that time. So once the client has sent
+ * a segment that starts a TLS application-data record (17 03 03) and then the server does too,
+ * the handshake is over in every TLS version (TLS 1.3: the client's first such record is its
+ * encrypted Finished, or its certificate; TLS 1.2: the client's first request after both
+ * Finished), and the flow passes FLOW_DATA_TAIL more packets, then only FIN/RST. The tail covers
+ * the rare case where the client's data came first (TLS 1.3 early data): the server's flight
+ * and the client's Finished are then still to come. A segment that starts mid-record matches by
+ * chance once in 2^24.
+ *
  * Packet data is read with bpf_skb_load_bytes (socket filters have no direct packet access);
  * offset 0 is the link header for Ethernet and the network header for cooked ("any") and raw IP
  * captures (af_packet hands SOCK_DGRAM sockets the packet from the network header).
@@ -47,7 +58,7 @@ struct {
 
 const volatile struct filter_config cfg = {FILTER_LINK_ETHERNET, 128, 10000000000ull};
 
-static __always_inline int parse_ipv4(struct __sk_buff* skb, __u32 off, struct flow_key* k, __u32* l4) {
+static __always_inline int parse_ipv4(struct __sk_buff* skb, __u32 off, struct flow_key* k, __u32* l4, __u32* end) {
   __u8 h[20];
   if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0) return -1;
   if ((h[0] >> 4) != 4 || h[9] != IPPROTO_TCP) return -1;
@@ -58,6 +69,7 @@ static __always_inline int parse_ipv4(struct __sk_buff* skb, __u32 off, struct f
   __builtin_memcpy(&k->addr_b[0], &h[16], 4);
   k->ip_version = 4;
   *l4 = off + ihl;
+  *end = off + ((h[2] << 8) | h[3]); /* not skb->len: a short frame carries Ethernet padding */
   return 0;
 }
 
@@ -80,13 +92,14 @@ static __always_inline int ip6_skip(struct __sk_buff* skb, __u8* next, __u32* p)
   return 0;
 }
 
-static __always_inline int parse_ipv6(struct __sk_buff* skb, __u32 off, struct flow_key* k, __u32* l4) {
+static __always_inline int parse_ipv6(struct __sk_buff* skb, __u32 off, struct flow_key* k, __u32* l4, __u32* end) {
   __u8 h[40];
   if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0) return -1;
   if ((h[0] >> 4) != 6) return -1;
   __builtin_memcpy(k->addr_a, &h[8], 16);
   __builtin_memcpy(k->addr_b, &h[24], 16);
   k->ip_version = 6;
+  *end = off + 40 + ((h[4] << 8) | h[5]);
   __u8 next = h[6];
   __u32 p = off + 40;
   /* At most IP6_MAX_EXT extension headers before TCP. */
@@ -102,7 +115,7 @@ int handshake_filter(struct __sk_buff* skb) {
   struct filter_counters* c = bpf_map_lookup_elem(&counters, &zero);
   if (!c) return 0;
   struct flow_key k = {};
-  __u32 off = 0, l4 = 0;
+  __u32 off = 0, l4 = 0, end = 0;
   __u16 ethertype = 0;
   if (cfg.link == FILTER_LINK_ETHERNET) {
     __u8 eh[4];
@@ -122,9 +135,9 @@ int handshake_filter(struct __sk_buff* skb) {
     ethertype = (v >> 4) == 4 ? ETH_P_IP : (v >> 4) == 6 ? ETH_P_IPV6 : 0;
   }
   if (ethertype == ETH_P_IP) {
-    if (parse_ipv4(skb, off, &k, &l4) < 0) goto non_tcp;
+    if (parse_ipv4(skb, off, &k, &l4, &end) < 0) goto non_tcp;
   } else if (ethertype == ETH_P_IPV6) {
-    if (parse_ipv6(skb, off, &k, &l4) < 0) goto non_tcp;
+    if (parse_ipv6(skb, off, &k, &l4, &end) < 0) goto non_tcp;
   } else {
     goto non_tcp;
   }
@@ -133,7 +146,8 @@ int handshake_filter(struct __sk_buff* skb) {
   __u16 sport, dport;
   __builtin_memcpy(&sport, &th[0], 2);
   __builtin_memcpy(&dport, &th[2], 2);
-  if (FlowEndpointLess(k.addr_a, sport, k.addr_b, dport)) {
+  const int src_is_a = FlowEndpointLess(k.addr_a, sport, k.addr_b, dport);
+  if (src_is_a) {
     k.port_a = sport;
     k.port_b = dport;
   } else {
@@ -151,7 +165,7 @@ int handshake_filter(struct __sk_buff* skb) {
     return skb->len;
   }
   if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-    struct flow_state s = {bpf_ktime_get_ns(), 1, FLOW_HANDSHAKE};
+    struct flow_state s = {bpf_ktime_get_ns(), 1, FLOW_HANDSHAKE, src_is_a ? FLOW_CLIENT_IS_A : 0, 0};
     if (bpf_map_update_elem(&flows, &k, &s, BPF_NOEXIST) == 0) c->flows_inserted++;
     else bpf_map_update_elem(&flows, &k, &s, BPF_ANY); /* a new connection on the same ports, or a SYN retransmission */
     c->flows_started++;
@@ -167,9 +181,35 @@ int handshake_filter(struct __sk_buff* skb) {
     c->dropped_done++;
     return 0;
   }
+  if (st->phase == FLOW_DATA) {
+    c->dropped_data++;
+    return 0;
+  }
   if (st->phase != FLOW_HANDSHAKE) {
     c->dropped_budget++;
     return 0;
+  }
+  if (st->flags & FLOW_TAIL) {
+    if (st->tail == 0) {
+      st->phase = FLOW_DATA;
+      c->data_ended++;
+      c->dropped_data++;
+      return 0;
+    }
+    st->tail--;
+  } else {
+    /* A segment whose payload starts a TLS application-data record (17 03 03). */
+    const __u32 pay = l4 + ((th[12] >> 4) * 4);
+    __u8 rh[3];
+    if (end >= pay + 3 && bpf_skb_load_bytes(skb, pay, rh, sizeof(rh)) == 0 && rh[0] == 0x17 && rh[1] == 0x03 && rh[2] == 0x03) {
+      const int from_client = src_is_a == !!(st->flags & FLOW_CLIENT_IS_A);
+      if (from_client) {
+        st->flags |= FLOW_CLIENT_DATA;
+      } else if (st->flags & FLOW_CLIENT_DATA) {
+        st->flags |= FLOW_TAIL;
+        st->tail = FLOW_DATA_TAIL;
+      }
+    }
   }
   /* Not atomic: two CPUs counting one flow's packets at once may lose an increment, which only
    * lets that flow pass a packet more. */

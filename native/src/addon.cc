@@ -317,6 +317,8 @@ napi_value FilterStats(napi_env env, napi_callback_info info) {
   SetNumber(env, o, "evictionsAtLeast", inserted > cap ? inserted - cap : 0);
   SetNumber(env, o, "preAttachDiscarded", static_cast<double>(h->capture->pre_attach_discarded()));
   SetNumber(env, o, "budgetEnded", static_cast<double>(c.sum.budget_ended));
+  SetNumber(env, o, "droppedData", static_cast<double>(c.sum.dropped_data));
+  SetNumber(env, o, "dataEnded", static_cast<double>(c.sum.data_ended));
   SetNumber(env, o, "markedDone", static_cast<double>(c.marked_done));
   SetNumber(env, o, "markMissing", static_cast<double>(c.mark_missing));
   SetNumber(env, o, "markFailed", static_cast<double>(c.mark_failed));

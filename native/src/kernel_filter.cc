@@ -220,6 +220,8 @@ bool KernelFilter::ReadCounters(KernelFilterCounters* out, std::string* err) {
     out->sum.flows_started += c.flows_started;
     out->sum.flows_inserted += c.flows_inserted;
     out->sum.budget_ended += c.budget_ended;
+    out->sum.dropped_data += c.dropped_data;
+    out->sum.data_ended += c.data_ended;
   }
   out->marked_done = marked_done_.load(std::memory_order_relaxed);
   out->mark_missing = mark_missing_.load(std::memory_order_relaxed);

@@ -45,7 +45,8 @@ function usage() {
   --bulk A-B     bulk segments per flow after its handshake (default 120-140: ~200 packets per flow)
   --slow-share F share of flows made from the slow scenarios (delay, loss, slow client; default 0.02)
   --runs N       measurements per tool (default 2; tools alternate)
-  --tools LIST   any of watch,capture,tcpdump (default all three)
+  --tools LIST   any of watch,capture,tcpdump (default all three), and the variants watch-full (watch with
+                 --kernel-filter off) and capture-hs (capture --handshake-only)
   --keep         keep bench-out/bench-watch-<tag>/`;
 }
 
@@ -172,10 +173,13 @@ async function measure(kind, file, o, i) {
   const argv = {
     watch: [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`],
     capture: [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--out', out],
+    // Variants, to see what the kernel filter itself changes: watch with full capture, capture with the filter.
+    'watch-full': [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--kernel-filter', 'off', '--out', out, '--state-dir', join(WORK, `state-f${i}`), '--metrics-listen', `127.0.0.1:${port + 100}`],
+    'capture-hs': [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--handshake-only', '--out', out],
     tcpdump: ['tcpdump', '-i', RX_DEV, '-w', '/dev/null', '-n', '-Z', 'root'],
   }[kind];
   const p = new Proc(kind, 'ip', ['netns', 'exec', NS, ...argv], { pidsFile: PIDS });
-  await p.waitFor(kind === 'tcpdump' ? /listening on/ : kind === 'watch' ? /^Watching /m : /^Capturing on /m, 30_000);
+  await p.waitFor(kind === 'tcpdump' ? /listening on/ : kind.startsWith('watch') ? /^Watching /m : /^Capturing on /m, 30_000);
   await sleep(1500);
   await waitIdle(p.pid);
   const a = cpuSnapshot(p.pid);
@@ -186,10 +190,10 @@ async function measure(kind, file, o, i) {
   const threads = cpuByThread(a, b);
   const peak = hwm(p.pid);
   let extra = {};
-  if (kind === 'watch') {
+  if (kind.startsWith('watch')) {
     await sleep(1200); // one metrics publication after the replay
     // watch listens on loopback inside the namespace.
-    const text = run('ip', ['netns', 'exec', NS, 'curl', '-sf', `http://127.0.0.1:${port}/metrics`]);
+    const text = run('ip', ['netns', 'exec', NS, 'curl', '-sf', `http://127.0.0.1:${kind === 'watch' ? port : port + 100}/metrics`]);
     const passed = metricSum(text, 'slowshake_kernel_filter_passed_packets_total');
     const dropped = metricSum(text, 'slowshake_kernel_filter_dropped_packets_total');
     const mode = /^slowshake_kernel_filter_mode\{mode="(\w+)"\} 1$/m.exec(text)?.[1] ?? '?';

@@ -408,7 +408,7 @@ export async function run(argv: string[]): Promise<number> {
     const f = kf.mode === 'ebpf' ? cap.filterStats() : null;
     metrics.setFilter({
       mode: kf.mode, passed: f?.passed ?? st.capture.packets,
-      dropped: f !== null ? f.droppedDone + f.droppedBudget + f.droppedUntracked + f.droppedNonTcp : 0,
+      dropped: f !== null ? f.droppedDone + f.droppedBudget + f.droppedData + f.droppedUntracked + f.droppedNonTcp : 0,
       flowsStarted: f?.flowsStarted ?? 0, flowsInMap: f?.mapEntriesAtMost ?? null, evictions: f?.evictionsAtLeast ?? null,
       followerOverruns: st.follower.overruns, analyzerFlowsEvicted: st.analyzer.flowsEvicted,
     });

@@ -92,6 +92,10 @@ export interface FilterStats {
   preAttachDiscarded: number;
   /** Flows whose budget ran out before they were marked done. */
   budgetEnded: number;
+  /** Dropped: both sides sent application data (the handshake is over) and the flow's tail of FLOW_DATA_TAIL packets passed. */
+  droppedData: number;
+  /** Flows ended that way before user space marked them done. */
+  dataEnded: number;
   /** markDone calls that found the flow's entry. */
   markedDone: number;
   /** markDone calls whose flow had no entry (evicted, or its SYN was never seen). */
