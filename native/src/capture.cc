@@ -2,6 +2,7 @@
 
 #include <fcntl.h>     // O_NONBLOCK, O_CLOEXEC
 #include <poll.h>      // poll
+#include <pthread.h>   // pthread_setname_np
 #include <sys/mman.h>  // mmap, munmap
 #include <unistd.h>    // pipe2, write, close
 
@@ -225,6 +226,8 @@ void Capture::PublishPcapStats() {
 }
 
 void Capture::Run() {
+  // A name of its own in /proc/PID/task/*/comm and top -H (every other thread of Node is "node").
+  pthread_setname_np(pthread_self(), "slowshake-cap");
   using Clock = std::chrono::steady_clock;
   pollfd fds[2] = {{pcap_get_selectable_fd(pcap_), POLLIN, 0}, {wake_[0], POLLIN, 0}};
   auto next_stats = Clock::now();

@@ -171,7 +171,9 @@ async function measure(kind, file, o, i) {
   // BENCH_WATCH_NODE_FLAGS: extra node flags for watch and capture (e.g. --cpu-prof --cpu-prof-dir=DIR).
   const nodeFlags = (process.env.BENCH_WATCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const argv = {
-    watch: [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`],
+    // BENCH_WATCH_ARGS: extra watch flags, for experiments (e.g. --no-rdns, --slow 10s).
+    watch: [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`,
+      ...(process.env.BENCH_WATCH_ARGS ?? '').split(' ').filter(Boolean)],
     capture: [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--out', out],
     // Variants, to see what the kernel filter itself changes: watch with full capture, capture with the filter.
     'watch-full': [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--kernel-filter', 'off', '--out', out, '--state-dir', join(WORK, `state-f${i}`), '--metrics-listen', `127.0.0.1:${port + 100}`],
@@ -197,6 +199,8 @@ async function measure(kind, file, o, i) {
     const passed = metricSum(text, 'slowshake_kernel_filter_passed_packets_total');
     const dropped = metricSum(text, 'slowshake_kernel_filter_dropped_packets_total');
     const mode = /^slowshake_kernel_filter_mode\{mode="(\w+)"\} 1$/m.exec(text)?.[1] ?? '?';
+    const why = /kernel filter \w+ \(([^)]*)\)/.exec(p.stderr)?.[1];
+    if (why) console.log(`    ${kind}: the kernel filter is ${mode}: ${why}`);
     extra = { handshakes: metricSum(text, 'slowshake_handshakes_total'), passed, dropped, mode, captured: metricSum(text, 'slowshake_capture_packets_total') };
   }
   p.kill('SIGINT');
