@@ -91,7 +91,7 @@ export class Enricher {
    * Sets `rec.client_info` from what is known now; returns the PTR lookup when rDNS is on and
    * the answer is not known yet (the caller may wait for it: `submit` does).
    */
-  attribute(rec: FlowRecord): RdnsLookup | null {
+  attribute(rec: FlowRecord, lookup = true): RdnsLookup | null {
     this.#stats.records++;
     const info: ClientInfo = { rdns: null, provider: null, service: null, region: null, asn: null, as_org: null, prefix: null };
     rec.client_info = info;
@@ -119,8 +119,10 @@ export class Enricher {
       info.as_org = x.as_org;
     }
     if (this.#rdns === null) return null;
-    const l = this.#rdns.lookup(ip);
-    if (l.outcome === 'pending') return l;
+    // lookup false: only what the cache knows (a record a bound refused, in a storm).
+    const l = lookup ? this.#rdns.lookup(ip) : this.#rdns.peek(ip);
+    if (l === null) return null;
+    if (l.outcome === 'pending') return lookup ? l : null;
     this.#finish(rec, l);
     return null;
   }

@@ -154,6 +154,12 @@ export class RdnsResolver {
     return l;
   }
 
+  /** The cached lookup of `ip` (answered, failed or still pending), without starting one; null when none. */
+  peek(ip: string): RdnsLookup | null {
+    const hit = this.#cache.get(ip);
+    return hit !== undefined && hit.expires > performance.now() ? hit : null;
+  }
+
   /** Cancels queries in flight and waiting lookups (their outcome: failed, error "cancelled"). */
   close(): void {
     if (this.#closed) return;

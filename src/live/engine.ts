@@ -191,15 +191,17 @@ export class LiveEngine {
       pps: () => { const st = cap.stats(), r = this.reader.reach().seconds; return r > 0 ? (st.packets - st.overwrites) / r : this.#lastPps; },
       match: this.#recent !== null ? (ev) => this.#recent!.find(ev, opts.marginMs) : undefined,
       prepare: opts.enricher !== undefined ? (rec) => { opts.enricher!.attribute(rec); } : undefined,
-      onRecord: opts.enricher !== undefined ? (rec) => opts.enricher!.submit(rec, opts.onRecord) : (rec) => opts.onRecord(rec),
+      onRecord: opts.enricher !== undefined ? (rec) => this.#enriched(rec) : (rec) => opts.onRecord(rec),
       onFiles: (names) => opts.onFiles?.(names),
     });
   }
 
   /** A journal event: resolved after its hold against the analyzer's records (or the ring). */
   onEvent(ev: SlowEvent, nowMs: number): boolean {
-    this.opts.enricher?.prefetch(ev.client); // its answer is in the cache by the end of the hold
-    return this.correlator.onEvent(ev, nowMs);
+    // Prefetched only for an event the queue takes: its answer is in the cache by the end of the hold.
+    const queued = this.correlator.onEvent(ev, nowMs);
+    if (queued) this.opts.enricher?.prefetch(ev.client);
+    return queued;
   }
 
   /** A reload's live keys: thresholds, holds, the write budget, the file format. */
@@ -247,6 +249,21 @@ export class LiveEngine {
       capture: this.#cap.stats(), reach: this.reader.reach(), follower: this.follower.stats, analyzer: this.analyzer.stats,
       correlator: this.correlator.stats, recent: this.#recent?.size ?? 0, recentForgotten: this.#recent?.forgotten ?? 0,
     };
+  }
+
+  /**
+   * A record on its way out, attributed: it waits (bounded) for its reverse DNS, except a record a
+   * bound refused (the event or evidence queue was full: a storm), which goes out at once with what
+   * the cache knows, so a storm cannot fill the resolver's queue and the waiting records.
+   */
+  #enriched(rec: FlowRecord): void {
+    const e = this.opts.enricher!;
+    if (rec.reason !== undefined && /^(event|evidence) queue full/.test(rec.reason)) {
+      e.attribute(rec, false);
+      this.opts.onRecord(rec);
+      return;
+    }
+    e.submit(rec, this.opts.onRecord);
   }
 
   #onAnalyzed(rec: FlowRecord, t: HandshakeTracker): void {

@@ -337,7 +337,11 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     // unbounded queue of 40k events would take. Since every dropped event is a record (review
     // finding 6; ndjson to stdout written blocking, so a slow reader cannot queue them in memory),
     // three runs here peaked at 154-158 MiB, the commit before at 141 MiB, under the same load.
-    expect(maxKiB).toBeLessThanOrEqual((ringMiB + bufferMiB + 160) * 1024);
+    // Since the live engine (issue 9: the analyzer runs beside the correlator) and client
+    // attribution (issue 10: every record attributed, reverse DNS bounded; a storm's queue-full
+    // records do not wait for it), three runs peaked at 176-183 MiB (178 MiB with --no-rdns): the
+    // bound is ring + kernel buffer + 180 MiB.
+    expect(maxKiB).toBeLessThanOrEqual((ringMiB + bufferMiB + 180) * 1024);
   });
   it('slowshake demo: three slow flows with the injected verdicts, nothing left behind', async () => {
     const out = outDir();
