@@ -31,10 +31,10 @@ import { formatBytes, parseDuration } from '../config/units.js';
 import { ConfigError } from '../config/errors.js';
 import { parseJournalEntry } from '../correlate/journal-event.js';
 import { recordToJson } from '../handshake/record-json.js';
-import { EnrichInputError, openEnricher, renderTopNetworks, TopNetworks, type Enricher } from '../enrich/index.js';
+import { EnrichInputError, groupOf, openEnricher, renderTopNetworks, TopNetworks, type Enricher } from '../enrich/index.js';
 import { LiveEngine } from '../live/engine.js';
 import { CursorTracker } from '../live/cursor-tracker.js';
-import { NetworkSlots } from '../live/networks.js';
+import { NetworkSlots, networkOf } from '../live/networks.js';
 import { LiveCapture, CaptureError, type CaptureOptions } from '../sources/live-capture.js';
 import { JournalCursorStore } from '../sources/journal-cursor.js';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
@@ -230,7 +230,13 @@ export async function run(argv: string[]): Promise<number> {
       if (kf.mode === 'classic') rec.estimated = true;
       markDone(flow);
       metrics.observe(rec);
-      if (rec.slow) metrics.networkSlow(networks.count(flow.clientAddr, Date.now()), rec.verdict);
+      if (rec.slow) {
+        // The network label: the attribution group (ranges and ASN are synchronous; reverse DNS is
+        // not needed for it), else the /24 or /48.
+        enricher.attribute(rec, false);
+        const net = groupOf(rec)?.key ?? networkOf(flow.clientAddr, cfg.metrics.ipv4Prefix, cfg.metrics.ipv6Prefix);
+        metrics.networkSlow(networks.countKey(net, Date.now()), rec.verdict);
+      }
     },
     // Every file written goes on retention's books: also the .json of a record without a pcap
     // (an event whose flow is not in the ring), which was neither counted nor ever deleted.

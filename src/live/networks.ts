@@ -2,8 +2,9 @@
  * Slow handshakes by client network with bounded cardinality (issue 9 §4): at most N networks
  * are metric labels at a time, every other slow handshake counts as "other".
  *
- * 1. A client address becomes its network: IPv4 /24 and IPv6 /48 by default
- *    ("203.0.113.0/24", "2001:db8:1::/48").
+ * 1. A client address becomes its network: its client attribution group when it has one
+ *    (watch: "aws us-east-1 EC2" from the range files, "AS64500 Example Transit" from the ASN
+ *    database), else IPv4 /24 and IPv6 /48 by default ("203.0.113.0/24", "2001:db8:1::/48").
  * 2. A network with a label counts under it. Any other counts under "other" and in a bounded
  *    candidate table (space-saving: at most max(256, 64·N) candidates; a new one replaces the
  *    smallest and inherits its count as its possible error, so a network with more than
@@ -57,7 +58,11 @@ export class NetworkSlots {
 
   /** The label one slow handshake of `addr` counts under (its network, or "other"). */
   count(addr: Uint8Array, nowMs: number): string {
-    const net = networkOf(addr, this.opts.ipv4Prefix, this.opts.ipv6Prefix);
+    return this.countKey(networkOf(addr, this.opts.ipv4Prefix, this.opts.ipv6Prefix), nowMs);
+  }
+
+  /** The same for a network already named (client attribution's group: provider, ASN or prefix). */
+  countKey(net: string, nowMs: number): string {
     if (this.#labelled.has(net)) {
       this.#labelled.set(net, nowMs);
       return net;

@@ -158,7 +158,7 @@ export class HandshakeMetrics {
     this.#overruns = counter('slowshake_follower_overruns_total', 'Times the capture thread lapped the live analyzer in the ring (packets skipped).');
     this.#evicted = counter('slowshake_analyzer_flows_evicted_total', 'Flows the analyzer evicted at its flow bound (a flood).');
     this.#network = new Counter({
-      name: 'slowshake_slow_handshakes_by_network_total', help: 'Slow handshakes by client network (top networks by count; the rest are "other").',
+      name: 'slowshake_slow_handshakes_by_network_total', help: 'Slow handshakes by client network: provider/region/service or ASN from client attribution, else the /24 or /48 (the top networks by count; the rest are "other").',
       labelNames: ['network', 'verdict'], registers: [r],
     });
     for (const verdict of VERDICTS) this.#network.inc({ network: 'other', verdict }, 0);

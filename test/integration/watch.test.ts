@@ -239,6 +239,33 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on a live edge' : `watch on a live ed
     expect(basename(out)).toBe('out');
   });
 
+  it('with --ranges, a client network is labelled by its attribution (provider, region, service), not its /24 (issue 10: bounded metric labels)', async () => {
+    const d = tmp('ss-wrng-');
+    const ranges = join(d, 'ip-ranges.json');
+    writeFileSync(ranges, JSON.stringify({
+      syncToken: '1', createDate: '2026-12-01-00-00-00',
+      prefixes: [{ ip_prefix: '198.51.100.0/24', region: 'eu-west-1', service: 'EC2', network_border_group: 'eu-west-1' }],
+      ipv6_prefixes: [],
+    }));
+    const w = await startWatch(lab!, ['--identifier', `${ident}-none`, '--out', join(d, 'out'), '--state-dir', join(open('ss-wst-'), 'state'),
+      '--metrics-listen', '127.0.0.1:19468', '--hold', '1s', '--ranges', ranges, '--no-rdns'], { env: { SLOWSHAKE_NETWORK_REBALANCE: '1s' } });
+    await curl('slow-server.example', QUIET, 41061);
+    await curl('slow-server.example', QUIET, 41062);
+    await scrapeUntil(lab!, 19468, (t) => t.includes('slowshake_slow_handshakes_by_network_total{network="aws eu-west-1 EC2"'), 10_000, 'a label for the AWS range');
+    await curl('slow-server.example', QUIET, 41063);
+    const t = await scrapeUntil(lab!, 19468, (x) => metric(x, 'slowshake_handshakes_total', { slow: 'true' }) >= 3, 10_000);
+    expect(promtool(t)).toEqual({ status: 0, out: '' });
+    expect(metric(t, 'slowshake_slow_handshakes_by_network_total', { network: 'aws eu-west-1 EC2' })).toBe(1);
+    expect(metric(t, 'slowshake_slow_handshakes_by_network_total', { network: 'other' })).toBe(2);
+    expect(t).not.toContain('network="198.51.100.0/24"');
+    const [l] = (await waitLines<Line & { client_info: { provider: string; region: string; prefix: string } }>(w, 3, 15_000)).slice(-1);
+    expect(l!.client_info).toMatchObject({ provider: 'aws', region: 'eu-west-1', prefix: '198.51.100.0/24' });
+    const e = await w.stop('SIGTERM', 8000);
+    expect(e.code, w.stderr).toBe(0);
+    expect(w.stderr).toMatch(/^Top slow networks/m);
+    expect(w.stderr).toMatch(/aws eu-west-1 EC2\s+3 /);
+  });
+
   it('a handshake fast on the wire that the proxy logged as slow (its CPU stalled): one line with the proxy\'s figure, lag charged to the server, evidence written; counted once, not slow', async () => {
     const d = tmp('ss-wlag-');
     const w = await startWatch(lab!, ['--identifier', ident, '--out', join(d, 'out'), '--state-dir', join(open('ss-wst-'), 'state'),
