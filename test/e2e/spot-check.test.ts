@@ -256,7 +256,12 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     expect(needs).toBeGreaterThanOrEqual(3); // margin 1 s + ~0.3 s handshake + hold 2 s
     expect(shortBy).toBeGreaterThan(0);
     expect(reach).toBeLessThan(needs);
-    expect(rec!.verdict).toBe('incomplete');
+    // The live engine measured the handshake as it happened when its follower kept up with the
+    // 1 MiB ring (the edge's 300 ms SNI delay: server); when the bulk traffic lapped the follower
+    // too, the event was analysed from the ring as before, which no longer holds it: incomplete.
+    // Either way the pcap is gone and the reason says so with the numbers.
+    expect(['server', 'incomplete']).toContain(rec!.verdict);
+    if (rec!.verdict === 'server') expect((rec as unknown as { phases_ms: { total: number } }).phases_ms.total).toBeGreaterThanOrEqual(300);
     expect(rec!.pcap ?? null).toBeNull();
     expect(readdirSync(out).filter((f) => f.endsWith('.json')).length).toBe(1);
     expect(readdirSync(out).filter((f) => /\.pcap(ng)?$/.test(f))).toEqual([]);
