@@ -29,7 +29,7 @@ import { appendFileSync, chmodSync, closeSync, copyFileSync, cpSync, existsSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { destroyNamespace, killTracked, Proc as TrackedProc } from './proc.mjs';
+import { createVethTopology, destroyNamespace, killTracked, Proc as TrackedProc } from './proc.mjs';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -310,18 +310,6 @@ function destroyTopology() {
   destroyNamespace(NS, [TX_DEV]);
 }
 
-function createTopology() {
-  run('ip', ['netns', 'add', NS]);
-  run('ip', ['link', 'add', TX_DEV, 'type', 'veth', 'peer', 'name', RX_DEV, 'netns', NS]);
-  run('sysctl', ['-qw', `net.ipv6.conf.${TX_DEV}.disable_ipv6=1`]);
-  run('ip', ['netns', 'exec', NS, 'sysctl', '-qw', `net.ipv6.conf.${RX_DEV}.disable_ipv6=1`]);
-  const off = ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
-  run('ethtool', ['-K', TX_DEV, ...off]);
-  run('ip', ['netns', 'exec', NS, 'ethtool', '-K', RX_DEV, ...off]);
-  run('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-  run('ip', ['-n', NS, 'link', 'set', RX_DEV, 'up']);
-  run('ip', ['link', 'set', TX_DEV, 'up']);
-}
 
 function rxCounters() {
   const j = JSON.parse(run('ip', ['-n', NS, '-s', '-j', 'link', 'show', RX_DEV]))[0];
@@ -329,7 +317,7 @@ function rxCounters() {
 }
 
 async function live(app, file, o) {
-  createTopology();
+  createVethTopology(NS, TX_DEV, RX_DEV);
   await sleep(300);
   const rx0 = rxCounters();
   // --duration is only a safety net: tcpreplay -K first loads the whole file (seconds for millions

@@ -23,7 +23,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
-import { destroyNamespace, killTracked, Proc } from './proc.mjs';
+import { createVethTopology, destroyNamespace, killTracked, Proc } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -62,20 +62,6 @@ function run(cmd, args) {
   return r.stdout;
 }
 
-function createTopology() {
-  run('ip', ['netns', 'add', NS]);
-  run('ip', ['link', 'add', TX_DEV, 'type', 'veth', 'peer', 'name', RX_DEV, 'netns', NS]);
-  run('sysctl', ['-qw', `net.ipv6.conf.${TX_DEV}.disable_ipv6=1`]);
-  run('ip', ['netns', 'exec', NS, 'sysctl', '-qw', `net.ipv6.conf.${RX_DEV}.disable_ipv6=1`]);
-  const off = ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
-  run('ethtool', ['-K', TX_DEV, ...off]);
-  run('ip', ['netns', 'exec', NS, 'ethtool', '-K', RX_DEV, ...off]);
-  run('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-  run('ip', ['-n', NS, 'link', 'set', RX_DEV, 'up']);
-  run('ip', ['link', 'set', TX_DEV, 'up']);
-  // The receiving side must accept frames for any MAC: the generated frames carry the templates' MACs.
-  run('ip', ['-n', NS, 'link', 'set', RX_DEV, 'promisc', 'on']);
-}
 
 /** The process and its descendants (journalctl under watch/capture). */
 function tree(pid) {
@@ -240,7 +226,7 @@ async function main() {
   console.log(`templates: ${fast.length} fast and ${slow.length} slow real TLS flows from captures/tls; ${(100 * o.slowShare).toFixed(1)}% of the generated flows are made from the slow ones`);
   const perFlow = gen.packets / gen.flows;
   console.log(`replay file: ${gen.packets} packets, ${gen.flows} TLS flows (${perFlow.toFixed(0)} packets per flow: ~${Math.round(o.pps / perFlow)} handshakes/s at ${o.pps} pps), ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; replayed ${o.loops}× per measurement`);
-  createTopology();
+  createVethTopology(NS, TX_DEV, RX_DEV, { promisc: true });
   const results = [];
   for (let i = 0; i < o.runs; i++) {
     for (const kind of o.tools) {

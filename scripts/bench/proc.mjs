@@ -72,3 +72,26 @@ export function destroyNamespace(ns, links = []) {
   spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 30_000 });
   for (const l of links) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 30_000 });
 }
+
+/**
+ * Namespace `ns` holding `rxDev` (the capture point: no address, IPv6 off, offloads off), its veth
+ * peer `txDev` in the root namespace (where tcpreplay sends). `promisc`: rxDev accepts frames for
+ * any MAC (replayed frames carry their templates' MACs). Throws with the failing command.
+ */
+export function createVethTopology(ns, txDev, rxDev, { promisc = false } = {}) {
+  const run = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? (r.stderr || r.stdout).trim()}`);
+  };
+  run('ip', ['netns', 'add', ns]);
+  run('ip', ['link', 'add', txDev, 'type', 'veth', 'peer', 'name', rxDev, 'netns', ns]);
+  run('sysctl', ['-qw', `net.ipv6.conf.${txDev}.disable_ipv6=1`]);
+  run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${rxDev}.disable_ipv6=1`]);
+  const off = ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
+  run('ethtool', ['-K', txDev, ...off]);
+  run('ip', ['netns', 'exec', ns, 'ethtool', '-K', rxDev, ...off]);
+  run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  run('ip', ['-n', ns, 'link', 'set', rxDev, 'up']);
+  run('ip', ['link', 'set', txDev, 'up']);
+  if (promisc) run('ip', ['-n', ns, 'link', 'set', rxDev, 'promisc', 'on']);
+}

@@ -31,8 +31,6 @@ import { LiveEngine } from '../live/engine.js';
 import { EnrichInputError, openEnricher, renderTopNetworks, TopNetworks, type Enricher } from '../enrich/index.js';
 import { ENRICH_FLAGS, FLAG_OPTIONS, layerFromFlags } from '../config/flags.js';
 import type { Config } from '../config/schema.js';
-import type { MeasuredFlow } from '../correlate/correlator.js';
-import type { FlowRecord } from '../handshake/record.js';
 import { recordToJson } from '../handshake/record-json.js';
 import { renderSpotTable, SpotRecords, spotTableLegend } from '../sinks/spot-table.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
@@ -332,13 +330,6 @@ export async function run(argv: string[]): Promise<number> {
     slowMs: o.slowMs, holdMs: o.holdMs, marginMs: o.marginMs, out: outputs.out, pcapFormat: o.pcapFormat,
     maxQueue: o.eventQueue, maxWritesPerSec: o.maxWritesPerSec, proxyClock: o.proxyClock, lost, filter: o.capture.filter,
     evidence: 'events', matchEvents: o.journal.enabled, enricher,
-    ...(kf.mode === 'off' ? {} : {
-      onHandshake: (rec: FlowRecord, f: MeasuredFlow) => {
-        if (kf.mode === 'classic') rec.estimated = true;
-        cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort);
-      },
-      onNotTls: (f: Omit<MeasuredFlow, 'rec'>) => cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort),
-    }),
     onRecord: (rec) => {
       // A failed append still sends the record to stdout and the table, saying it is missing from the stream.
       recordSink?.append(rec);

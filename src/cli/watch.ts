@@ -206,8 +206,6 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   const kf = cap.kernelFilter;
-  const markDone = (f: { clientAddr: Uint8Array; clientPort: number; serverAddr: Uint8Array; serverPort: number }): void =>
-    cap.markDone(f.clientAddr.length === 16 ? 6 : 4, f.clientAddr, f.clientPort, f.serverAddr, f.serverPort);
 
   const retention = new EvidenceRetention(outputs.out, { maxBytes: cfg.output.retentionBytes, maxAgeMs: cfg.output.retentionAgeMs });
   retention.scan();
@@ -227,8 +225,6 @@ export async function run(argv: string[]): Promise<number> {
     pcapFormat: cfg.output.pcapFormat, maxQueue: cfg.events.queue, maxWritesPerSec: cfg.output.maxWritesPerSec,
     proxyClock: cfg.handshake.proxyClock, lost, filter: cfg.capture.filter, evidence: 'slow', matchEvents: cfg.journal.enabled, enricher,
     onHandshake: (rec, flow) => {
-      if (kf.mode === 'classic') rec.estimated = true;
-      markDone(flow);
       metrics.observe(rec);
       if (rec.slow) {
         // The network label: the attribution group (ranges and ASN are synchronous; reverse DNS is
@@ -240,7 +236,6 @@ export async function run(argv: string[]): Promise<number> {
     },
     // Every file written goes on retention's books: also the .json of a record without a pcap
     // (an event whose flow is not in the ring), which was neither counted nor ever deleted.
-    onNotTls: markDone,
     onFiles: (names) => { for (const n of names) retention.added(n); wroteFiles = true; },
     onRecord: (rec) => {
       recordSink.append(rec);

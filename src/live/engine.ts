@@ -4,7 +4,9 @@
  * 1. A RingFollower walks the records the capture thread writes and feeds the Analyzer as they
  *    arrive (decoded in place, no copy). Every handshake is analysed once, as it happens; the
  *    analyzer's clock also ticks on wall time, so idle flows end in a quiet daemon.
- * 2. Each record goes to `onHandshake` (metrics, the kernel filter's "done" mark) and, when a
+ * 2. Each record marks its flow done in the kernel filter (as does a flow that turns out not to
+ *    be TLS; a record the classic fallback could not see exactly is marked `estimated`), goes to
+ *    `onHandshake` (metrics) and, when a
  *    journal is followed, into a bounded store of recent records: a journal event is matched
  *    against it, and the ring is read again only for the packets of the event's pcap. An event
  *    without a measured record (the flow started before the engine, or was evicted) is analysed
@@ -45,8 +47,6 @@ export interface EngineOptions {
   matchEvents: boolean;
   /** Every record the analyzer builds, once, right after it is built. */
   onHandshake?: (rec: FlowRecord, flow: MeasuredFlow) => void;
-  /** A flow that turned out not to be TLS (no record): its endpoints, to stop following it. */
-  onNotTls?: (flow: Omit<MeasuredFlow, 'rec'>) => void;
   /** Client attribution: records get client_info before their files are written, and their output waits (bounded) for reverse DNS. */
   enricher?: Enricher;
   /** Every record that is an output: an event's, or a slow handshake's evidence; after its files. */
@@ -180,7 +180,8 @@ export class LiveEngine {
     this.analyzer = new Analyzer({
       slowMs: opts.slowMs, keepPackets: false, flowFilter: null, maxFlows: opts.maxFlows,
       onRecord: (rec, t) => this.#onAnalyzed(rec, t),
-      onNotTls: opts.onNotTls !== undefined ? (t) => opts.onNotTls!({ clientAddr: t.clientAddr, clientPort: t.clientPort, serverAddr: t.serverAddr, serverPort: t.serverPort }) : undefined,
+      // Not TLS: the kernel filter lets the flow go (a no-op without the eBPF filter).
+      onNotTls: (t) => cap.markDone(t.clientAddr.length === 16 ? 6 : 4, t.clientAddr, t.clientPort, t.serverAddr, t.serverPort),
     });
     this.follower = new RingFollower(cap, this.analyzer);
     this.correlator = new Correlator(this.reader, {
@@ -268,6 +269,8 @@ export class LiveEngine {
 
   #onAnalyzed(rec: FlowRecord, t: HandshakeTracker): void {
     const flow: MeasuredFlow = { rec, clientAddr: t.clientAddr, clientPort: t.clientPort, serverAddr: t.serverAddr, serverPort: t.serverPort };
+    if (this.#cap.kernelFilter.mode === 'classic') rec.estimated = true;
+    this.#cap.markDone(t.clientAddr.length === 16 ? 6 : 4, t.clientAddr, t.clientPort, t.serverAddr, t.serverPort);
     this.opts.onHandshake?.(rec, flow);
     const nowMs = Date.now();
     this.#recent?.add(flow, nowMs);

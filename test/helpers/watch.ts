@@ -4,6 +4,7 @@
  * metrics listen on that namespace's loopback, so the scrape is never on the captured veth), the
  * pino lines on stdout, and the journalctl child's readiness.
  */
+import { metric } from './prom.js';
 import { spawnSync } from 'node:child_process';
 import { CLI } from './cli.js';
 import { EdgeLab, fdTargets, journalctlChild, ndjson } from './edge.js';
@@ -37,16 +38,7 @@ export async function scrape(lab: EdgeLab, port: number): Promise<string> {
   return c.stdout;
 }
 
-/** Sum of the samples of `name` whose labels include `labels`. */
-export function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
+export { metric };
 
 /** Scrapes until `ok(text)` holds; the last scrape. Throws with the last values after `ms`. */
 export async function scrapeUntil(lab: EdgeLab, port: number, ok: (text: string) => boolean, ms = 15_000, what = 'metrics'): Promise<string> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { analyzeCaptures, type FlowRecord } from '../../src/index.js';
 import { HandshakeMetrics, MetricsServer } from '../../src/sinks/prometheus.js';
 import { CAPTURES } from '../helpers/cli.js';
+import { metric } from '../helpers/prom.js';
 
 let records: FlowRecord[];
 let server: MetricsServer;
@@ -31,16 +32,6 @@ beforeAll(async () => {
 });
 afterAll(async () => { await server?.close(); });
 
-/** Value of one sample line `name{labels} value`, summed over the samples that match. */
-function sum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
 
 describe('metrics', () => {
   it('promtool check metrics accepts the scrape', async () => {
@@ -56,28 +47,28 @@ describe('metrics', () => {
 
   it('counts every handshake once, by verdict, TLS version and slow, and each phase', async () => {
     const text = await (await fetch(url)).text();
-    expect(sum(text, 'slowshake_handshakes_total')).toBe(records.length);
+    expect(metric(text, 'slowshake_handshakes_total')).toBe(records.length);
     for (const v of ['client', 'network', 'server', 'loss', 'incomplete']) {
-      expect(sum(text, 'slowshake_handshakes_total', { verdict: v }), v).toBe(records.filter((r) => r.verdict === v).length);
-      expect(sum(text, 'slowshake_handshake_duration_seconds_count', { verdict: v })).toBe(records.filter((r) => r.verdict === v && r.phases_ms.total !== null).length);
+      expect(metric(text, 'slowshake_handshakes_total', { verdict: v }), v).toBe(records.filter((r) => r.verdict === v).length);
+      expect(metric(text, 'slowshake_handshake_duration_seconds_count', { verdict: v })).toBe(records.filter((r) => r.verdict === v && r.phases_ms.total !== null).length);
     }
-    expect(sum(text, 'slowshake_handshakes_total', { slow: 'true' })).toBe(records.filter((r) => r.slow).length);
-    expect(sum(text, 'slowshake_handshakes_total', { tls_version: '1.2' })).toBe(records.filter((r) => r.tls_version === '1.2').length);
+    expect(metric(text, 'slowshake_handshakes_total', { slow: 'true' })).toBe(records.filter((r) => r.slow).length);
+    expect(metric(text, 'slowshake_handshakes_total', { tls_version: '1.2' })).toBe(records.filter((r) => r.tls_version === '1.2').length);
     const think = records.filter((r) => r.phases_ms.client_think !== null);
-    expect(sum(text, 'slowshake_handshake_phase_seconds_count', { phase: 'client_think' })).toBe(think.length);
-    expect(sum(text, 'slowshake_handshake_phase_seconds_sum', { phase: 'client_think' }))
+    expect(metric(text, 'slowshake_handshake_phase_seconds_count', { phase: 'client_think' })).toBe(think.length);
+    expect(metric(text, 'slowshake_handshake_phase_seconds_sum', { phase: 'client_think' }))
       .toBeCloseTo(think.reduce((a, r) => a + r.phases_ms.client_think! / 1000, 0), 6);
   });
 
   it('mirrors the engine totals as counters (no double counting) and levels as gauges', async () => {
     const text = await (await fetch(url)).text();
-    expect(sum(text, 'slowshake_capture_packets_total')).toBe(1500);
-    expect(sum(text, 'slowshake_capture_kernel_drops_total')).toBe(3);
-    expect(sum(text, 'slowshake_ring_overwrites_total')).toBe(12);
-    expect(sum(text, 'slowshake_ring_reach_seconds')).toBe(40);
-    expect(sum(text, 'slowshake_journal_events_total')).toBe(5);
-    expect(sum(text, 'slowshake_evidence_write_failures_total')).toBe(1);
-    expect(sum(text, 'slowshake_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(metric(text, 'slowshake_capture_packets_total')).toBe(1500);
+    expect(metric(text, 'slowshake_capture_kernel_drops_total')).toBe(3);
+    expect(metric(text, 'slowshake_ring_overwrites_total')).toBe(12);
+    expect(metric(text, 'slowshake_ring_reach_seconds')).toBe(40);
+    expect(metric(text, 'slowshake_journal_events_total')).toBe(5);
+    expect(metric(text, 'slowshake_evidence_write_failures_total')).toBe(1);
+    expect(metric(text, 'slowshake_process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
   it('serves /metrics only, on loopback by default', async () => {
