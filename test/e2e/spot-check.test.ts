@@ -355,7 +355,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'spot check end to end' : `spot check end to
     const demo = spawnTracked('demo', process.execPath, [CLI, 'demo', '--out', out]);
     const e = await demo.wait(60_000);
     const secs = (Date.now() - t0) / 1000;
-    expect(e.code, demo.stderr).toBe(0);
+    expect(e.code, `${demo.stderr}\n${demo.stdout}`).toBe(0);
     expect(demo.stdout).toContain('Slow TLS handshakes: 3');
     expect(demo.stdout).toContain('Totals by verdict: client 1, network 1, server 1, loss 0, incomplete 0');
     expect(demo.stdout).not.toContain('MISMATCH');
