@@ -46,6 +46,9 @@ import { SdNotifier, watchdogIntervalMs } from '../sinks/sd-notify.js';
 import { describeError } from '../sinks/pcap-writer.js';
 import { checkOutputs, openOutputs } from './capture-outputs.js';
 import { EXIT_INTERNAL, EXIT_OK, UsageError } from './errors.js';
+import { Alerts, type HealthSample, type Widener } from '../alert/index.js';
+import { endpointAddress } from '../enrich/ip.js';
+import type { FlowRecord } from '../handshake/record.js';
 import { asUser, dropPrivileges, journalReadProblem, resolveRunAs, type RunAs } from './privileges.js';
 
 const HELP = `usage: slowshake watch -i IFACE [options]
@@ -67,6 +70,9 @@ also a config key (slowshake config --print-defaults); flags win over the file.
   --slow TIME              slow threshold (default ${DEFAULTS.handshake.slowMs} ms); --hold, --margin, --proxy-clock
   --unit NAME, --identifier NAME, --journal-dir DIR, --no-journal, --event-pattern RE, --event-regex RE,
   --event-field KEY=NAME, --event-queue N, --max-writes-per-sec N: as for capture
+  --alertmanager URL       send alerts to this Alertmanager (v2 API; repeat for an HA pair); the shipped
+                           rules run unless the config says otherwise ([alerts], [[alerts.rule]])
+  --alert-webhook URL      also POST every alert notification as JSON to URL (repeatable)
   --duration TIME          stop after TIME (default: run until SIGTERM/SIGINT)
 
 signals: SIGHUP reloads --config (live keys apply now; the others are named as needing a restart),
@@ -139,6 +145,13 @@ function prepareStateDir(dir: string, runAs: RunAs | null): void {
     try { writeFileSync(probe, '', { mode: 0o600 }); unlinkSync(probe); return null; } catch (err) { return describeError(err); }
   });
   if (problem !== null) throw new UsageError(`state.directory ${dir}: not usable by user ${runAs.name}, whom watch runs as: ${problem}`);
+}
+
+/** The kernel filter's per-network widening, when the capture has it (eBPF). */
+function widenerOf(cap: LiveCapture): Widener | null {
+  const c = cap as unknown as Partial<Widener>;
+  if (typeof c.widen !== 'function' || typeof c.narrow !== 'function' || typeof c.widened !== 'function') return null;
+  return { widen: (cidr, ms, bytes) => c.widen!.call(cap, cidr, ms, bytes), narrow: (cidr) => c.narrow!.call(cap, cidr), widened: () => c.widened!.call(cap) };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -215,6 +228,15 @@ export async function run(argv: string[]): Promise<number> {
     onAdded: (n) => metrics.networkAdded(n), onRemoved: (n) => metrics.networkRemoved(n),
   });
   const cursors = new CursorTracker();
+  const alerts = new Alerts(cfg, { registry: metrics.registry, widener: widenerOf(cap), log });
+  /** Each record's client network key (set for every handshake, read when its evidence is out). */
+  const netOf = new WeakMap<FlowRecord, string>();
+  const networkKey = (rec: FlowRecord): string => {
+    const known = netOf.get(rec) ?? groupOf(rec)?.key;
+    if (known !== undefined) return known;
+    const addr = endpointAddress(rec.client);
+    return addr !== null ? networkOf(addr, cfg.metrics.ipv4Prefix, cfg.metrics.ipv6Prefix) : rec.client;
+  };
   let diskFull = false;
   /** The record about to be handed on had files written (set by onFiles, read by onRecord). */
   let wroteFiles = false;
@@ -226,20 +248,22 @@ export async function run(argv: string[]): Promise<number> {
     proxyClock: cfg.handshake.proxyClock, lost, filter: cfg.capture.filter, evidence: 'slow', matchEvents: cfg.journal.enabled, enricher,
     onHandshake: (rec, flow) => {
       metrics.observe(rec);
-      if (rec.slow) {
-        // The network label: the attribution group (ranges and ASN are synchronous; reverse DNS is
-        // not needed for it), else the /24 or /48.
-        enricher.attribute(rec, false);
-        const net = groupOf(rec)?.key ?? networkOf(flow.clientAddr, cfg.metrics.ipv4Prefix, cfg.metrics.ipv6Prefix);
-        metrics.networkSlow(networks.countKey(net, Date.now()), rec.verdict);
-      }
+      // The client network: the attribution group (ranges and ASN are synchronous; reverse DNS is
+      // not needed for it), else the /24 or /48. Every handshake has one: the baselines learn
+      // from all of them, the rate rules and the metric labels count the slow ones.
+      enricher.attribute(rec, false);
+      const net = groupOf(rec)?.key ?? networkOf(flow.clientAddr, cfg.metrics.ipv4Prefix, cfg.metrics.ipv6Prefix);
+      netOf.set(rec, net);
+      const now = Date.now();
+      alerts.observe(rec, net, now);
+      if (rec.slow) metrics.networkSlow(networks.countKey(net, now), rec.verdict);
     },
     // Every file written goes on retention's books: also the .json of a record without a pcap
     // (an event whose flow is not in the ring), which was neither counted nor ever deleted.
     onFiles: (names) => { for (const n of names) retention.added(n); wroteFiles = true; },
     onRecord: (rec) => {
       recordSink.append(rec);
-      if (rec.slow) top.add(rec);
+      if (rec.slow) { top.add(rec); alerts.example(rec, networkKey(rec), Date.now()); }
       const ev = rec.event as { cursor?: string | null } | undefined;
       if (ev !== undefined) cursors.done(ev.cursor);
       const full = typeof rec.reason === 'string' && /ENOSPC/.test(rec.reason);
@@ -299,7 +323,7 @@ export async function run(argv: string[]): Promise<number> {
   const started = Date.now();
   const startLine = `Watching ${device}${cfg.capture.filter ? ` (filter: ${cfg.capture.filter})` : ''}: kernel filter ${kf.mode}${kf.reason ? ` (${kf.reason})` : ''}, ` +
     `ring ${formatBytes(cfg.capture.ringSize)}, slow from ${cfg.handshake.slowMs} ms, evidence in ${outDir}, metrics on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/metrics` +
-    `${runAs !== null ? `, as user ${runAs.name}` : ''}`;
+    `${runAs !== null ? `, as user ${runAs.name}` : ''}; ${alerts.describe()}`;
   process.stderr.write(startLine + '\n');
   notifier.ready(startLine);
 
@@ -338,6 +362,7 @@ export async function run(argv: string[]): Promise<number> {
       const split = reloadable(cfg, next);
       cfg = applyReload(cfg, next);
       engine.reconfigure({ slowMs: cfg.handshake.slowMs, holdMs: cfg.handshake.holdMs, marginMs: cfg.handshake.marginMs, maxWritesPerSec: cfg.output.maxWritesPerSec, pcapFormat: cfg.output.pcapFormat, proxyClock: cfg.handshake.proxyClock });
+      alerts.reload(cfg, Date.now());
       retention.opts.maxBytes = cfg.output.retentionBytes;
       retention.opts.maxAgeMs = cfg.output.retentionAgeMs;
       parser = parserOf(cfg);
@@ -379,6 +404,7 @@ export async function run(argv: string[]): Promise<number> {
           log.warn({ path: cursorStore.path, error: cursorStore.stats.lastError }, 'The journal cursor could not be saved: a restart would read again what came since the last save; retrying.');
         }
       }
+      alerts.tick(now, () => healthSample(now));
       if (s === null) return;
       if (s.state === 'failed') { exitCode = 1; finish(`failed (${s.error ?? 'unknown libpcap error'})`); return; }
       if (a.durationMs !== null && now - started >= a.durationMs) { finish('duration reached'); return; }
@@ -413,6 +439,17 @@ export async function run(argv: string[]): Promise<number> {
       flowsStarted: f?.flowsStarted ?? 0, flowsInMap: f?.mapEntriesAtMost ?? null, evictions: f?.evictionsAtLeast ?? null,
       followerOverruns: st.follower.overruns, analyzerFlowsEvicted: st.analyzer.flowsEvicted,
     });
+    alerts.publish(now);
+  }
+
+  function healthSample(now: number): HealthSample {
+    void now;
+    const st = engine.stats();
+    return {
+      drops: st.capture.kernelDrops + st.capture.ifDrops, evidenceFailures: lost.toObject().writes_failed, diskFull,
+      ringReachSeconds: st.reach.seconds, ringWrapped: st.capture.overwrites > 0,
+      neededSeconds: (cfg.handshake.holdMs + cfg.handshake.marginMs) / 1000, journalLagSeconds: follower !== null ? lagSeconds : null,
+    };
   }
 
   function statusText(): string {
@@ -444,6 +481,8 @@ export async function run(argv: string[]): Promise<number> {
   clearTimeout(rdnsTimer);
   enricher.close();
   if (follower !== null && cursors.safe !== null) { cursorStore.update(cursors.safe, 0); cursorStore.flush(); }
+  // Baselines saved; queued notifications get one more try, until 4.5 s after the signal at most.
+  await alerts.stop(Math.max(Date.now() + 100, stopAt + 4500));
   publish(Date.now());
   await server.close();
   recordSink.close();
@@ -458,6 +497,7 @@ export async function run(argv: string[]): Promise<number> {
       `${cursorStore.stats.failures > 0 ? `; cursor saves failed ${cursorStore.stats.failures} times (last: ${cursorStore.stats.lastError})` : ''}`,
     `Evidence: ${st.correlator.written} flows written to ${outDir}, ${retention.stats.deletedFiles} files deleted by retention, ${st.correlator.droppedQueueFull + st.correlator.slowQueueFull} refused (queue full)`,
     ...(top.top(1).length > 0 ? [renderTopNetworks(top.top(cfg.enrich.topNetworks), { unattributed: top.unattributed }).trimEnd()] : []),
+    alerts.summary(),
     ...(leftEvents > 0 ? [`Stop deadline: ${leftEvents} events not written yet are read again after a restart (the saved cursor is before them)`] : []),
     ...lost.summary(),
   ];

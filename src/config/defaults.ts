@@ -101,6 +101,28 @@ export const DEFAULTS: Config = freezeDeep<Config>({
     maxPending: 10_000,
     topNetworks: 10,
   },
+  alerts: {
+    alertmanagers: [],
+    webhooks: [],
+    host: null,
+    evaluateEveryMs: 5000,
+    // Prometheus re-sends every minute too; Alertmanager's resolve_timeout is 5 minutes.
+    resendEveryMs: 60_000,
+    timeoutMs: 5000,
+    queue: 1000,
+    retryForMs: 3_600_000,
+    defaultRules: true,
+    examples: 3,
+    maxNetworks: 256,
+    baselineNetworks: 100,
+    baselineHalfLifeMs: 6 * 3_600_000,
+    baselineWarmupMs: 3_600_000,
+    adaptive: true,
+    adaptiveDurationMs: 5 * 60_000,
+    adaptiveBytes: 256 * 1024 ** 2,
+    adaptiveNetworks: 8,
+    rules: [],
+  },
 });
 
 /**

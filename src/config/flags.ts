@@ -51,12 +51,14 @@ const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'se
   'no-rdns': { key: 'enrich.rdns', as: 'off' },
   'dns-server': { key: 'enrich.dns_server', env: 'SLOWSHAKE_DNS_SERVER' },
   'rdns-timeout': { key: 'enrich.rdns_timeout', env: 'SLOWSHAKE_RDNS_TIMEOUT', as: 'ms' },
+  alertmanager: { key: 'alerts.alertmanagers', env: 'SLOWSHAKE_ALERTMANAGER' },
+  'alert-webhook': { key: 'alerts.webhooks', env: 'SLOWSHAKE_ALERT_WEBHOOK' },
 };
 
 /** Flags of the [enrich] section (analyze takes only these). */
 export const ENRICH_FLAGS: readonly string[] = Object.keys(FLAGS).filter((f) => FLAGS[f]!.key.startsWith('enrich.'));
 
-const MULTIPLE = new Set(['unit', 'identifier', 'event-field', 'ranges']);
+const MULTIPLE = new Set(['unit', 'identifier', 'event-field', 'ranges', 'alertmanager', 'alert-webhook']);
 
 /** parseArgs options for every flag that has a config twin (spread into watch's table). */
 export const FLAG_OPTIONS: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = Object.fromEntries([

@@ -13,6 +13,7 @@ import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { fileSchema, KEYS, SECTIONS, type Config, type ConfigLayer } from './schema.js';
+import { normaliseRule, type RuleInput } from '../alert/rules.js';
 import { resolveConfig } from './merge.js';
 
 let schema: z.ZodType | null = null;
@@ -68,6 +69,8 @@ function toLayer(data: Record<string, Record<string, unknown>>): ConfigLayer {
     if (g === undefined) target[f] = v;
     else ((target[f] ??= {}) as Record<string, unknown>)[g] = v;
   }
+  const rules = data.alerts?.rule as RuleInput[] | undefined;
+  if (rules !== undefined) (layer.alerts ??= {}).rules = rules.map(normaliseRule);
   return layer as ConfigLayer;
 }
 
@@ -153,7 +156,7 @@ function distance(a: string, b: string): number {
 /** " (did you mean …?)" for a key unknown in `section` ('' for the top level), or ''. */
 function didYouMean(section: string, name: string): string {
   const here = section === '' ? SECTIONS.map((s) => s.name).filter((s) => !s.includes('.'))
-    : [...KEYS.filter((k) => k.section === section).map((k) => k.key), ...(section === 'events' ? ['fields'] : [])];
+    : [...KEYS.filter((k) => k.section === section).map((k) => k.key), ...(section === 'events' ? ['fields'] : section === 'alerts' ? ['rule'] : [])];
   let best: string | null = null, bestD = Infinity;
   for (const c of here) {
     const d = distance(name.toLowerCase(), c);

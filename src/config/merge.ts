@@ -9,7 +9,7 @@
  *   keys from `next`, restart keys kept as they run.
  */
 import { DEFAULTS, freezeDeep } from './defaults.js';
-import { KEYS, type Config, type ConfigLayer, type KeySpec } from './schema.js';
+import { KEYS, RULES_KEY, type Config, type ConfigLayer, type KeySpec } from './schema.js';
 
 const isTable = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -56,6 +56,7 @@ export function reloadable(old: Config, next: Config): ReloadSplit {
     if (same(valueOf(old, spec), valueOf(next, spec))) continue;
     out[spec.reload].push(`${spec.section}.${spec.key}`);
   }
+  if (!same(old.alerts.rules, next.alerts.rules)) out.live.push(RULES_KEY);
   return out;
 }
 

@@ -7,6 +7,16 @@ import { stringify } from 'smol-toml';
 import { DEFAULTS } from './defaults.js';
 import { DURATION_TYPES, KEYS, SECTIONS, SIZE_TYPES, type KeySpec } from './schema.js';
 import { formatDuration, formatSize } from './units.js';
+import { DEFAULT_RULES, describeRule } from '../alert/rules.js';
+
+const RULES_DOC = `Alert rules: [[alerts.rule]] tables. kind = "rate" (slow handshakes with a verdict, or any,
+above per_minute over window, per_network optional), "baseline" (a client network's median phase,
+tcp_rtt or flight_rtt, over window above its learned baseline by more than rise_percent and
+min_rise, with at least min_samples), "health" (check = "drops", "ring_reach", "journal_lag" or
+"evidence_failures", with threshold). Every rule: name (unique), for (pending time), severity,
+labels and annotations (tables of strings), alertname (default: Slowshake + the name in
+CamelCase), enabled; rate and baseline rules: adaptive (widen capture for the network while it
+fires). A rule named like a shipped one replaces it. The shipped rules (default_rules = true):`;
 
 const EXAMPLES: Record<string, unknown> = {
   'capture.interface': 'eth0',
@@ -16,6 +26,7 @@ const EXAMPLES: Record<string, unknown> = {
   'output.records': '/var/lib/slowshake/records.pb',
   'enrich.asn_db': '/var/lib/slowshake/GeoLite2-ASN.mmdb',
   'enrich.dns_server': '127.0.0.53:53',
+  'alerts.host': 'edge-fra-1',
 };
 
 function wrap(text: string, prefix = '# ', width = 98): string[] {
@@ -65,5 +76,10 @@ export function printDefaults(): string {
       else out.push(`${spec.key} = ${valueText(spec, defaultOf(spec))}`);
     }
   }
+  out.push('', ...wrap(RULES_DOC.replace(/\n/g, ' ')));
+  for (const r of DEFAULT_RULES) out.push(...wrap(`${r.name} (${r.kind}, ${r.severity}): ${describeRule(r)}`, '#   '));
+  out.push('# An example (it replaces the shipped slow_network rule, with a label for routing added):', '#',
+    '# [[alerts.rule]]', '# name = "slow_network"', '# kind = "rate"', '# verdict = "network"', '# per_minute = 60', '# window = "5m"',
+    '# for = "10m"', '# severity = "critical"', '# labels = { team = "edge" }', '# annotations = { runbook = "https://wiki.example/slow-tls" }');
   return out.join('\n') + '\n';
 }

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { durationOf, formatDuration, formatSize, sizeOf } from './units.js';
 import { parseDnsServer } from '../enrich/dns-server.js';
+import { RULE_SCHEMA, type AlertRule } from '../alert/rules.js';
 
 export type KernelFilterMode = 'auto' | 'ebpf' | 'classic' | 'off';
 export type PcapFormat = 'pcapng' | 'pcap';
@@ -33,6 +34,14 @@ export interface Config {
     ranges: string[]; asnDb: string | null; rdns: boolean; dnsServer: string | null; rdnsTimeoutMs: number; rdnsWaitMs: number;
     rdnsCacheSize: number; rdnsCacheTtlMs: number; rdnsNegativeTtlMs: number; rdnsRate: number; rdnsConcurrency: number; rdnsQueue: number;
     maxPending: number; topNetworks: number;
+  };
+  alerts: {
+    alertmanagers: string[]; webhooks: string[]; host: string | null; evaluateEveryMs: number; resendEveryMs: number; timeoutMs: number;
+    queue: number; retryForMs: number; defaultRules: boolean; examples: number; maxNetworks: number;
+    baselineNetworks: number; baselineHalfLifeMs: number; baselineWarmupMs: number;
+    adaptive: boolean; adaptiveDurationMs: number; adaptiveBytes: number; adaptiveNetworks: number;
+    /** `[[alerts.rule]]` tables (normalised); merged with the shipped rules by src/alert/rules.ts. */
+    rules: AlertRule[];
   };
 }
 
@@ -112,6 +121,12 @@ const listen = z.string().superRefine((v, ctx) => {
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) ctx.addIssue({ code: 'custom', message: 'ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464' });
 });
 
+const httpUrl = z.string().superRefine((v, ctx) => {
+  let u: URL | null = null;
+  try { u = new URL(v); } catch { /* below */ }
+  if (u === null || (u.protocol !== 'http:' && u.protocol !== 'https:')) ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL such as http://127.0.0.1:9093' });
+});
+
 const dnsServer = z.string().superRefine((v, ctx) => {
   if (parseDnsServer(v) === null) ctx.addIssue({ code: 'custom', message: 'an IP address with an optional port: 127.0.0.1, 127.0.0.1:5353, ::1 or [::1]:5353' });
 });
@@ -183,7 +198,30 @@ export const KEYS: readonly KeySpec[] = [
   k('enrich', 'rdns_queue', ['enrich', 'rdnsQueue'], int(1, 1_000_000), 'restart', 'Lookups waiting for the rate or concurrency bound at most; beyond it a lookup is dropped (counted, the record says so).'),
   k('enrich', 'max_pending', ['enrich', 'maxPending'], int(1, 1_000_000), 'restart', 'Records waiting for their PTR answer at most; beyond it the oldest goes on without waiting (counted, noted).'),
   k('enrich', 'top_networks', ['enrich', 'topNetworks'], int(1, 1000), 'restart', 'Lines of the "Top slow networks" section of summaries (the rest summed as other).'),
+
+  k('alerts', 'alertmanagers', ['alerts', 'alertmanagers'], z.array(httpUrl), 'restart',
+    'Alertmanager base URLs (v2 API: POST /api/v2/alerts). Each is sent every alert (an HA pair: list both). Empty: rules are still evaluated and shown in metrics and logs.', { flag: '--alertmanager (repeatable)' }),
+  k('alerts', 'webhooks', ['alerts', 'webhooks'], z.array(httpUrl), 'restart', 'Generic webhook URLs: each gets every alert notification as a JSON POST.', { flag: '--alert-webhook (repeatable)' }),
+  k('alerts', 'host', ['alerts', 'host'], z.string().min(1).max(253), 'restart', 'The host label of every alert. Not set: this machine\'s hostname.', { unsetByDefault: true }),
+  k('alerts', 'evaluate_every', ['alerts', 'evaluateEveryMs'], duration(100, 300_000), 'restart', 'How often the rules are evaluated.'),
+  k('alerts', 'resend_every', ['alerts', 'resendEveryMs'], duration(1000, 3_600_000), 'restart', 'A firing alert is sent again this often (Alertmanager expects it; endsAt is set 4 of these ahead, so alerts of a dead daemon resolve by themselves).'),
+  k('alerts', 'timeout', ['alerts', 'timeoutMs'], duration(100, 60_000), 'restart', 'One delivery attempt gives up after this.'),
+  k('alerts', 'queue', ['alerts', 'queue'], int(1, 100_000), 'restart', 'Notifications waiting for one Alertmanager or webhook at most (a newer one for the same alert replaces the older); beyond it the oldest is dropped (counted).'),
+  k('alerts', 'retry_for', ['alerts', 'retryForMs'], duration(1000, 7 * 86_400_000), 'restart', 'A notification not delivered within this is dropped (counted); retries back off exponentially with jitter.'),
+  k('alerts', 'default_rules', ['alerts', 'defaultRules'], z.boolean(), 'live', 'Run the shipped rules (slowshake config --print-defaults lists them); a [[alerts.rule]] of the same name replaces one, enabled = false turns one off.'),
+  k('alerts', 'examples', ['alerts', 'examples'], int(0, 20), 'live', 'Example flows (with their pcap paths) in an alert\'s annotations at most.'),
+  k('alerts', 'max_networks', ['alerts', 'maxNetworks'], int(1, 100_000), 'restart', 'Client networks per-network rules track at most (the least recently seen is replaced, counted).'),
+  k('alerts', 'baseline_networks', ['alerts', 'baselineNetworks'], int(1, 100_000), 'restart', 'Client networks whose tcp_rtt and flight_rtt baselines are learned at most (the busiest; saved in the state directory).'),
+  k('alerts', 'baseline_half_life', ['alerts', 'baselineHalfLifeMs'], duration(1000, 90 * 86_400_000), 'restart', 'How slowly a baseline follows its network: half of a lasting change is learned in this time.'),
+  k('alerts', 'baseline_warmup', ['alerts', 'baselineWarmupMs'], duration(0, 90 * 86_400_000), 'restart', 'A network\'s baseline must have been learned this long before a baseline rule can fire for it.'),
+  k('alerts', 'adaptive', ['alerts', 'adaptive'], z.boolean(), 'live', 'When a per-network alert fires (rules with adaptive = true), the kernel filter passes full packets for that network for a bounded time and byte budget, so its next slow handshakes get complete pcaps.'),
+  k('alerts', 'adaptive_duration', ['alerts', 'adaptiveDurationMs'], duration(1000, 86_400_000), 'live', 'How long full capture stays on for a network.'),
+  k('alerts', 'adaptive_bytes', ['alerts', 'adaptiveBytes'], size(64 * 1024, 2 ** 40), 'live', 'Bytes of full capture per network at most.'),
+  k('alerts', 'adaptive_networks', ['alerts', 'adaptiveNetworks'], int(1, 64), 'live', 'Networks under full capture at once at most.'),
 ];
+
+/** The `[[alerts.rule]]` array: not a KEYS key (a list of tables); reloads apply it live. */
+export const RULES_KEY = 'alerts.rule';
 
 /** Section order and headings of the default file. */
 export const SECTIONS: readonly { name: string; doc: string }[] = [
@@ -197,7 +235,17 @@ export const SECTIONS: readonly { name: string; doc: string }[] = [
   { name: 'metrics', doc: 'Prometheus metrics (watch).' },
   { name: 'state', doc: 'State kept across restarts (watch).' },
   { name: 'enrich', doc: 'Who the clients are: reverse DNS, cloud provider ranges, ASN (client_info on every record, top slow networks in summaries).' },
+  { name: 'alerts', doc: 'Alert rules evaluated by watch, sent to Alertmanager (v2 API) and webhooks; per-network baselines; adaptive evidence. Rules are [[alerts.rule]] tables (see the end of this file).' },
 ];
+
+/** `[[alerts.rule]]`: each table valid, names unique. */
+const RULES = z.array(RULE_SCHEMA).superRefine((rules, ctx) => {
+  const seen = new Set<string>();
+  rules.forEach((r, i) => {
+    if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: 'a rule name not used by another [[alerts.rule]]' });
+    seen.add(r.name);
+  });
+});
 
 /** The zod schema of a file: every section and key optional, nothing else allowed. */
 export function fileSchema(): z.ZodType {
@@ -211,7 +259,8 @@ export function fileSchema(): z.ZodType {
   const top: Record<string, z.ZodType> = {};
   for (const [section, shape] of sections) {
     if (section === 'events.fields') continue;
-    top[section] = z.strictObject(section === 'events' ? { ...shape, fields } : shape).optional();
+    const extra = section === 'events' ? { fields } : section === 'alerts' ? { rule: RULES.optional() } : {};
+    top[section] = z.strictObject({ ...shape, ...extra }).optional();
   }
   return z.strictObject(top);
 }

@@ -69,7 +69,7 @@ describe('every error names its key and value', () => {
   it.each([
     // [kind, file text, key, the whole expected message after "edge.toml: "]
     ['unknown key with a hint', '[capture]\nrng_size = "1GiB"', 'capture.rng_size', 'capture.rng_size: unknown key (did you mean capture.ring_size?), got "1GiB"'],
-    ['unknown section', '[alerts]\nurl = "x"', 'alerts', 'alerts: unknown key (sections: capture, kernel_filter, journal, events, handshake, output, metrics, state, enrich), got { url = "x" }'],
+    ['unknown section', '[tracing]\nurl = "x"', 'tracing', 'tracing: unknown key (sections: capture, kernel_filter, journal, events, handshake, output, metrics, state, enrich, alerts), got { url = "x" }'],
     ['unknown section with a hint', '[captur]\nfilter = "tcp"', 'captur', 'captur: unknown key (did you mean capture?), got { filter = "tcp" }'],
     ['a key named like an Object method', '[capture]\nconstructor = 1', 'capture.constructor', 'capture.constructor: unknown key ([capture] takes interface, filter, snaplen, buffer_size, ring_size, promisc, user), got 1'],
     ['a key in the wrong section', '[journal]\nhold = "2s"', 'journal.hold', 'journal.hold: unknown key (hold belongs in [handshake]), got "2s"'],

@@ -44,12 +44,14 @@ describe('the default file', () => {
     for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
   });
   it('its commented examples are valid when uncommented', () => {
-    const all = text.replace(/^# (\w+ = .*)$/gm, '$1');
+    const all = text.replace(/^# (\w+ = .*)$/gm, '$1').replace(/^# (\[\[alerts\.rule\]\])$/gm, '$1');
     const c = resolveConfig(parseConfigText(all, 'examples.toml'));
     expect(c.capture.interface).toBe('eth0');
     expect(c.capture.user).toBe('slowshake');
     expect(c.journal.directory).toBe('/var/log/journal/remote');
     expect(c.output.records).toBe('/var/lib/slowshake/records.pb');
     expect(new RegExp(c.events.regex!).exec('client=203.0.113.9:4433 x took 512ms')?.groups).toEqual({ remote: '203.0.113.9:4433', elapsed: '512' });
+    expect(c.alerts.host).toBe('edge-fra-1');
+    expect(c.alerts.rules).toMatchObject([{ name: 'slow_network', kind: 'rate', verdict: 'network', perMinute: 60, windowMs: 300_000, forMs: 600_000, severity: 'critical', labels: { team: 'edge' } }]);
   });
 });
