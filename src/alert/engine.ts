@@ -77,6 +77,8 @@ interface Instance {
   lastSentMs: number;
   network: string | null;
   seen: boolean;
+  /** Example pcaps in the last notification sent. */
+  sentPcaps: number;
 }
 
 interface Condition { labels: Record<string, string>; annotations: Record<string, string>; network: string | null; examples: Example[] }
@@ -94,6 +96,7 @@ export interface AlertEngineStats {
   windowNetworksReplaced: number;
 }
 
+const pcapCount = (a: Record<string, string>): number => (a.pcaps ? a.pcaps.split(' ').length : 0);
 const ms = (v: number | null): string => (v === null ? '-' : `${Math.round(v)}`);
 
 /** The phases worth naming in a summary: median over the examples, largest first, total last. */
@@ -308,7 +311,7 @@ export class AlertEngine {
     const key = fingerprint(c.labels);
     let inst = this.#instances.get(key);
     if (inst === undefined) {
-      inst = { key, rule, labels: c.labels, annotations: c.annotations, state: 'pending', activeSinceMs: nowMs, firedAtMs: 0, lastSentMs: 0, network: c.network, seen: true };
+      inst = { key, rule, labels: c.labels, annotations: c.annotations, state: 'pending', activeSinceMs: nowMs, firedAtMs: 0, lastSentMs: 0, network: c.network, seen: true, sentPcaps: 0 };
       this.#instances.set(key, inst);
     }
     inst.seen = true;
@@ -321,6 +324,10 @@ export class AlertEngine {
       if (c.network !== null && 'adaptive' in rule && rule.adaptive) this.#widen(inst, c, nowMs);
       this.#send(inst, nowMs, false);
     } else if (inst.state === 'firing' && nowMs - inst.lastSentMs >= this.#o.resendEveryMs) {
+      this.#send(inst, nowMs, false);
+    } else if (inst.state === 'firing' && inst.sentPcaps < this.#o.examples && pcapCount(inst.annotations) > inst.sentPcaps) {
+      // Evidence is written a hold after the handshake, often after the alert fired: the example
+      // pcaps go out as soon as they exist, not a re-send interval later.
       this.#send(inst, nowMs, false);
     }
   }
@@ -336,6 +343,7 @@ export class AlertEngine {
 
   #send(inst: Instance, nowMs: number, resolved: boolean): void {
     inst.lastSentMs = nowMs;
+    inst.sentPcaps = pcapCount(inst.annotations);
     const alert: AmAlert = {
       labels: inst.labels, annotations: inst.annotations, startsAt: new Date(inst.activeSinceMs).toISOString(),
       endsAt: new Date(resolved ? nowMs : nowMs + 4 * this.#o.resendEveryMs).toISOString(),

@@ -97,7 +97,7 @@ export const RULE_SCHEMA = z.discriminatedUnion('kind', [
     ...base, kind: z.literal('rate'),
     verdict: z.enum(['client', 'network', 'server', 'loss', 'incomplete', 'any']).optional(),
     per_minute: z.number().positive().max(1e9),
-    window: duration(10_000, HOUR).optional(),
+    window: duration(1000, HOUR).optional(),
     per_network: z.boolean().optional(),
     adaptive: z.boolean().optional(),
   }),
@@ -106,7 +106,7 @@ export const RULE_SCHEMA = z.discriminatedUnion('kind', [
     phase: z.enum(['tcp_rtt', 'flight_rtt']).optional(),
     rise_percent: z.number().positive().max(100_000),
     min_rise: duration(0, 60_000).optional(),
-    window: duration(10_000, HOUR).optional(),
+    window: duration(1000, HOUR).optional(),
     min_samples: z.int().min(1).max(10_000).optional(),
     adaptive: z.boolean().optional(),
   }),
@@ -114,7 +114,7 @@ export const RULE_SCHEMA = z.discriminatedUnion('kind', [
     ...base, kind: z.literal('health'),
     check: z.enum(['drops', 'ring_reach', 'journal_lag', 'evidence_failures']),
     threshold: z.number().min(0).max(1e12).optional(),
-    window: duration(10_000, HOUR).optional(),
+    window: duration(1000, HOUR).optional(),
   }),
 ]);
 export type RuleInput = z.output<typeof RULE_SCHEMA>;
