@@ -73,6 +73,10 @@ std::string LogReason(const std::string& log) {
 
 std::string Cause(int e, const std::string& log) {
   std::string s = std::strerror(e);
+  const std::string reason = LogReason(log);
+  // The verifier refuses a program with EACCES too (a pointer or speculation rule that
+  // CAP_PERFMON would lift): then its verdict is the cause, not a missing capability.
+  if (e == EACCES && reason.rfind("verifier: ", 0) == 0) return s + " (" + reason + ")";
   if (e == EPERM || e == EACCES) {
     std::string v = "?";
     if (FILE* f = std::fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "r")) {
@@ -82,7 +86,6 @@ std::string Cause(int e, const std::string& log) {
     }
     return s + ": loading eBPF needs CAP_BPF (kernel.unprivileged_bpf_disabled=" + v + ")";
   }
-  const std::string reason = LogReason(log);
   return reason.empty() ? s : s + " (" + reason + ")";
 }
 
