@@ -90,9 +90,11 @@ export function parseCidr(text: string): Cidr {
   return { ipVersion: isV6 ? 6 : 4, addr, prefixLen };
 }
 
-/** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, the longest run of zero groups as "::"). */
+/** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, the longest run of zero groups as "::", IPv4-mapped as ::ffff:a.b.c.d). */
 export function formatCidr(c: Cidr): string {
   if (c.ipVersion === 4) return `${[...c.addr].join('.')}/${c.prefixLen}`;
+  // RFC 5952 §5: an IPv4-mapped address keeps its dotted quad (as inet_ntop prints it).
+  if (c.addr.subarray(0, 10).every((b) => b === 0) && c.addr[10] === 0xff && c.addr[11] === 0xff) return `::ffff:${[...c.addr.subarray(12)].join('.')}/${c.prefixLen}`;
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((c.addr[2 * i]! << 8) | c.addr[2 * i + 1]!);
   let best = -1, bestLen = 1; // RFC 5952 §4.2.2: a single zero group is not shortened

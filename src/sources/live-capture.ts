@@ -286,7 +286,9 @@ export class LiveCapture implements RingSource {
    * passed because of it (the packet that finds budget left passes whole), whichever comes first;
    * then the normal rules apply again by themselves, in the kernel. Widening a network again
    * replaces its time and budget and keeps its counts. At most 64 networks at once (lapsed ones
-   * make room). A few map syscalls, no privilege needed (fds opened at load), so it works after
+   * make room). Nested networks: a packet is matched by the longest widened prefix holding its
+   * address (an LPM trie), so while a lapsed /24 is still listed, a live /16 around it does not
+   * apply to it. A few map syscalls, no privilege needed (fds opened at load), so it works after
    * the privilege drop. Counted in filterStats() (passedWide, wideBytes, wideExpired,
    * wideBudgetEnded, wideEntries, widenFailed).
    *

@@ -58,6 +58,7 @@ describe('formatCidr', () => {
     expect(formatCidr(parseCidr('2001:db8:0:1:1:1:1:1/128'))).toBe('2001:db8:0:1:1:1:1:1/128');
     expect(formatCidr(parseCidr('::/0'))).toBe('::/0');
     expect(formatCidr(parseCidr('198.51.100.0/24'))).toBe('198.51.100.0/24');
+    expect(formatCidr(parseCidr('::FFFF:c633:6400/120'))).toBe('::ffff:198.51.100.0/120'); // RFC 5952 §5
   });
 
   test.prop([fc.oneof(fc.ipV4(), fc.ipV6()), fc.nat(128)])('parse(format(network)) round-trips, and Node accepts the address text', (ip, n) => {
