@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything slowshake needs on a fresh Debian machine (run as root):
 #   1. Debian packages: libpcap (build + runtime), clang/llvm/libbpf-dev (the eBPF handshake filter,
-#      compiled with clang -target bpf and loaded with libbpf by the addon), tcpdump/tshark/tcpreplay (tests, benchmarks),
+#      compiled with clang -target bpf and loaded with libbpf by the addon; bpftool reads its
+#      run time and size in scripts/bench/bench-kernel-filter.mjs --bpf-stats), tcpdump/tshark/tcpreplay (tests, benchmarks),
 #      iptables + libnetfilter-queue (the NFQUEUE delay line used to generate captures),
 #      openssl/curl (real TLS peers), iproute2/ethtool (namespaces, veth), chromium (renders the
 #      HTML report in its browser test); promtool, prometheus and alertmanager (the shipped rules'
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iptables protobuf-compiler
       libnetfilter-queue-dev libmnl-dev iproute2 ethtool openssl curl procps psmisc systemd time
-      e2fsprogs mount clang llvm libbpf-dev dnsmasq libmaxmind-db-writer-perl chromium)
+      e2fsprogs mount clang llvm libbpf-dev bpftool dnsmasq libmaxmind-db-writer-perl chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -58,6 +58,11 @@ struct filter_counters {
   __u64 budget_ended;      /* flows whose budget ran out */
   __u64 dropped_data;      /* flow past its handshake by the application-data rule */
   __u64 data_ended;        /* flows ended by that rule */
+  /* Adaptive evidence (widened client networks, see struct wide_key). */
+  __u64 passed_wide;       /* packets the rules above would have dropped, passed because a widened network matched (in `passed` too) */
+  __u64 wide_bytes;        /* their bytes (skb->len) */
+  __u64 wide_expired;      /* widened entries a packet found past their expiry (once per entry) */
+  __u64 wide_budget_ended; /* widened entries whose byte budget a packet found spent (once per entry) */
 };
 
 enum filter_link {
@@ -70,6 +75,42 @@ struct filter_config {
   __u32 link;         /* enum filter_link */
   __u32 flow_packets; /* per-flow packet budget */
   __u64 flow_time_ns; /* per-flow time budget from the SYN */
+};
+
+/* Adaptive evidence (design.md "Always-on", issue 12): client networks whose TCP packets pass in
+ * full for a while. An LPM trie (BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC) keyed by the IP version
+ * byte then the address, so one trie holds IPv4 and IPv6 without mixing them: an entry for a.b.c.0/24
+ * has prefixlen 8 + 24; a packet's lookup key has prefixlen WIDE_KEY_BITS(version) and its full
+ * address (IPv4: first 4 bytes, the rest zero, as in flow_key). Written only by user space
+ * (insert, replace, delete); the program updates the value's counters in place with atomics. */
+#define WIDE_MAX_ENTRIES 64
+#define WIDE_KEY_BITS(v) (8 + ((v) == 6 ? 128 : 32))
+
+struct wide_key {
+  __u32 prefixlen; /* LPM trie: leading bits of ip_version + addr that must match */
+  __u8 ip_version; /* 4 or 6 */
+  __u8 addr[16];   /* network byte order, bits past the prefix zero */
+  __u8 pad[3];     /* zero; never compared (beyond the longest prefixlen) */
+};
+
+/* wide_net.ended: why the entry stopped passing packets (set once, by the first packet that found it so). */
+#define WIDE_LIVE 0
+#define WIDE_EXPIRED 1
+#define WIDE_BUDGET 2
+
+struct wide_net {
+  __u64 expires_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) after which normal rules apply again */
+  __s64 budget;     /* bytes left; the program subtracts skb->len atomically, normal rules once <= 0 */
+  __u64 packets;    /* packets passed because of this entry (atomic adds) */
+  __u64 bytes;      /* their bytes */
+  __u64 ended;      /* WIDE_LIVE, WIDE_EXPIRED or WIDE_BUDGET (compare-and-swap from WIDE_LIVE; 64-bit: clang's BPF atomics) */
+};
+
+/* The one entry of the `wide_ctl` array, written by user space after every change to the trie:
+ * with no entries the program never looks the trie up. */
+struct wide_control {
+  __u32 entries; /* entries in the trie (lapsed ones included until user space deletes them) */
+  __u32 pad;
 };
 
 /* 1 when endpoint (a, pa) orders before (b, pb): address words first, then the port. */

@@ -8,6 +8,11 @@
 //   markDone(handle, ipVersion, client: Uint8Array, clientPort, server: Uint8Array, serverPort)
 //        -> true when the flow's filter entry was marked done (false: no entry, or no eBPF filter)
 //   filterStats(handle) -> {...eBPF filter counters} (zeros without the eBPF filter)
+//   widen(handle, ipVersion, addr: Uint8Array, prefixLen, durationMs, maxBytes)
+//        -> "" when the network passes in full from now on, else why not (one line)
+//   narrow(handle, ipVersion, addr: Uint8Array, prefixLen) -> true when an entry was deleted
+//   widened(handle) -> [{cidr, msLeft, bytesLeft, packets, bytes, state}] (lapsed entries listed
+//        once more, then deleted)
 //   positions(handle, Float64Array(3))  writes [head, tail, newest ns] (abs byte positions)
 //   stats(handle) -> {...counters}
 //   stop(handle)                         stops the thread; the ring stays readable
@@ -16,8 +21,11 @@
 //        for the C/TypeScript parity test; not used on the capture path
 #include <node_api.h>  // napi_* (Node-API, C)
 
+#include <arpa/inet.h>  // inet_ntop
+
 #include <cstring>  // memset
 #include <string>  // std::string
+#include <vector>  // the widened-network listing
 
 #include "capture.h"
 #include "flow_hash.h"  // FlowHash
@@ -327,7 +335,110 @@ napi_value FilterStats(napi_env env, napi_callback_info info) {
   else napi_create_string_utf8(env, std::strerror(c.last_mark_errno), NAPI_AUTO_LENGTH, &merr);
   napi_set_named_property(env, o, "markError", merr);
   SetNumber(env, o, "userFilterRejected", static_cast<double>(h->capture->user_filter_rejected()));
+  SetNumber(env, o, "passedWide", static_cast<double>(c.sum.passed_wide));
+  SetNumber(env, o, "wideBytes", static_cast<double>(c.sum.wide_bytes));
+  SetNumber(env, o, "wideExpired", static_cast<double>(c.sum.wide_expired));
+  SetNumber(env, o, "wideBudgetEnded", static_cast<double>(c.sum.wide_budget_ended));
+  SetNumber(env, o, "wideEntries", static_cast<double>(c.wide_entries));
+  SetNumber(env, o, "widenFailed", static_cast<double>(c.widen_failed));
   return o;
+}
+
+// The (handle, ipVersion, addr, prefixLen) head of widen and narrow; false after throwing.
+bool GetNetwork(napi_env env, napi_value* argv, size_t argc, size_t want_argc, const char* what, Handle** h, int32_t* version,
+                const uint8_t** addr, int32_t* prefix) {
+  *h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!*h) return false;
+  void* data = nullptr;
+  size_t len = 0;
+  napi_typedarray_type type;
+  bool ok = argc >= want_argc && napi_get_value_int32(env, argv[1], version) == napi_ok &&
+            napi_get_typedarray_info(env, argv[2], &type, &len, &data, nullptr, nullptr) == napi_ok && type == napi_uint8_array &&
+            napi_get_value_int32(env, argv[3], prefix) == napi_ok;
+  const size_t bytes = *version == 6 ? 16 : 4;
+  if (!ok || (*version != 4 && *version != 6) || len != bytes || *prefix < 0 || *prefix > static_cast<int32_t>(bytes * 8)) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", what);
+    return false;
+  }
+  *addr = static_cast<const uint8_t*>(data);
+  return true;
+}
+
+// widen(handle, ipVersion, addr, prefixLen, durationMs, maxBytes): a few map syscalls (JS thread).
+napi_value Widen(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h;
+  int32_t version = 0, prefix = -1;
+  const uint8_t* addr = nullptr;
+  const char* usage = "widen: expected (handle, 4|6, Uint8Array of 4|16 bytes, prefixLen, durationMs >= 1, maxBytes >= 1)";
+  if (!GetNetwork(env, argv, argc, 6, usage, &h, &version, &addr, &prefix)) return nullptr;
+  double ms = 0, bytes = 0;
+  if (napi_get_value_double(env, argv[4], &ms) != napi_ok || napi_get_value_double(env, argv[5], &bytes) != napi_ok || !(ms >= 1) ||
+      !(bytes >= 1) || ms > 1e12 || bytes > 9e18) {
+    napi_throw_type_error(env, "SLOWSHAKE_ERR_ARG", usage);
+    return nullptr;
+  }
+  KernelFilter* kf = h->capture->kernel_filter();
+  const std::string err = kf ? kf->Widen(version, addr, prefix, static_cast<uint64_t>(ms * 1e6), static_cast<uint64_t>(bytes))
+                             : std::string("no eBPF filter on this capture");
+  napi_value out;
+  CHECK_NAPI(napi_create_string_utf8(env, err.c_str(), err.size(), &out));
+  return out;
+}
+
+napi_value Narrow(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h;
+  int32_t version = 0, prefix = -1;
+  const uint8_t* addr = nullptr;
+  if (!GetNetwork(env, argv, argc, 4, "narrow: expected (handle, 4|6, Uint8Array of 4|16 bytes, prefixLen)", &h, &version, &addr, &prefix)) {
+    return nullptr;
+  }
+  KernelFilter* kf = h->capture->kernel_filter();
+  napi_value out;
+  napi_get_boolean(env, kf != nullptr && kf->Narrow(version, addr, prefix), &out);
+  return out;
+}
+
+napi_value Widened(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Handle* h = argc >= 1 ? GetHandle(env, argv[0]) : nullptr;
+  if (!h) return nullptr;
+  std::vector<WideEntry> list;
+  KernelFilter* kf = h->capture->kernel_filter();
+  if (kf) {
+    const std::string err = kf->Widened(&list);
+    if (!err.empty()) {
+      napi_throw_error(env, "SLOWSHAKE_ERR_FILTER_STATS", err.c_str());
+      return nullptr;
+    }
+  }
+  napi_value arr;
+  CHECK_NAPI(napi_create_array_with_length(env, list.size(), &arr));
+  for (size_t i = 0; i < list.size(); i++) {
+    const WideEntry& e = list[i];
+    char text[INET6_ADDRSTRLEN + 8] = {0};
+    inet_ntop(e.ip_version == 6 ? AF_INET6 : AF_INET, e.addr, text, INET6_ADDRSTRLEN);
+    const std::string cidr = std::string(text) + "/" + std::to_string(e.prefix_len);
+    napi_value o, v;
+    CHECK_NAPI(napi_create_object(env, &o));
+    napi_create_string_utf8(env, cidr.c_str(), cidr.size(), &v);
+    napi_set_named_property(env, o, "cidr", v);
+    SetNumber(env, o, "msLeft", static_cast<double>(e.ns_left / 1000000));
+    SetNumber(env, o, "bytesLeft", static_cast<double>(e.bytes_left));
+    SetNumber(env, o, "packets", static_cast<double>(e.packets));
+    SetNumber(env, o, "bytes", static_cast<double>(e.bytes));
+    napi_create_string_utf8(env, e.state, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, o, "state", v);
+    napi_set_element(env, arr, static_cast<uint32_t>(i), o);
+  }
+  return arr;
 }
 
 napi_value Interfaces(napi_env env, napi_callback_info) {
@@ -387,6 +498,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"stop", nullptr, StopCapture, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"markDone", nullptr, MarkDone, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"filterStats", nullptr, FilterStats, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"widen", nullptr, Widen, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"narrow", nullptr, Narrow, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"widened", nullptr, Widened, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"interfaces", nullptr, Interfaces, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"flowHash", nullptr, FlowHashOf, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sdNotify", nullptr, SdNotifyOf, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -73,6 +73,10 @@ std::string LogReason(const std::string& log) {
 
 std::string Cause(int e, const std::string& log) {
   std::string s = std::strerror(e);
+  const std::string reason = LogReason(log);
+  // The verifier refuses a program with EACCES too (a pointer or speculation rule that
+  // CAP_PERFMON would lift): then its verdict is the cause, not a missing capability.
+  if (e == EACCES && reason.rfind("verifier: ", 0) == 0) return s + " (" + reason + ")";
   if (e == EPERM || e == EACCES) {
     std::string v = "?";
     if (FILE* f = std::fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "r")) {
@@ -82,7 +86,6 @@ std::string Cause(int e, const std::string& log) {
     }
     return s + ": loading eBPF needs CAP_BPF (kernel.unprivileged_bpf_disabled=" + v + ")";
   }
-  const std::string reason = LogReason(log);
   return reason.empty() ? s : s + " (" + reason + ")";
 }
 
@@ -140,11 +143,13 @@ std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, c
   }
   bpf_map* flows = bpf_object__find_map_by_name(f->obj_, "flows");
   bpf_map* counters = bpf_object__find_map_by_name(f->obj_, "counters");
+  bpf_map* wide = bpf_object__find_map_by_name(f->obj_, "wide");
+  bpf_map* wide_ctl = bpf_object__find_map_by_name(f->obj_, "wide_ctl");
   bpf_map* rodata = bpf_object__find_map_by_name(f->obj_, ".rodata");
   size_t cfg_size = 0;
   const void* cfg_mem = rodata ? bpf_map__initial_value(rodata, &cfg_size) : nullptr;
   bpf_program* prog = bpf_object__find_program_by_name(f->obj_, "handshake_filter");
-  if (!flows || !counters || !prog || !cfg_mem || cfg_size != sizeof(filter_config)) {
+  if (!flows || !counters || !wide || !wide_ctl || !prog || !cfg_mem || cfg_size != sizeof(filter_config)) {
     *err = "the embedded eBPF object does not have the expected maps and program (rebuild the addon)";
     return nullptr;
   }
@@ -171,6 +176,8 @@ std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, c
   *attach_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
   f->flows_fd_ = bpf_map__fd(flows);
   f->counters_fd_ = bpf_map__fd(counters);
+  f->wide_fd_ = bpf_map__fd(wide);
+  f->wide_ctl_fd_ = bpf_map__fd(wide_ctl);
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) {
     *err = "cannot count the possible CPUs for the eBPF counters";
@@ -222,13 +229,134 @@ bool KernelFilter::ReadCounters(KernelFilterCounters* out, std::string* err) {
     out->sum.budget_ended += c.budget_ended;
     out->sum.dropped_data += c.dropped_data;
     out->sum.data_ended += c.data_ended;
+    out->sum.passed_wide += c.passed_wide;
+    out->sum.wide_bytes += c.wide_bytes;
+    out->sum.wide_expired += c.wide_expired;
+    out->sum.wide_budget_ended += c.wide_budget_ended;
   }
+  out->wide_entries = wide_entries_;
+  out->widen_failed = widen_failed_;
   out->marked_done = marked_done_.load(std::memory_order_relaxed);
   out->mark_missing = mark_missing_.load(std::memory_order_relaxed);
   out->mark_failed = mark_failed_.load(std::memory_order_relaxed);
   out->max_flows = max_flows_;
   out->last_mark_errno = last_mark_errno_.load(std::memory_order_relaxed);
   return true;
+}
+
+namespace {
+
+uint64_t MonotonicNs() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);  // bpf_ktime_get_ns()'s clock
+  return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// The trie key of a network: version byte, then the address with the bits past the prefix zeroed.
+wide_key WideKey(int ip_version, const uint8_t* addr, int prefix_len) {
+  wide_key k;
+  std::memset(&k, 0, sizeof(k));
+  k.prefixlen = static_cast<__u32>(8 + prefix_len);
+  k.ip_version = static_cast<__u8>(ip_version);
+  std::memcpy(k.addr, addr, ip_version == 6 ? 16 : 4);
+  for (int bit = prefix_len; bit < 128; bit++) k.addr[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  return k;
+}
+
+bool Lapsed(const wide_net& v, uint64_t now) { return v.ended != WIDE_LIVE || now >= v.expires_ns || v.budget <= 0; }
+
+}  // namespace
+
+std::string KernelFilter::SyncWideCount() {
+  uint32_t n = 0;
+  wide_key k, next;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(wide_fd_, prev, &next) == 0) {
+    n++;
+    k = next;
+    prev = &k;
+  }
+  const __u32 zero = 0;
+  const wide_control ctl = {n, 0};
+  if (bpf_map_update_elem(wide_ctl_fd_, &zero, &ctl, BPF_ANY) != 0) {
+    return std::string("cannot update the widened-network count: ") + std::strerror(errno);
+  }
+  wide_entries_ = n;
+  return "";
+}
+
+std::string KernelFilter::Widen(int ip_version, const uint8_t* addr, int prefix_len, uint64_t duration_ns, uint64_t max_bytes) {
+  const wide_key k = WideKey(ip_version, addr, prefix_len);
+  wide_net v;
+  std::memset(&v, 0, sizeof(v));
+  // A replaced entry keeps its counts. (A user-space lookup is a longest-prefix match too, so the
+  // exact key is looked for among the keys first.) Packets counted between the read and the
+  // update are lost from the counts, never from the capture.
+  bool exists = false;
+  wide_key it, next;
+  const void* prev = nullptr;
+  while (!exists && bpf_map_get_next_key(wide_fd_, prev, &next) == 0) {
+    exists = std::memcmp(&next, &k, sizeof(k)) == 0;
+    it = next;
+    prev = &it;
+  }
+  if (exists && bpf_map_lookup_elem(wide_fd_, &k, &v) != 0) std::memset(&v, 0, sizeof(v));
+  v.expires_ns = MonotonicNs() + duration_ns;
+  v.budget = max_bytes > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<__s64>(max_bytes);
+  v.ended = WIDE_LIVE;
+  if (bpf_map_update_elem(wide_fd_, &k, &v, BPF_ANY) != 0) {
+    const int e = errno;
+    std::vector<WideEntry> pruned;
+    // Full: lapsed entries make room (Widened deletes them), then one more try.
+    if ((e == ENOSPC || e == E2BIG) && Widened(&pruned).empty() && bpf_map_update_elem(wide_fd_, &k, &v, BPF_ANY) == 0) {
+      return SyncWideCount();
+    }
+    widen_failed_++;
+    if (e == ENOSPC || e == E2BIG) return "already " + std::to_string(WIDE_MAX_ENTRIES) + " networks widened (the most at once)";
+    return std::string("cannot widen the network in the eBPF filter: ") + std::strerror(e);
+  }
+  const std::string err = SyncWideCount();
+  if (!err.empty()) widen_failed_++;
+  return err;
+}
+
+bool KernelFilter::Narrow(int ip_version, const uint8_t* addr, int prefix_len) {
+  const wide_key k = WideKey(ip_version, addr, prefix_len);
+  const bool deleted = bpf_map_delete_elem(wide_fd_, &k) == 0;
+  SyncWideCount();
+  return deleted;
+}
+
+std::string KernelFilter::Widened(std::vector<WideEntry>* out) {
+  out->clear();
+  std::vector<wide_key> lapsed;
+  const uint64_t now = MonotonicNs();
+  wide_key k, next;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(wide_fd_, prev, &next) == 0) {
+    k = next;
+    prev = &k;
+    wide_net v;
+    // The exact key of an entry finds that entry (the longest prefix holding itself).
+    if (bpf_map_lookup_elem(wide_fd_, &k, &v) != 0) continue;  // deleted meanwhile
+    WideEntry e;
+    e.ip_version = k.ip_version;
+    std::memcpy(e.addr, k.addr, 16);
+    e.prefix_len = static_cast<int>(k.prefixlen) - 8;
+    e.ns_left = now < v.expires_ns ? v.expires_ns - now : 0;
+    e.bytes_left = v.budget > 0 ? static_cast<uint64_t>(v.budget) : 0;
+    e.packets = v.packets;
+    e.bytes = v.bytes;
+    e.state = v.ended == WIDE_EXPIRED ? "expired"
+              : v.ended == WIDE_BUDGET ? "budget"
+              : e.ns_left == 0         ? "expired"
+              : v.budget <= 0          ? "budget"
+                                       : "active";
+    out->push_back(e);
+    if (Lapsed(v, now)) lapsed.push_back(k);
+  }
+  for (const wide_key& l : lapsed) bpf_map_delete_elem(wide_fd_, &l);
+  return SyncWideCount();
 }
 
 }  // namespace slowshake

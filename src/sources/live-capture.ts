@@ -10,6 +10,7 @@ import { totalmem } from 'node:os';
 import type { RingSource } from '../ring/reader.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { KernelFilterMode } from '../config/schema.js';
+import { formatCidr, parseCidr } from './cidr.js';
 
 /**
  * Kernel-side packet selection (design.md "Always-on"; native/src/kernel_filter.h). Not given:
@@ -105,7 +106,43 @@ export interface FilterStats {
   markError: string | null;
   /** Packets the eBPF filter passed that the user's --filter then rejected in the capture thread. */
   userFilterRejected: number;
+  /**
+   * Adaptive evidence (LiveCapture.widen): packets the rules above would have dropped that passed
+   * because their source or destination is in a widened network (counted in `passed` too), and
+   * their bytes (as captured from the link header).
+   */
+  passedWide: number;
+  wideBytes: number;
+  /** Widened networks a packet found expired, or with their byte budget spent (once per entry). */
+  wideExpired: number;
+  wideBudgetEnded: number;
+  /** Networks widened now (lapsed ones included until widened() lists them once more). */
+  wideEntries: number;
+  /** widen calls the kernel refused (the map full, or an error). */
+  widenFailed: number;
 }
+
+/** The answer of LiveCapture.widen: done, or one line saying why not. */
+export type WidenResult = { ok: true } | { ok: false; reason: string };
+
+/** One widened network as LiveCapture.widened() lists it. */
+export interface WidenedNetwork {
+  /** Canonical text (dotted quad, RFC 5952 IPv6) with the prefix length. */
+  cidr: string;
+  /** Until it expires (0: expired). */
+  msLeft: number;
+  /** Of its byte budget (0: spent). */
+  bytesLeft: number;
+  /** Packets and bytes that passed in full because of it (not those the normal rules pass anyway). */
+  packets: number;
+  bytes: number;
+  /** 'active', or why it stopped: 'expired' (time), 'budget' (bytes). Lapsed entries are listed once, then removed. */
+  state: 'active' | 'expired' | 'budget';
+}
+
+/** widen's bounds: a day, and what a double counts exactly. */
+export const WIDEN_MAX_MS = 86_400_000;
+export const WIDEN_MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
 export interface KernelFilterState {
   mode: 'ebpf' | 'classic' | 'off';
@@ -120,6 +157,10 @@ interface Addon {
   };
   markDone(h: unknown, ipVersion: number, client: Uint8Array, clientPort: number, server: Uint8Array, serverPort: number): boolean;
   filterStats(h: unknown): FilterStats;
+  /** "" when done, else why not. */
+  widen(h: unknown, ipVersion: number, addr: Uint8Array, prefixLen: number, durationMs: number, maxBytes: number): string;
+  narrow(h: unknown, ipVersion: number, addr: Uint8Array, prefixLen: number): boolean;
+  widened(h: unknown): WidenedNetwork[];
   positions(h: unknown, out: Float64Array): void;
   stats(h: unknown): NativeStats;
   stop(h: unknown): void;
@@ -237,6 +278,65 @@ export class LiveCapture implements RingSource {
   /** The eBPF filter's counters (zeros in modes 'classic' and 'off'). */
   filterStats(): FilterStats {
     return this.#addon.filterStats(this.#handle);
+  }
+
+  /**
+   * Adaptive evidence (issue 12): from now on the eBPF filter passes every TCP packet to or from
+   * `cidr` in full (not only handshakes), for `durationMs` or until about `maxBytes` more bytes
+   * passed because of it (the packet that finds budget left passes whole), whichever comes first;
+   * then the normal rules apply again by themselves, in the kernel. Widening a network again
+   * replaces its time and budget and keeps its counts. At most 64 networks at once (lapsed ones
+   * make room). Nested networks: a packet is matched by the longest widened prefix holding its
+   * address (an LPM trie), so while a lapsed /24 is still listed, a live /16 around it does not
+   * apply to it. A few map syscalls, no privilege needed (fds opened at load), so it works after
+   * the privilege drop. Counted in filterStats() (passedWide, wideBytes, wideExpired,
+   * wideBudgetEnded, wideEntries, widenFailed).
+   *
+   * Throws CidrError (SLOWSHAKE_ERR_CIDR) for a bad cidr and CaptureError (SLOWSHAKE_ERR_ARG) for a
+   * duration or budget out of range (1 ms..1 day, 1 byte..2^53-1): caller mistakes. Returns
+   * `{ ok: false, reason }` when the kernel filter cannot do it (classic or off, the map full).
+   */
+  widen(cidr: string, durationMs: number, maxBytes: number): WidenResult {
+    const c = parseCidr(cidr);
+    if (!Number.isFinite(durationMs) || durationMs < 1 || durationMs > WIDEN_MAX_MS) {
+      throw new CaptureError(`widen ${cidr}: duration must be 1 ms..1 day, got ${durationMs} ms`, 'SLOWSHAKE_ERR_ARG');
+    }
+    if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > WIDEN_MAX_BYTES) {
+      throw new CaptureError(`widen ${cidr}: byte budget must be an integer 1..2^53-1, got ${maxBytes}`, 'SLOWSHAKE_ERR_ARG');
+    }
+    const no = this.#cannotWiden();
+    if (no !== null) return { ok: false, reason: no };
+    const err = this.#addon.widen(this.#handle, c.ipVersion, c.addr, c.prefixLen, Math.round(durationMs), maxBytes);
+    return err === '' ? { ok: true } : { ok: false, reason: `widen ${formatCidr(c)}: ${err}` };
+  }
+
+  /**
+   * Ends the widening of exactly `cidr` (as widened) at once. true when it was widened; false
+   * when not, or without the eBPF filter. Throws CidrError for a bad cidr.
+   */
+  narrow(cidr: string): boolean {
+    const c = parseCidr(cidr);
+    if (this.kernelFilter.mode !== 'ebpf') return false;
+    return this.#addon.narrow(this.#handle, c.ipVersion, c.addr, c.prefixLen);
+  }
+
+  /**
+   * The widened networks. An entry that lapsed (expired, or its budget spent) is listed once more,
+   * with its final counts and why, and removed from the kernel's map then (an empty map costs the
+   * filter nothing per packet, see handshake_filter.bpf.c); so polling this shows each switch back.
+   * Empty without the eBPF filter.
+   */
+  widened(): WidenedNetwork[] {
+    if (this.kernelFilter.mode !== 'ebpf') return [];
+    return this.#addon.widened(this.#handle);
+  }
+
+  #cannotWiden(): string | null {
+    switch (this.kernelFilter.mode) {
+      case 'ebpf': return null;
+      case 'classic': return 'kernel filter classic: cannot widen per network (only the eBPF filter keeps per-network state)';
+      case 'off': return 'kernel filter off: every packet already passes in full, nothing to widen';
+    }
   }
 
   /** Stops the capture thread (joins it); the ring stays readable. */
