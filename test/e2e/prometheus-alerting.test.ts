@@ -16,7 +16,8 @@
  *    SlowshakeEdgeSlowRatioHigh and SlowshakeFleetSlowRatioHigh for verdict network appear in
  *    Alertmanager's API with their labels (alertname, instance, verdict, severity, …).
  * 3. The slow clients stop: both leave GET /api/v2/alerts, and the webhook gets them resolved.
- * 4. Every dashboard query is PromQL the real Prometheus accepts.
+ * 4. Every rule of the file loaded and evaluates without error on the real series; every dashboard
+ *    query is PromQL the real Prometheus accepts.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -215,6 +216,16 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'Prometheus evaluating the shipped rules, al
     });
     // The fast clients still run: the ratio fell because the slow ones stopped, not the traffic.
     expect(query('slowshake:handshakes:rate5m >= 0.5')).toHaveLength(1);
+  });
+
+  it('every rule of the file is loaded and evaluates without error on the real series (no matching errors at run time)', () => {
+    const body = get(`http://127.0.0.1:${PROM}/api/v1/rules`);
+    expect(body).not.toBeNull();
+    const groups = (JSON.parse(body!) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } }).data.groups;
+    const rules = groups.flatMap((g) => g.rules);
+    const shipped = [...readFileSync(RULES, 'utf8').matchAll(/^\s+- (?:record|alert): (\S+)$/gm)].map((m) => m[1]!);
+    expect(rules.map((r) => r.name).sort()).toEqual(shipped.sort());
+    expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
   });
 
   it('every dashboard query is PromQL the real Prometheus accepts (Grafana variables filled in)', () => {
