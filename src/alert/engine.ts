@@ -41,7 +41,8 @@ export interface HealthSample {
 export interface Widener {
   widen(cidr: string, durationMs: number, maxBytes: number): { ok: true } | { ok: false; reason: string };
   narrow(cidr: string): boolean;
-  widened(): Array<{ cidr: string; msLeft: number; bytesLeft: number; packets: number; bytes: number }>;
+  /** Lapsed entries (time or bytes used up) are listed once more with their state, then gone. */
+  widened(): Array<{ cidr: string; msLeft: number; bytesLeft: number; packets: number; bytes: number; state?: 'active' | 'expired' | 'budget' }>;
 }
 
 export interface AdaptiveOptions { enabled: boolean; durationMs: number; bytes: number; maxNetworks: number }
@@ -397,8 +398,8 @@ export class AlertEngine {
     for (const [cidr, wd] of this.#widened) {
       const e = live.get(cidr);
       if (e !== undefined) { this.#adaptiveBytes += Math.max(0, e.bytes - wd.bytes); wd.bytes = e.bytes; }
-      if (e !== undefined && e.msLeft > 0 && e.bytesLeft > 0) continue;
-      const why = e === undefined ? 'removed' : e.bytesLeft <= 0 ? `its byte budget was used (${e.bytes} bytes)` : `its time (${formatDuration(nowMs - wd.sinceMs)}) ran out`;
+      if (e !== undefined && (e.state ?? 'active') === 'active' && e.msLeft > 0 && e.bytesLeft > 0) continue;
+      const why = e === undefined ? 'no longer in the kernel filter' : e.state === 'budget' || e.bytesLeft <= 0 ? `its byte budget was used (${e.bytes} bytes passed in full)` : `its time (${formatDuration(nowMs - wd.sinceMs)}) ran out after ${e.bytes} bytes`;
       w.narrow(cidr);
       this.#widened.delete(cidr);
       this.#switchedOff++;

@@ -76,6 +76,15 @@ function duration(minMs: number, maxMs: number): z.ZodType<number> {
   }) as unknown as z.ZodType<number>;
 }
 
+/** A number, fractions allowed (the config's whole numbers say "a whole number"). */
+function num(min: number, max: number, exclusiveMin = false): z.ZodType<number> {
+  return z.unknown().transform((v, ctx) => {
+    const ok = typeof v === 'number' && Number.isFinite(v) && (exclusiveMin ? v > min : v >= min) && v <= max;
+    if (!ok) ctx.addIssue({ code: 'custom', message: `a number ${exclusiveMin ? 'above' : 'from'} ${min} up to ${max} (fractions allowed)` });
+    return ok ? v : 0;
+  }) as unknown as z.ZodType<number>;
+}
+
 /** Prometheus label names; values any string. */
 const labelName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const labelMap = z.record(z.string().regex(labelName), z.string());
@@ -96,7 +105,7 @@ export const RULE_SCHEMA = z.discriminatedUnion('kind', [
   z.strictObject({
     ...base, kind: z.literal('rate'),
     verdict: z.enum(['client', 'network', 'server', 'loss', 'incomplete', 'any']).optional(),
-    per_minute: z.number().positive().max(1e9),
+    per_minute: num(0, 1e9, true),
     window: duration(1000, HOUR).optional(),
     per_network: z.boolean().optional(),
     adaptive: z.boolean().optional(),
@@ -104,7 +113,7 @@ export const RULE_SCHEMA = z.discriminatedUnion('kind', [
   z.strictObject({
     ...base, kind: z.literal('baseline'),
     phase: z.enum(['tcp_rtt', 'flight_rtt']).optional(),
-    rise_percent: z.number().positive().max(100_000),
+    rise_percent: num(0, 100_000, true),
     min_rise: duration(0, 60_000).optional(),
     window: duration(1000, HOUR).optional(),
     min_samples: z.int().min(1).max(10_000).optional(),
@@ -113,7 +122,7 @@ export const RULE_SCHEMA = z.discriminatedUnion('kind', [
   z.strictObject({
     ...base, kind: z.literal('health'),
     check: z.enum(['drops', 'ring_reach', 'journal_lag', 'evidence_failures']),
-    threshold: z.number().min(0).max(1e12).optional(),
+    threshold: num(0, 1e12).optional(),
     window: duration(1000, HOUR).optional(),
   }),
 ]);

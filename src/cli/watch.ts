@@ -147,11 +147,15 @@ function prepareStateDir(dir: string, runAs: RunAs | null): void {
   if (problem !== null) throw new UsageError(`state.directory ${dir}: not usable by user ${runAs.name}, whom watch runs as: ${problem}`);
 }
 
-/** The kernel filter's per-network widening, when the capture has it (eBPF). */
-function widenerOf(cap: LiveCapture): Widener | null {
-  const c = cap as unknown as Partial<Widener>;
-  if (typeof c.widen !== 'function' || typeof c.narrow !== 'function' || typeof c.widened !== 'function') return null;
-  return { widen: (cidr, ms, bytes) => c.widen!.call(cap, cidr, ms, bytes), narrow: (cidr) => c.narrow!.call(cap, cidr), widened: () => c.widened!.call(cap) };
+/** The kernel filter's per-network widening (adaptive evidence); a bad network is a refusal, not a throw. */
+function widenerOf(cap: LiveCapture): Widener {
+  return {
+    widen: (cidr, ms, bytes) => {
+      try { return cap.widen(cidr, ms, bytes); } catch (err) { return { ok: false, reason: (err as Error).message }; }
+    },
+    narrow: (cidr) => { try { return cap.narrow(cidr); } catch { return false; } },
+    widened: () => cap.widened(),
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {

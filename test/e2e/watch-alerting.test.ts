@@ -70,8 +70,8 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
 
   const hooks = (path: string): Hook[] => receiver!.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Hook).filter((h) => h.path === path);
 
-  async function curl(clientPort: number | null, extra: string[] = []): Promise<void> {
-    const c = lab!.curl('app.example', PORT, clientPort, '/', extra);
+  async function curl(clientPort: number | null, extra: string[] = [], path = '/'): Promise<void> {
+    const c = lab!.curl('app.example', PORT, clientPort, path, extra);
     const e = await c.wait(30_000);
     expect(e.code, c.stderr).toBe(0);
   }
@@ -275,4 +275,68 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
     am = undefined;
     await sleep(0);
   }, 150_000);
+
+  it('adaptive evidence: when a per-network alert fires, the kernel filter passes full packets for that network (a slow download\'s pcap then holds what followed), and switches back by itself after its time', async () => {
+    const d = tmp('ss-alert4-');
+    const out = join(d, 'out');
+    const file = join(d, 'slowshake.toml');
+    writeFileSync(file, [
+      '[alerts]', 'evaluate_every = "250ms"', 'default_rules = false', 'adaptive_duration = "5s"', 'adaptive_bytes = "64MiB"', '',
+      '[[alerts.rule]]', 'name = "slow_net"', 'kind = "rate"', 'verdict = "network"', 'per_network = true', 'per_minute = 0.01', 'window = "1m"', 'for = "0s"', '',
+    ].join('\n'));
+    const w = await startWatch(lab!, ['--config', file, '--no-journal', '--out', out, '--state-dir', join(d, 'state'), '--metrics-listen', '127.0.0.1:19473'], { journal: false });
+    expect(w.stderr).toMatch(/kernel filter ebpf/);
+    const packets = async (): Promise<number> => metric(await scrape(lab!, 19473), 'slowshake_capture_packets_total');
+    /** Packets captured while `f` runs (watch publishes once a second). */
+    const during = async (f: () => Promise<void>): Promise<number> => {
+      await sleep(1100);
+      const before = await packets();
+      await f();
+      await sleep(1100);
+      return (await packets()) - before;
+    };
+    const BULK = '/bytes/3000000';
+    // Handshakes only: a 3 MB download passes a few dozen packets.
+    const narrow1 = await during(() => curl(null, [], BULK));
+
+    // A slow (network) download sets the alert off; the widening starts while it runs.
+    const q = await delay(5, ['--sport', '41401:41410'], ['--dport', '41401:41410'], 50);
+    await curl(41401, [], '/bytes/300000');
+    await until(() => /Adaptive capture on for 198\.51\.100\.0\/24 \(alert SlowshakeSlowNet\)/.test(w.stderr), 15_000);
+    let t = await scrape(lab!, 19473);
+    expect(metric(t, 'slowshake_adaptive_capture_active', { network: NET_B })).toBe(1);
+    expect(metric(t, 'slowshake_adaptive_capture_switches_total', { direction: 'on' })).toBe(1);
+    // Widened: the next slow download from that network gets a pcap with all of it, and bulk passes.
+    await curl(41402, [], '/bytes/300000');
+    const wide = await during(() => curl(null, [], BULK));
+    const pcapOf = async (port: number): Promise<number> => {
+      for (const end = Date.now() + 15_000; Date.now() < end; await sleep(200)) {
+        const l = w.stdout.split('\n').find((x) => x.includes(`"client":"${CLIENT_IP}:${port}"`));
+        if (l) return run('tshark', ['-r', (JSON.parse(l) as { pcap: string }).pcap, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').length;
+      }
+      throw new Error(`no record for port ${port}`);
+    };
+    const widePcap = await pcapOf(41402);
+
+    // 5 s after it switched on, it switches off by itself (the alert still fires, and does not widen again).
+    await until(() => /Adaptive capture off for 198\.51\.100\.0\/24: its time \(\S+\) ran out/.test(w.stderr), 15_000);
+    t = await scrapeUntil(lab!, 19473, (x) => metric(x, 'slowshake_adaptive_capture_switches_total', { direction: 'off' }) === 1, 5000, 'switched off');
+    expect(t).not.toContain('slowshake_adaptive_capture_active{network=');
+    expect(metric(t, 'slowshake_alerts_firing', { rule: 'slow_net' })).toBe(1);
+    expect(metric(t, 'slowshake_adaptive_capture_bytes_total')).toBeGreaterThan(3_000_000);
+    // Back to handshakes only: the same slow download's pcap is the handshake and a short tail; bulk is dropped.
+    await curl(41403, [], '/bytes/300000');
+    const narrowPcap = await pcapOf(41403);
+    const narrow2 = await during(() => curl(null, [], BULK));
+    await q.stop();
+    undelay(5, ['--sport', '41401:41410'], ['--dport', '41401:41410']);
+    console.log(`adaptive: 3 MB download: ${narrow1} packets captured before, ${wide} widened, ${narrow2} after; slow 300 kB download's pcap: ${widePcap} packets widened, ${narrowPcap} after`);
+    expect(narrow1).toBeLessThan(200);
+    expect(wide).toBeGreaterThan(1500);
+    expect(narrow2).toBeLessThan(200);
+    expect(widePcap).toBeGreaterThan(250); // 300 kB is 200+ full-size segments, plus ACKs
+    expect(narrowPcap).toBeLessThan(widePcap / 2);
+    expect(w.stderr.match(/Adaptive capture on for/g)).toHaveLength(1);
+    expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
+  }, 120_000);
 });
