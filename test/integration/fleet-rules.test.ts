@@ -251,7 +251,13 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'fleet dashboard and rules against a real sc
     mounts.push(mnt);
     const state = tmp('ss-fleet-st-');
     chmodSync(state, 0o755);
-    const w = await startWatch(lab!, ['--identifier', `ss-fleet-${process.pid}-none`, '--out', join(mnt, 'out'), '--state-dir', join(state, 'state'),
+    // Alerting on, so its series exist: an Alertmanager URL (nothing listens: failed attempts are
+    // series too), evaluation every 500 ms (baselines learned within the test), and a per-network
+    // rule that fires on the first slow handshake and widens capture for the network (adaptive).
+    const conf = join(state, 'slowshake.toml');
+    writeFileSync(conf, ['[alerts]', 'alertmanagers = ["http://127.0.0.1:19999"]', 'evaluate_every = "500ms"', 'default_rules = false', 'adaptive_duration = "10m"', '',
+      '[[alerts.rule]]', 'name = "slow_net"', 'kind = "rate"', 'per_network = true', 'per_minute = 0.01', 'window = "1m"', 'for = "0s"', 'adaptive = true', ''].join('\n'));
+    const w = await startWatch(lab!, ['--config', conf, '--identifier', `ss-fleet-${process.pid}-none`, '--out', join(mnt, 'out'), '--state-dir', join(state, 'state'),
       '--metrics-listen', `127.0.0.1:${METRICS}`, '--hold', '500ms', '--no-journal'], { journal: false, env: { SLOWSHAKE_NETWORK_REBALANCE: '1s' } });
 
     for (const p of [42001, 42002, 42003]) await curl('app.example', p);
@@ -271,7 +277,9 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'fleet dashboard and rules against a real sc
     expect(statSync(filler).size).toBeGreaterThan(64 * 1024);
     await curl('slow-server.example', 42014);
     scraped = await scrapeUntil(lab!, METRICS, (t) => metric(t, 'slowshake_evidence_write_failures_by_cause_total', { cause: 'ENOSPC' }) >= 1
-      && metric(t, 'slowshake_slow_handshakes_by_network_total', { network: '198.51.100.0/24' }) >= 2, 20_000, 'a failed write and the labelled network');
+      && metric(t, 'slowshake_slow_handshakes_by_network_total', { network: '198.51.100.0/24' }) >= 2
+      && t.includes('slowshake_network_phase_baseline_seconds{network="198.51.100.0/24"') && t.includes('slowshake_adaptive_capture_active{network="198.51.100.0/24"}'),
+    20_000, 'a failed write, the labelled network, its baseline and its adaptive capture');
     unlinkSync(filler);
     expect(promtool(scraped)).toEqual({ status: 0, out: '' });
     expect(metric(scraped, 'slowshake_handshakes_total', { slow: 'true', verdict: 'network' })).toBe(2);
