@@ -132,7 +132,7 @@ export class Delivery {
       if (s.inFlight !== null || s.queue.size === 0 || nowMs < s.nextAttemptMs) continue;
       this.#expire(s, nowMs);
       if (s.queue.size === 0) continue;
-      s.inFlight = this.#attempt(s).finally(() => { s.inFlight = null; });
+      s.inFlight = this.#attempt(s);
     }
   }
 
@@ -184,6 +184,7 @@ export class Delivery {
         s.nextAttemptMs = now + cap / 2 + Math.random() * cap / 2; // jitter: the sinks of a fleet do not retry in step
       }
     }
+    s.inFlight = null; // before pump(): what was queued meanwhile goes out now
     this.pump(now);
   }
 
