@@ -271,7 +271,16 @@ async function drive(lab: Lab): Promise<number> {
   return clients.length - SLOW.length;
 }
 
-interface DemoRecord { client: string; verdict: string; pcap?: string; phases_ms: { total: number | null }; event_elapsed_ms?: number | null }
+interface DemoRecord { client: string; verdict: string; pcap?: string; phases_ms: Record<string, number | null> & { total: number | null }; event_elapsed_ms?: number | null; notes?: string[]; retransmits?: { client: number; server: number } }
+
+/** " (phases: server_hello_delay 301, tcp_rtt 1 …; retransmits …; notes …)": why a verdict came out as it did. */
+function why(r: DemoRecord): string {
+  const phases = Object.entries(r.phases_ms).filter(([k, v]) => k !== 'total' && v !== null && v >= 1).sort((a, b) => b[1]! - a[1]!).slice(0, 4)
+    .map(([k, v]) => `${k} ${v!.toFixed(0)}`).join(', ');
+  const rt = r.retransmits && r.retransmits.client + r.retransmits.server > 0 ? `; retransmits client ${r.retransmits.client}, server ${r.retransmits.server}` : '';
+  const notes = r.notes && r.notes.length > 0 ? `; notes: ${r.notes.join(' | ')}` : '';
+  return ` (phases ms: ${phases || 'none'}${rt}${notes})`;
+}
 
 function readRecords(dir: string): DemoRecord[] {
   return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as DemoRecord);
@@ -315,7 +324,7 @@ async function runDemo(lab: Lab, out: string): Promise<number> {
     const got = r ? `${r.verdict}${r.phases_ms.total !== null ? `, ${r.phases_ms.total.toFixed(0)} ms on the wire` : ''}` : 'no record';
     const match = r?.verdict === s.verdict;
     ok &&= match;
-    lines.push(`    ${CLIENT_IP}:${s.port}  ${s.verdict.padEnd(7)}  ${s.what}  -> ${got}${match ? '' : '  MISMATCH'}`);
+    lines.push(`    ${CLIENT_IP}:${s.port}  ${s.verdict.padEnd(7)}  ${s.what}  -> ${got}${match ? '' : `  MISMATCH${r ? why(r) : ''}`}`);
   }
   lines.push(`  ${fast} fast handshakes (curl, openssl s_client) were not logged, so they got no pcap.`,
     `  The edge's own figure ("proxy ms", event_elapsed_ms) starts at accept, after the TCP handshake,`,

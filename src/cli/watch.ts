@@ -89,6 +89,9 @@ interface WatchArgs {
 /** Pending evidence is written for at most this long after SIGTERM/SIGINT, so watch exits within 5 s. */
 const STOP_FLUSH_MS = 3500;
 
+/** The journal-lag health rule looks at the lag of entries read this recently. */
+const JOURNAL_LAG_FRESH_MS = 60_000;
+
 /** Client networks get their metric labels again once a minute (live/networks.ts). */
 const NETWORK_REBALANCE_MS = 60_000;
 
@@ -285,7 +288,7 @@ export async function run(argv: string[]): Promise<number> {
   // The journal, resumed after the saved cursor.
   const cursorStore = new JournalCursorStore(join(cfg.state.directory, 'journal-cursor.json'));
   let follower: JournalFollower | null = null;
-  let entries = 0, events = 0, lagSeconds: number | null = null;
+  let entries = 0, events = 0, lagSeconds: number | null = null, lastEntryMs = 0;
   // Event parsing follows the running config (its keys apply on reload).
   const parserOf = (c: Config) => ({ messagePattern: c.events.pattern ? new RegExp(c.events.pattern, 'i') : null, fields: c.events.fields, regex: c.events.regex ? new RegExp(c.events.regex) : null });
   let parser = parserOf(cfg);
@@ -303,6 +306,7 @@ export async function run(argv: string[]): Promise<number> {
       cursor: after,
       onEntry: (e) => {
         entries++;
+        lastEntryMs = Date.now();
         const ts = Number(e.__REALTIME_TIMESTAMP);
         if (Number.isFinite(ts)) lagSeconds = Math.max(0, Date.now() / 1000 - ts / 1e6); // how late the entry reached us
         const r = parseJournalEntry(e, entries, parser);
@@ -447,12 +451,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   function healthSample(now: number): HealthSample {
-    void now;
     const st = engine.stats();
+    // The lag of the newest entry, while entries arrive: one late entry an hour ago is not a lag now.
+    const lag = follower !== null && now - lastEntryMs <= JOURNAL_LAG_FRESH_MS ? lagSeconds : null;
     return {
       drops: st.capture.kernelDrops + st.capture.ifDrops, evidenceFailures: lost.toObject().writes_failed, diskFull,
       ringReachSeconds: st.reach.seconds, ringWrapped: st.capture.overwrites > 0,
-      neededSeconds: (cfg.handshake.holdMs + cfg.handshake.marginMs) / 1000, journalLagSeconds: follower !== null ? lagSeconds : null,
+      neededSeconds: (cfg.handshake.holdMs + cfg.handshake.marginMs) / 1000, journalLagSeconds: lag,
     };
   }
 
