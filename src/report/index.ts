@@ -1,0 +1,81 @@
+/**
+ * `slowshake report`: flow records → one self-contained HTML page.
+ *
+ * 1. Inputs are read and recognised by content (inputs.ts), de-duplicated and put in canonical
+ *    order.
+ * 2. Everything about all handshakes is aggregated in one pass (aggregate.ts): verdict counts and
+ *    a fixed-size histogram per phase, so the page's size does not grow with the input.
+ * 3. The slowest N slow handshakes get a waterfall, drawn from their pcap when it is readable
+ *    (flow-packets.ts, waterfall.ts); the table lists the slowest `tableRows` slow ones.
+ * 4. Top slow networks come from the records' client_info (enrich/top-networks.ts).
+ * 5. The page (html.ts) is written atomically, mode 0600 (it holds client addresses).
+ */
+import { dirname, relative, resolve, sep } from 'node:path';
+import { writeFileSync, renameSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import type { FlowRecord } from '../handshake/record.js';
+import { TopNetworks } from '../enrich/top-networks.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { aggregate, slowestFirst } from './aggregate.js';
+import { loadFlowPackets } from './flow-packets.js';
+import { renderPage, type PageWaterfall } from './html.js';
+import { renderWaterfall } from './waterfall.js';
+
+export { loadInputs, type LoadedInputs } from './inputs.js';
+
+export const DEFAULT_WATERFALLS = 20;
+export const DEFAULT_TABLE_ROWS = 2000;
+
+export interface ReportOptions {
+  /** Where the page goes: pcap links are relative to its directory. */
+  output: string;
+  waterfalls?: number;
+  tableRows?: number;
+}
+
+/** The pcap link of a record, relative to the page's directory ("/"-separated, URI-encoded). */
+export function pcapHref(rec: FlowRecord, pageDir: string): string | null {
+  if (rec.pcap === undefined) return null;
+  const rel = relative(pageDir, resolve(rec.pcap)).split(sep).join('/');
+  return encodeURI(rel);
+}
+
+/** Builds the page for `records` (in canonical order: loadInputs gives them so). */
+export async function buildReport(records: readonly FlowRecord[], opts: ReportOptions): Promise<string> {
+  const pageDir = dirname(resolve(opts.output));
+  const agg = aggregate(records);
+  const slow = slowestFirst(records.filter((r) => r.slow));
+  const waterfalls: PageWaterfall[] = [];
+  for (const rec of slow.slice(0, opts.waterfalls ?? DEFAULT_WATERFALLS)) {
+    waterfalls.push({ rec, svg: renderWaterfall(rec, await loadFlowPackets(rec)), pcapHref: pcapHref(rec, pageDir) });
+  }
+  let networks = null;
+  if (records.some((r) => r.client_info !== undefined)) {
+    const top = new TopNetworks();
+    for (const r of records) if (r.slow) top.add(r);
+    networks = top.top(DEFAULTS.enrich.topNetworks);
+  }
+  return renderPage({
+    agg, waterfalls, rows: slow.slice(0, opts.tableRows ?? DEFAULT_TABLE_ROWS), tableRows: opts.tableRows ?? DEFAULT_TABLE_ROWS,
+    networks, pcapHref: (r) => pcapHref(r, pageDir),
+  });
+}
+
+/**
+ * Writes the page atomically: a temp file beside it (0600), fsynced, renamed over the target,
+ * the directory fsynced; a reader never sees half a page.
+ */
+export function writeReportFile(path: string, html: string): void {
+  const dir = dirname(resolve(path));
+  const tmp = resolve(dir, `.${path.split('/').pop()}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, html, { mode: 0o600 });
+    const fd = openSync(tmp, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, path);
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* not made */ }
+    throw err;
+  }
+  const d = openSync(dir, 'r');
+  try { fsyncSync(d); } finally { closeSync(d); }
+}

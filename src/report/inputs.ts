@@ -1,0 +1,186 @@
+/**
+ * The report's inputs: flow records from what `analyze`, `capture` and `watch` write, recognised
+ * by content, not by name.
+ *
+ * 1. A directory (a spot-check or watch output directory): every `*.json` in it is one record
+ *    (the correlator writes one beside each pcap), and every `*.pb` in it a record stream
+ *    (`records.pb`); subdirectories are not read.
+ * 2. A file whose first non-blank byte is `{` is ndjson (`analyze --format ndjson`, one record a
+ *    line); a whole-file JSON object with a `flows` array (`analyze --format json`) is accepted
+ *    too. Anything else is read as a length-delimited protobuf record stream through the reader
+ *    `slowshake records` uses (sinks/protobuf-records.ts).
+ * 3. The same handshake seen twice (its .json beside its pcap and its frame in records.pb, or
+ *    two inputs overlapping) counts once: the first copy read wins.
+ * 4. Records are then put in one canonical order (start time, client, server), so the page does
+ *    not depend on which kind of input, or which order of files, they came from.
+ * A bad input throws CaptureFileError naming the file and the byte offset of the bad part.
+ */
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FlowRecord } from '../handshake/record.js';
+import { CaptureFileError } from '../sources/capture-error.js';
+import { readRecordStream } from '../sinks/protobuf-records.js';
+
+export type InputKind = 'directory' | 'ndjson' | 'json' | 'records';
+
+export interface LoadedInputs {
+  records: FlowRecord[];
+  /** Per input: what it was recognised as and how many records it gave (before de-duplication). */
+  inputs: { path: string; kind: InputKind; records: number }[];
+  duplicates: number;
+}
+
+function openProblem(path: string, err: unknown): CaptureFileError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? String(err);
+  return new CaptureFileError(path, 0, `cannot open: ${why}`);
+}
+
+/** A parsed JSON value that has the fields every record has (design.md "Output record"). */
+function checkRecord(v: unknown): string | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
+  const r = v as Record<string, unknown>;
+  for (const k of ['client', 'server', 'verdict'] as const) if (typeof r[k] !== 'string') return `not a slowshake flow record (no "${k}")`;
+  for (const k of ['timeline', 'phases_ms', 'retransmits'] as const) {
+    if (r[k] === null || typeof r[k] !== 'object') return `not a slowshake flow record (no "${k}")`;
+  }
+  return null;
+}
+
+function parseNdjson(path: string, text: string): FlowRecord[] {
+  const out: FlowRecord[] = [];
+  let pos = 0;
+  let line = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    line++;
+    const s = text.slice(pos, nl).trim();
+    if (s !== '') {
+      let v: unknown;
+      let bad: string | null;
+      try {
+        v = JSON.parse(s);
+        bad = checkRecord(v);
+      } catch {
+        bad = 'not valid JSON';
+      }
+      // the byte offset of the line (text was decoded from UTF-8: count its bytes)
+      if (bad !== null) throw new CaptureFileError(path, Buffer.byteLength(text.slice(0, pos)), `line ${line}: ${bad}`);
+      out.push(v as FlowRecord);
+    }
+    pos = nl + 1;
+  }
+  return out;
+}
+
+async function readJsonish(path: string, text: string): Promise<{ kind: InputKind; records: FlowRecord[] }> {
+  const firstLine = text.slice(0, text.indexOf('\n') < 0 ? text.length : text.indexOf('\n')).trim();
+  let whole: unknown = undefined;
+  if (!firstLine.endsWith('}') || firstLine === '{') {
+    try { whole = JSON.parse(text); } catch { /* not one document: ndjson (the error names the line) */ }
+  }
+  if (whole !== undefined && whole !== null && typeof whole === 'object' && Array.isArray((whole as { flows?: unknown }).flows)) {
+    const flows = (whole as { flows: unknown[] }).flows;
+    flows.forEach((f, i) => {
+      const bad = checkRecord(f);
+      if (bad !== null) throw new CaptureFileError(path, 0, `flows[${i}]: ${bad}`);
+    });
+    return { kind: 'json', records: flows as FlowRecord[] };
+  }
+  return { kind: 'ndjson', records: parseNdjson(path, text) };
+}
+
+async function readStream(path: string): Promise<FlowRecord[]> {
+  const out: FlowRecord[] = [];
+  for await (const r of readRecordStream(path)) out.push(r);
+  return out;
+}
+
+/** First non-blank byte of a file (or -1 when it is empty or blank). */
+async function firstByte(path: string): Promise<number> {
+  const fh = await open(path, 'r').catch((err: unknown) => { throw openProblem(path, err); });
+  try {
+    const buf = Buffer.alloc(4096);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return -1;
+      for (let i = 0; i < bytesRead; i++) if (buf[i] !== 0x20 && buf[i] !== 0x0a && buf[i] !== 0x0d && buf[i] !== 0x09) return buf[i]!;
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readFileInput(path: string): Promise<{ kind: InputKind; records: FlowRecord[] }> {
+  const b = await firstByte(path);
+  if (b === 0x7b) return readJsonish(path, await readFile(path, 'utf8'));
+  if (b === -1) return { kind: 'ndjson', records: [] };
+  return { kind: 'records', records: await readStream(path) };
+}
+
+async function readDirectory(path: string): Promise<FlowRecord[]> {
+  const names = (await readdir(path).catch((err: unknown) => { throw openProblem(path, err); })).sort();
+  const out: FlowRecord[] = [];
+  for (const name of names) {
+    if (name.startsWith('.')) continue; // temp files of a writer still at work
+    const file = join(path, name);
+    if (name.endsWith('.json')) {
+      const text = await readFile(file, 'utf8').catch((err: unknown) => { throw openProblem(file, err); });
+      let v: unknown;
+      let bad: string | null;
+      try {
+        v = JSON.parse(text);
+        bad = checkRecord(v);
+      } catch {
+        bad = 'not valid JSON';
+      }
+      if (bad !== null) throw new CaptureFileError(file, 0, bad);
+      out.push(v as FlowRecord);
+    } else if (name.endsWith('.pb')) {
+      out.push(...await readStream(file));
+    }
+  }
+  return out;
+}
+
+/** When the handshake started (µs), for identity and order: its first timeline point, else its event's time. */
+export function startUs(r: FlowRecord): number {
+  const tl = r.timeline;
+  let min = Infinity;
+  for (const k in tl) {
+    const v = tl[k as keyof typeof tl];
+    if (v !== null && v < min) min = v;
+  }
+  if (min !== Infinity) return min;
+  const ev = r.event as { timestamp_us?: unknown } | undefined;
+  return typeof ev?.timestamp_us === 'number' ? ev.timestamp_us : 0;
+}
+
+/** Canonical order: start time, then client, then server. */
+export function canonicalOrder(a: FlowRecord, b: FlowRecord): number {
+  return startUs(a) - startUs(b) || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0) || (a.server < b.server ? -1 : a.server > b.server ? 1 : 0);
+}
+
+/** Reads every input (see the file comment). Throws CaptureFileError on the first bad one. */
+export async function loadInputs(paths: readonly string[]): Promise<LoadedInputs> {
+  const inputs: LoadedInputs['inputs'] = [];
+  const seen = new Set<string>();
+  const records: FlowRecord[] = [];
+  let duplicates = 0;
+  for (const path of paths) {
+    const st = await stat(path).catch((err: unknown) => { throw openProblem(path, err); });
+    const got = st.isDirectory() ? { kind: 'directory' as const, records: await readDirectory(path) } : await readFileInput(path);
+    inputs.push({ path, kind: got.kind, records: got.records.length });
+    for (const r of got.records) {
+      const key = `${r.client}|${r.server}|${startUs(r)}`;
+      if (seen.has(key)) { duplicates++; continue; }
+      seen.add(key);
+      records.push(r);
+    }
+  }
+  records.sort(canonicalOrder);
+  return { records, inputs, duplicates };
+}
