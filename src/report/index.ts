@@ -11,7 +11,8 @@
  * 5. The page (html.ts) is written atomically, mode 0600 (it holds client addresses).
  */
 import { dirname, relative, resolve, sep } from 'node:path';
-import { writeFileSync, renameSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { describeError } from '../sinks/pcap-writer.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { TopNetworks } from '../enrich/top-networks.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -19,6 +20,8 @@ import { aggregate, slowestFirst } from './aggregate.js';
 import { loadFlowPackets } from './flow-packets.js';
 import { renderPage, type PageWaterfall } from './html.js';
 import { renderWaterfall } from './waterfall.js';
+
+import { loadInputs } from './inputs.js';
 
 export { loadInputs, type LoadedInputs } from './inputs.js';
 
@@ -78,4 +81,29 @@ export function writeReportFile(path: string, html: string): void {
   }
   const d = openSync(dir, 'r');
   try { fsyncSync(d); } finally { closeSync(d); }
+}
+
+/**
+ * Reads `inputs` and writes the page to `output` in one go (`capture --report`, watch's
+ * `output.report`). Inputs that do not exist (a quiet run made no output directory) are left out;
+ * with none left the page says 0 handshakes.
+ */
+export async function writeReport(inputs: readonly string[], output: string, opts: Omit<ReportOptions, 'output'> & { dirStreams?: boolean } = {}): Promise<{ records: number; slow: number; bytes: number }> {
+  const present = inputs.filter((p) => existsSync(p));
+  const loaded = await loadInputs(present, { dirStreams: opts.dirStreams });
+  const html = await buildReport(loaded.records, { ...opts, output });
+  writeReportFile(output, html);
+  return { records: loaded.records.length, slow: loaded.records.filter((r) => r.slow).length, bytes: Buffer.byteLength(html) };
+}
+
+/** Why `output` cannot be written (its directory is missing or not writable), or null. */
+export function reportTargetProblem(output: string): string | null {
+  const dir = dirname(resolve(output));
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    return `${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : describeError(err)}`;
+  }
+  return null;
 }

@@ -121,7 +121,7 @@ async function readFileInput(path: string): Promise<{ kind: InputKind; records: 
   return { kind: 'records', records: await readStream(path) };
 }
 
-async function readDirectory(path: string): Promise<FlowRecord[]> {
+async function readDirectory(path: string, streams: boolean): Promise<FlowRecord[]> {
   const names = (await readdir(path).catch((err: unknown) => { throw openProblem(path, err); })).sort();
   const out: FlowRecord[] = [];
   for (const name of names) {
@@ -139,7 +139,7 @@ async function readDirectory(path: string): Promise<FlowRecord[]> {
       }
       if (bad !== null) throw new CaptureFileError(file, 0, bad);
       out.push(v as FlowRecord);
-    } else if (name.endsWith('.pb')) {
+    } else if (streams && name.endsWith('.pb')) {
       out.push(...await readStream(file));
     }
   }
@@ -164,15 +164,19 @@ export function canonicalOrder(a: FlowRecord, b: FlowRecord): number {
   return startUs(a) - startUs(b) || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0) || (a.server < b.server ? -1 : a.server > b.server ? 1 : 0);
 }
 
-/** Reads every input (see the file comment). Throws CaptureFileError on the first bad one. */
-export async function loadInputs(paths: readonly string[]): Promise<LoadedInputs> {
+/**
+ * Reads every input (see the file comment). Throws CaptureFileError on the first bad one.
+ * `dirStreams: false` skips the *.pb streams inside directories (watch: its .json records are
+ * bounded by retention, its records.pb is not).
+ */
+export async function loadInputs(paths: readonly string[], opts: { dirStreams?: boolean } = {}): Promise<LoadedInputs> {
   const inputs: LoadedInputs['inputs'] = [];
   const seen = new Set<string>();
   const records: FlowRecord[] = [];
   let duplicates = 0;
   for (const path of paths) {
     const st = await stat(path).catch((err: unknown) => { throw openProblem(path, err); });
-    const got = st.isDirectory() ? { kind: 'directory' as const, records: await readDirectory(path) } : await readFileInput(path);
+    const got = st.isDirectory() ? { kind: 'directory' as const, records: await readDirectory(path, opts.dirStreams ?? true) } : await readFileInput(path);
     inputs.push({ path, kind: got.kind, records: got.records.length });
     for (const r of got.records) {
       const key = `${r.client}|${r.server}|${startUs(r)}`;
