@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CAPTURES, expectOneLineError, runCli, tempDir } from '../helpers/cli.js';
 import type { FlowRecord } from '../../src/handshake/record.js';
 import { RecordStreamWriter } from '../../src/sinks/protobuf-records.js';
+import { replicateRecords } from '../helpers/replicate.js';
 
 let dir: string;
 let ndjson: string;
@@ -24,6 +25,28 @@ beforeAll(() => {
   writeFileSync(join(dir, 'all.ndjson'), ndjson);
 });
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+describe('report: inputs and help', () => {
+  it('analyze --format json (one document with a flows array) gives the same page as its ndjson', () => {
+    const files = readdirSync(CAPTURES).sort().map((f) => join(CAPTURES, f));
+    const a = runCli(['analyze', ...files, '--format', 'json', '--no-progress']);
+    expect(a.status, a.stderr).toBe(0);
+    writeFileSync(join(dir, 'all.json'), a.stdout);
+    for (const [name, input] of [['from-json', 'all.json'], ['from-ndjson', 'all.ndjson']]) {
+      const r = runCli(['report', join(dir, input), '-o', join(dir, `${name}.html`)]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`(${name === 'from-json' ? 'json' : 'ndjson'}, ${records.length})`);
+    }
+    expect(readFileSync(join(dir, 'from-json.html'), 'utf8')).toBe(readFileSync(join(dir, 'from-ndjson.html'), 'utf8'));
+  });
+
+  it('--help lists the options; slowshake help lists the command', () => {
+    const h = runCli(['report', '--help']);
+    expect(h.status).toBe(0);
+    for (const o of ['-o, --output FILE', '--waterfalls N', '--table-rows N']) expect(h.stdout).toContain(o);
+    expect(runCli(['help']).stdout).toMatch(/^ {2}report INPUT\.\.\. /m);
+  });
+});
 
 describe('report: bad input', () => {
   it('a missing input, a missing -o, a bad --waterfalls: one line, exit 2', () => {
@@ -67,16 +90,9 @@ describe('report: 100k records', () => {
     const copies = Math.ceil(100_000 / records.length);
     const f = join(dir, 'big.pb');
     const w = RecordStreamWriter.open(f);
-    for (let k = 0; k < copies; k++) {
-      for (const r of records) {
-        // copy k: its own client network and k seconds later (a new handshake); only the
-        // originals keep their pcap (none here: analyze ran without --out)
-        const c: FlowRecord = structuredClone(r);
-        c.client = r.client.startsWith('[') ? r.client.replace('[2001:db8::', `[2001:db8:${(k % 65535).toString(16)}::`) : r.client.replace(/^198\.51\.100\./, `10.${k >> 8}.${k & 255}.`);
-        for (const p of Object.keys(c.timeline) as (keyof FlowRecord['timeline'])[]) if (c.timeline[p] !== null) c.timeline[p]! += k * 1_000_000;
-        w.append(c);
-      }
-    }
+    // copy k: its own client network and k seconds later (a new handshake); none has a pcap
+    // (analyze ran without --out), so the waterfalls draw from the records alone
+    replicateRecords(records, copies, (c) => w.append(c));
     w.close();
     const n = copies * records.length;
     const slow = copies * records.filter((r) => r.slow).length;
