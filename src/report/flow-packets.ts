@@ -5,11 +5,15 @@
  * packet with its direction, the loss repair intervals and the cwnd stalls (µs since the epoch).
  * Without a readable pcap the waterfall draws from the record alone (and says so).
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DecodedPacket } from '../decode/packet.js';
 import { Analyzer } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { readCaptureFile } from '../sources/capture-file.js';
+
+/** A per-flow pcap is a few KiB to a few MiB; a larger file (a whole-ring dump named by hand) is not drawn. */
+const MAX_PCAP_BYTES = 64 * 1024 * 1024;
 
 export interface FlowPacket {
   tsUs: number;
@@ -35,6 +39,12 @@ const seqDiff = (a: number, b: number): number => ((a - b) | 0);
 export async function loadFlowPackets(rec: FlowRecord): Promise<FlowPackets | string> {
   if (rec.pcap === undefined) return 'no pcap';
   const path = resolve(rec.pcap);
+  try {
+    const size = (await stat(path)).size;
+    if (size > MAX_PCAP_BYTES) return `pcap larger than ${MAX_PCAP_BYTES >> 20} MiB, not read`;
+  } catch (err) {
+    return `pcap not readable (${(err as NodeJS.ErrnoException).code ?? String(err)}: ${rec.pcap})`;
+  }
   let found: FlowPackets | null = null;
   const a = new Analyzer({
     slowMs: 0, keepPackets: true, flowFilter: null,

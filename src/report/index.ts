@@ -39,7 +39,8 @@ export interface ReportOptions {
 export function pcapHref(rec: FlowRecord, pageDir: string): string | null {
   if (rec.pcap === undefined) return null;
   const rel = relative(pageDir, resolve(rec.pcap)).split(sep).join('/');
-  return encodeURI(rel);
+  // "./" first, so a file name such as "javascript:…" stays a relative path, never a scheme
+  return encodeURI(rel.startsWith('../') ? rel : `./${rel}`);
 }
 
 /** Builds the page for `records` (in canonical order: loadInputs gives them so). */

@@ -36,13 +36,34 @@ function openProblem(path: string, err: unknown): CaptureFileError {
   return new CaptureFileError(path, 0, `cannot open: ${why}`);
 }
 
-/** A parsed JSON value that has the fields every record has (design.md "Output record"). */
+const VERDICT_NAMES = new Set(['client', 'network', 'server', 'loss', 'incomplete']);
+const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const numOrNull = (v: unknown): boolean => v === null || isNum(v);
+
+/**
+ * Why a parsed JSON value is not a flow record, or null: it must have the fields the report draws
+ * with the types the contract gives them (design.md "Output record"), so that a foreign or
+ * hand-edited file is refused in one line instead of drawing nonsense (or markup) on the page.
+ */
 function checkRecord(v: unknown): string | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
   const r = v as Record<string, unknown>;
-  for (const k of ['client', 'server', 'verdict'] as const) if (typeof r[k] !== 'string') return `not a slowshake flow record (no "${k}")`;
+  const no = (what: string): string => `not a slowshake flow record (${what})`;
+  for (const k of ['client', 'server'] as const) if (typeof r[k] !== 'string') return no(`no "${k}"`);
   for (const k of ['timeline', 'phases_ms', 'retransmits'] as const) {
-    if (r[k] === null || typeof r[k] !== 'object') return `not a slowshake flow record (no "${k}")`;
+    if (r[k] === null || typeof r[k] !== 'object' || Array.isArray(r[k])) return no(`no "${k}"`);
+  }
+  if (typeof r.verdict !== 'string' || !VERDICT_NAMES.has(r.verdict)) return no(`verdict ${JSON.stringify(r.verdict)} is not client, network, server, loss or incomplete`);
+  for (const group of ['timeline', 'phases_ms'] as const) {
+    for (const [k, x] of Object.entries(r[group] as Record<string, unknown>)) if (!numOrNull(x)) return no(`${group}.${k} is not a number or null`);
+  }
+  const rt = r.retransmits as Record<string, unknown>;
+  if (!isNum(rt.client) || !isNum(rt.server)) return no('retransmits.client/server are not numbers');
+  for (const k of ['event_elapsed_ms', 'proxy_lag_ms'] as const) if (r[k] !== undefined && !numOrNull(r[k])) return no(`${k} is not a number or null`);
+  for (const k of ['sni', 'tls_version'] as const) if (r[k] !== undefined && r[k] !== null && typeof r[k] !== 'string') return no(`${k} is not a string`);
+  if (r.pcap !== undefined && typeof r.pcap !== 'string') return no('pcap is not a string');
+  for (const k of ['missing', 'notes'] as const) {
+    if (!Array.isArray(r[k]) || (r[k] as unknown[]).some((x) => typeof x !== 'string')) return no(`${k} is not a list of strings`);
   }
   return null;
 }
