@@ -68,48 +68,84 @@ function checkRecord(v: unknown): string | null {
   return null;
 }
 
-function parseNdjson(path: string, text: string): FlowRecord[] {
-  const out: FlowRecord[] = [];
-  let pos = 0;
-  let line = 0;
-  while (pos < text.length) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = text.length;
-    line++;
-    const s = text.slice(pos, nl).trim();
-    if (s !== '') {
-      let v: unknown;
-      let bad: string | null;
-      try {
-        v = JSON.parse(s);
-        bad = checkRecord(v);
-      } catch {
-        bad = 'not valid JSON';
-      }
-      // the byte offset of the line (text was decoded from UTF-8: count its bytes)
-      if (bad !== null) throw new CaptureFileError(path, Buffer.byteLength(text.slice(0, pos)), `line ${line}: ${bad}`);
-      out.push(v as FlowRecord);
-    }
-    pos = nl + 1;
+/** One parsed line or document, or the reason it is not a record. */
+function parseRecord(text: string): { rec: FlowRecord } | { bad: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { bad: 'not valid JSON' };
   }
-  return out;
+  const bad = checkRecord(v);
+  return bad === null ? { rec: v as FlowRecord } : { bad };
 }
 
-async function readJsonish(path: string, text: string): Promise<{ kind: InputKind; records: FlowRecord[] }> {
-  const firstLine = text.slice(0, text.indexOf('\n') < 0 ? text.length : text.indexOf('\n')).trim();
-  let whole: unknown = undefined;
-  if (!firstLine.endsWith('}') || firstLine === '{') {
-    try { whole = JSON.parse(text); } catch { /* not one document: ndjson (the error names the line) */ }
+const CHUNK = 4 * 1024 * 1024;
+/** A whole-file JSON document (analyze --format json) is parsed in one piece, so it is bounded. */
+const MAX_JSON_DOCUMENT = 256 * 1024 * 1024;
+
+/**
+ * ndjson read in chunks, line by line (a file may be larger than the largest string V8 makes),
+ * each bad line reported with its number and byte offset. A first line that is not a whole
+ * object (`{` alone: pretty-printed `analyze --format json`) makes it one JSON document instead.
+ */
+async function readJsonish(path: string): Promise<{ kind: InputKind; records: FlowRecord[] }> {
+  const fh = await open(path, 'r').catch((err: unknown) => { throw openProblem(path, err); });
+  const out: FlowRecord[] = [];
+  try {
+    let carry = Buffer.alloc(0);
+    let base = 0; // file offset of carry[0]
+    let line = 0;
+    let first = true;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      const data = carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let p = 0;
+      for (;;) {
+        let nl = data.indexOf(0x0a, p);
+        if (nl < 0) {
+          if (bytesRead > 0) break;
+          if (p >= data.length) break;
+          nl = data.length; // the last line has no newline
+        }
+        line++;
+        const text = data.toString('utf8', p, nl).trim();
+        if (text !== '') {
+          if (first && !text.endsWith('}')) return { kind: 'json', records: await readDocument(path) };
+          first = false;
+          const got = parseRecord(text);
+          if ('bad' in got) throw new CaptureFileError(path, base + p, `line ${line}: ${got.bad}`);
+          out.push(got.rec);
+        }
+        p = nl + 1;
+      }
+      if (bytesRead === 0) return { kind: 'ndjson', records: out };
+      carry = data.subarray(p);
+      base += p;
+    }
+  } finally {
+    await fh.close();
   }
-  if (whole !== undefined && whole !== null && typeof whole === 'object' && Array.isArray((whole as { flows?: unknown }).flows)) {
-    const flows = (whole as { flows: unknown[] }).flows;
-    flows.forEach((f, i) => {
-      const bad = checkRecord(f);
-      if (bad !== null) throw new CaptureFileError(path, 0, `flows[${i}]: ${bad}`);
-    });
-    return { kind: 'json', records: flows as FlowRecord[] };
+}
+
+/** The records of one JSON document with a `flows` array (analyze/records --format json). */
+async function readDocument(path: string): Promise<FlowRecord[]> {
+  const size = (await stat(path)).size;
+  if (size > MAX_JSON_DOCUMENT) throw new CaptureFileError(path, 0, `one JSON document of ${size} bytes is too large (at most ${MAX_JSON_DOCUMENT >> 20} MiB): give the records as ndjson or records.pb`);
+  let whole: unknown;
+  try {
+    whole = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    throw new CaptureFileError(path, 0, 'not valid JSON (neither one record per line nor one document)');
   }
-  return { kind: 'ndjson', records: parseNdjson(path, text) };
+  const flows = (whole as { flows?: unknown } | null)?.flows;
+  if (!Array.isArray(flows)) throw new CaptureFileError(path, 0, 'a JSON document without a "flows" list of records');
+  flows.forEach((f, i) => {
+    const bad = checkRecord(f);
+    if (bad !== null) throw new CaptureFileError(path, 0, `flows[${i}]: ${bad}`);
+  });
+  return flows as FlowRecord[];
 }
 
 async function readStream(path: string): Promise<FlowRecord[]> {
@@ -137,7 +173,7 @@ async function firstByte(path: string): Promise<number> {
 
 async function readFileInput(path: string): Promise<{ kind: InputKind; records: FlowRecord[] }> {
   const b = await firstByte(path);
-  if (b === 0x7b) return readJsonish(path, await readFile(path, 'utf8'));
+  if (b === 0x7b) return readJsonish(path);
   if (b === -1) return { kind: 'ndjson', records: [] };
   return { kind: 'records', records: await readStream(path) };
 }
@@ -149,17 +185,9 @@ async function readDirectory(path: string, streams: boolean): Promise<FlowRecord
     if (name.startsWith('.')) continue; // temp files of a writer still at work
     const file = join(path, name);
     if (name.endsWith('.json')) {
-      const text = await readFile(file, 'utf8').catch((err: unknown) => { throw openProblem(file, err); });
-      let v: unknown;
-      let bad: string | null;
-      try {
-        v = JSON.parse(text);
-        bad = checkRecord(v);
-      } catch {
-        bad = 'not valid JSON';
-      }
-      if (bad !== null) throw new CaptureFileError(file, 0, bad);
-      out.push(v as FlowRecord);
+      const got = parseRecord(await readFile(file, 'utf8').catch((err: unknown) => { throw openProblem(file, err); }));
+      if ('bad' in got) throw new CaptureFileError(file, 0, got.bad);
+      out.push(got.rec);
     } else if (streams && name.endsWith('.pb')) {
       out.push(...await readStream(file));
     }

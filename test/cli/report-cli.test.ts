@@ -76,6 +76,26 @@ describe('report: bad input', () => {
     expectOneLineError(runCli(['report', join(CAPTURES, 'hrr.pcap'), '-o', join(dir, 'r.html')]), /hrr\.pcap: byte 0: not a slowshake record stream/);
   });
 
+  it('ndjson is read in chunks: a broken line past the first 4 MiB still has its exact byte offset and line', () => {
+    const lines = ndjson.trimEnd().split('\n');
+    const many: string[] = [];
+    let k = 0;
+    replicateRecords(records, Math.ceil(6e6 / ndjson.length), (c) => { many.push(JSON.stringify(c)); k++; });
+    const at = many.findIndex((_, i) => Buffer.byteLength(many.slice(0, i).join('\n')) > 5 * 1024 * 1024);
+    many[at] = many[at]!.slice(0, -3); // cut short: not valid JSON
+    const f = join(dir, 'long.ndjson');
+    writeFileSync(f, many.join('\n') + '\n');
+    const off = Buffer.byteLength(many.slice(0, at).join('\n') + '\n');
+    expect(k).toBeGreaterThan(lines.length);
+    expectOneLineError(runCli(['report', f, '-o', join(dir, 'r.html')]), new RegExp(`: byte ${off}: line ${at + 1}: not valid JSON$`));
+    // and whole: every record read (the line cut short restored)
+    many[at] = JSON.stringify(JSON.parse(many[at - 1]!));
+    writeFileSync(f, many.join('\r\n') + '\r\n');
+    const r = runCli(['report', f, '-o', join(dir, 'r.html')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`(ndjson, ${many.length})`);
+  });
+
   it('a directory with a broken .json record names that file', () => {
     const d = join(dir, 'outdir');
     mkdirSync(d);
