@@ -183,7 +183,7 @@ export function renderWaterfall(r: FlowRecord, flow: FlowPackets | string): stri
   out.push(`<line class="axis" x1="${L}" y1="${y - 6}" x2="${W - R}" y2="${y - 6}"/>`);
   for (let m = 0; m <= spanMs + 1e-9; m += step) {
     const xx = x(t0 + m * 1000);
-    out.push(`<line class="axis" x1="${px(xx)}" y1="${y - 6}" x2="${px(xx)}" y2="${y - 2}"/><text class="ax" x="${px(xx)}" y="${y + 10}">${Number(m.toPrecision(6))}</text>`);
+    out.push(`<line class="axis" x1="${px(xx)}" y1="${y - 6}" x2="${px(xx)}" y2="${y - 2}"/><text class="ax" x="${px(xx)}" y="${y + 10}" text-anchor="middle">${Number(m.toPrecision(6))}</text>`);
   }
   out.push(`<text class="ax" x="${W - R}" y="${y + 22}" text-anchor="end">ms${exact ? '' : ` · ticks are the record's timeline points (${esc(flow)})`}</text>`);
   out.push('</svg>');
