@@ -80,7 +80,7 @@ export class Chromium {
     return this.#proc.pid;
   }
 
-  send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<any> {
     const id = ++this.#id;
     const p = new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, method });
@@ -112,7 +112,7 @@ export class Chromium {
     const log: PageLog = { errors: [], requests: [] };
     this.#listeners.push((m) => {
       if (m.sessionId !== sessionId) return;
-      const p = m.params as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const p = m.params as Record<string, any>;
       if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'assert')) {
         log.errors.push(`console.${p.type}: ${(p.args ?? []).map((a: { value?: unknown; description?: string }) => a.value ?? a.description).join(' ')}`);
       } else if (m.method === 'Runtime.exceptionThrown') {
