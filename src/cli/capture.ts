@@ -24,7 +24,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { milliseconds, proxyClock } from './options.js';
 import { writeStdout } from './stdout.js';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { JournalFollower, JOURNAL_DEFAULTS, systemJournalProblem } from '../sources/journald.js';
 import { DEFAULT_EVENT_FIELDS, DEFAULT_EVENT_PARSER, parseJournalEntry, type EventFieldNames, type EventParserConfig } from '../correlate/journal-event.js';
 import { LiveEngine } from '../live/engine.js';
@@ -36,6 +36,8 @@ import { renderSpotTable, SpotRecords, spotTableLegend } from '../sinks/spot-tab
 import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { checkOutputs, openOutputs, type CaptureOutputs, type DumpTarget } from './capture-outputs.js';
 import { asUser, dropPrivileges, journalReadProblem, resolveRunAs } from './privileges.js';
+import { reportTargetProblem, writeReport } from '../report/index.js';
+import { CaptureFileError } from '../sources/capture-error.js';
 
 const HELP = `usage: slowshake capture -i IFACE [options]
 
@@ -78,6 +80,7 @@ spot check (journal events -> per-flow pcaps and breakdowns):
   --dns-server ADDR[:PORT] DNS server for --rdns (default: the system's resolvers); --rdns-timeout MS
   --records FILE           append every record to this length-delimited protobuf stream (default OUT/records.pb;
                            read it back with "slowshake records FILE")
+  --report FILE            at the end, write the HTML report of OUT's records to FILE (as slowshake report OUT -o FILE)  [SLOWSHAKE_REPORT]
 
 the end table (--format table), one line per event's flow:
 ${spotTableLegend('  ')}`;
@@ -98,6 +101,8 @@ export interface CaptureCliOptions {
   eventQueue: number;
   /** Protobuf record stream; null: OUT/records.pb. */
   records: string | null;
+  /** --report: the HTML report written at the end (src/report); null: none. */
+  report: string | null;
   wide: boolean;
   proxyClock: ProxyClock;
   /** --out was given (it is then prepared at start even without a journal). */
@@ -150,6 +155,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
         hold: { type: 'string' }, margin: { type: 'string' }, slow: { type: 'string' }, format: { type: 'string' },
         'pcap-format': { type: 'string' }, 'max-writes-per-sec': { type: 'string' }, 'event-queue': { type: 'string' },
         journalctl: { type: 'string' }, 'event-field': { type: 'string', multiple: true }, records: { type: 'string' },
+        report: { type: 'string' },
         wide: { type: 'boolean' }, 'proxy-clock': { type: 'string' },
         user: { type: 'string' },
         'handshake-only': { type: 'boolean' },
@@ -202,6 +208,7 @@ export function parseCaptureOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     maxWritesPerSec: v['max-writes-per-sec'] !== undefined ? positiveInt('--max-writes-per-sec', v['max-writes-per-sec']) : DEFAULTS.output.maxWritesPerSec,
     eventQueue: v['event-queue'] !== undefined ? positiveInt('--event-queue', v['event-queue']) : DEFAULTS.events.queue,
     records: v.records ?? env.SLOWSHAKE_RECORDS ?? null,
+    report: v.report ?? env.SLOWSHAKE_REPORT ?? null,
     wide: v.wide ?? false,
     proxyClock: proxyClock(v['proxy-clock'] ?? env.SLOWSHAKE_PROXY_CLOCK),
     enrich: { ...DEFAULTS.enrich, ranges: [...DEFAULTS.enrich.ranges], ...(layerFromFlags(v as Record<string, string | boolean | string[] | undefined>, env, DEFAULTS, ENRICH_FLAGS).enrich as Partial<Config['enrich']> ?? {}) },
@@ -268,6 +275,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return EXIT_OK;
   }
+  const reportProblem = o.report !== null ? reportTargetProblem(o.report) : null; // before a long run, not after it
+  if (reportProblem !== null) throw new UsageError(`--report ${o.report}: ${reportProblem}`);
   const runAs = resolveRunAs(o.user);
   // Range files and the ASN database are read before anything opens (a bad one: one line, exit 2).
   const enricher = enricherFor(o.enrich);
@@ -469,6 +478,18 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       lost.add('ring dump', shown, err);
       lines.push(`Ring dump: not written: ${describeError(err)}: ${shown}${'file' in outputs.dump ? ' (what was written before the error is left in place)' : ''}`);
+    }
+  }
+  if (o.report !== null) {
+    // OUT holds this run's .json records (and records.pb unless --records put it elsewhere)
+    const rp = outputs.recordsPath;
+    const inputs = [resolve(o.out), ...(rp !== null && dirname(rp) !== resolve(o.out) ? [rp] : [])];
+    try {
+      const r = await writeReport(inputs, o.report);
+      lines.push(`Report: ${r.records} records (${r.slow} slow) in ${resolve(o.report)}`);
+    } catch (err) {
+      lost.add('report', o.report, err);
+      lines.push(`Report: not written: ${err instanceof CaptureFileError ? err.message : `${describeError(err)}: ${o.report}`}`);
     }
   }
   outputs.close();

@@ -28,13 +28,14 @@ import { ensurePrivateDir } from '../sinks/pcap-writer.js';
 import { JOURNAL_SOCKET } from '../sources/journald.js';
 import { EXIT_INTERNAL, EXIT_OK, UsageError } from './errors.js';
 
-const HELP = `usage: slowshake demo [--out DIR]
+const HELP = `usage: slowshake demo [--out DIR] [--report FILE]
 
 Builds two throwaway network namespaces, runs a small TLS edge that logs slow handshakes to the
 journal, runs "slowshake capture" on its interface, drives fast clients and three slow ones
 (network delay, client think time, server delay), and prints the capture's table. Needs root.
 
-  --out DIR   where the per-flow pcaps and records go (default: a new 0700 temp directory)`;
+  --out DIR      where the per-flow pcaps and records go (default: a new 0700 temp directory)
+  --report FILE  capture also writes the HTML report of DIR at the end (capture --report)`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EDGE = join(ROOT, 'scripts/demo/edge-server.mjs');
@@ -286,7 +287,7 @@ function readRecords(dir: string): DemoRecord[] {
   return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as DemoRecord);
 }
 
-async function runDemo(lab: Lab, out: string): Promise<number> {
+async function runDemo(lab: Lab, out: string, report: string | null): Promise<number> {
   const t0 = Date.now();
   say(`journal: ${await ensureJournal(lab)}`);
   buildNetwork(lab);
@@ -298,7 +299,8 @@ async function runDemo(lab: Lab, out: string): Promise<number> {
   // --user root: the lab is throwaway, its --out is root's own (existing) directory, and a
   // journald the demo started by hand has no systemd-journal group permissions.
   const capture = lab.start('capture', lab.nsServer, process.execPath, [CLI, 'capture', '-i', lab.devServer, '--identifier', ident,
-    '--duration', '55s', '--out', out, '--format', 'table', '--hold', HOLD, '--ring-size', '64MiB', '--user', 'root']);
+    '--duration', '55s', '--out', out, '--format', 'table', '--hold', HOLD, '--ring-size', '64MiB', '--user', 'root',
+    ...(report !== null ? ['--report', report] : [])]);
   await capture.waitFor(/Capturing on/, 10_000, 'err');
   await waitJournalFollower(capture.pid, 3000);
   say(`slowshake capture -i ${lab.devServer} --identifier ${ident} --hold ${HOLD} running (pid ${capture.pid}); edge logs handshakes slower than ${EDGE_SLOW_MS} ms`);
@@ -331,6 +333,7 @@ async function runDemo(lab: Lab, out: string): Promise<number> {
     `  so it is smaller than the wire total; "lag ms" (proxy_lag_ms) compares it with the wire time from`,
     `  accept to done: near zero here, as no time went inside the edge host that the packets do not show.`,
     '', `Per-flow pcaps and records (kept): ${out}`,
+    ...(report !== null ? [`  report (open in a browser): ${report}`] : []),
     `  wireshark ${out}/*.pcapng     (section comment: the event and breakdown; packet comments mark each phase)`,
     `  tshark -r <file>.pcapng -T fields -e frame.number -e frame.time_relative -e frame.comment`,
     `Demo took ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
@@ -342,7 +345,7 @@ async function runDemo(lab: Lab, out: string): Promise<number> {
 export async function run(argv: string[]): Promise<number> {
   let v;
   try {
-    v = parseArgs({ args: argv, allowPositionals: false, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    v = parseArgs({ args: argv, allowPositionals: false, options: { out: { type: 'string' }, report: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (err) {
     throw new UsageError(`demo: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -365,7 +368,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const budget = new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`demo did not finish within ${BUDGET_MS / 1000} s`)), BUDGET_MS).unref());
   try {
-    const code = await Promise.race([runDemo(lab, out), stopped, budget]);
+    const code = await Promise.race([runDemo(lab, out, v.report !== undefined ? resolve(v.report) : null), stopped, budget]);
     if (code === 130) say(`output directory (kept): ${out}`);
     return code;
   } catch (err) {

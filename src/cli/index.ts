@@ -17,6 +17,7 @@ commands:
   demo              spot check on a throwaway edge in network namespaces (root, under a minute)
   watch -i IFACE    the always-on daemon: every handshake measured, Prometheus metrics, evidence for slow ones
   records FILE...   print flow records stored by analyze --records (protobuf record streams)
+  report INPUT...   one self-contained HTML page (waterfalls, distributions, table) from records: -o FILE
   help              this text
 
 run "slowshake <command> --help" for the options of a command`;
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
       const m = await import('./records.js');
       return m.run(rest);
     }
+    case 'report': return (await import('./report.js')).run(rest);
     case 'watch': return (await import('./watch.js')).run(rest);
     case 'config': return (await import('./config.js')).run(rest);
     case 'demo': return (await import('./demo.js')).run(rest);

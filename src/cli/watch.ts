@@ -44,6 +44,7 @@ import { RecordSink } from '../sinks/record-sink.js';
 import { EvidenceRetention } from '../sinks/retention.js';
 import { SdNotifier, watchdogIntervalMs } from '../sinks/sd-notify.js';
 import { describeError } from '../sinks/pcap-writer.js';
+import { writeReport } from '../report/index.js';
 import { checkOutputs, openOutputs } from './capture-outputs.js';
 import { EXIT_INTERNAL, EXIT_OK, UsageError } from './errors.js';
 import { Alerts, type HealthSample, type Widener } from '../alert/index.js';
@@ -66,6 +67,8 @@ also a config key (slowshake config --print-defaults); flags win over the file.
   --ring-size SIZE         packet ring (default ${formatBytes(DEFAULTS.capture.ringSize)}); --buffer-size, --snaplen, --no-promisc
   --user NAME              run as NAME once the interface is open (default slowshake, else nobody)
   --out DIR                evidence directory (default ./${DEFAULTS.output.directory}); --records FILE, --pcap-format
+  --report FILE            HTML report of the evidence directory's records, rewritten every output.report_interval
+                           (default ${DEFAULTS.output.reportIntervalMs / 60_000} min) and at stop (slowshake report)
   --metrics-listen A:P     Prometheus endpoint (default ${DEFAULTS.metrics.listen})
   --slow TIME              slow threshold (default ${DEFAULTS.handshake.slowMs} ms); --hold, --margin, --proxy-clock
   --unit NAME, --identifier NAME, --journal-dir DIR, --no-journal, --event-pattern RE, --event-regex RE,
@@ -229,6 +232,21 @@ export async function run(argv: string[]): Promise<number> {
 
   const retention = new EvidenceRetention(outputs.out, { maxBytes: cfg.output.retentionBytes, maxAgeMs: cfg.output.retentionAgeMs });
   retention.scan();
+  // output.report: the HTML report of the evidence directory's .json records (bounded by
+  // retention; records.pb is not read), every report_interval and once more at stop.
+  let reportChain: Promise<void> = Promise.resolve();
+  const writeWatchReport = (): Promise<void> => (reportChain = reportChain.then(async () => {
+    const file = cfg.output.report;
+    if (file === null) return;
+    try {
+      const r = await writeReport([outDir], file, { dirStreams: false });
+      log.info({ path: file, records: r.records, slow: r.slow, bytes: r.bytes }, 'Report written.');
+    } catch (err) {
+      lost.add('report', file, err);
+      log.warn({ path: file, error: describeError(err) }, 'Report not written.');
+    }
+  }));
+  const reportTimer = cfg.output.report !== null ? setInterval(() => { void writeWatchReport(); }, cfg.output.reportIntervalMs) : null;
   const recordSink = new RecordSink(outputs.recordsPath ?? recordsPath, outputs.records, lost);
   const networks = new NetworkSlots({
     slots: cfg.metrics.topNetworks, ipv4Prefix: cfg.metrics.ipv4Prefix, ipv6Prefix: cfg.metrics.ipv6Prefix,
@@ -495,6 +513,8 @@ export async function run(argv: string[]): Promise<number> {
   publish(Date.now());
   await server.close();
   recordSink.close();
+  if (reportTimer !== null) clearInterval(reportTimer);
+  await writeWatchReport();
   outputs.close();
   const st = engine.stats();
   const secs = (Date.now() - started) / 1000;

@@ -73,6 +73,8 @@ export const DEFAULTS: Config = freezeDeep<Config>({
     maxWritesPerSec: 50,
     retentionBytes: 10 * 1024 ** 3,
     retentionAgeMs: 7 * 24 * 3_600_000,
+    report: null,
+    reportIntervalMs: 3_600_000,
   },
   metrics: {
     listen: '127.0.0.1:9464',

@@ -41,6 +41,7 @@ const FLAGS: Record<string, { key: string; env?: string; as?: 'int' | 'ms' | 'se
   'proxy-clock': { key: 'handshake.proxy_clock', env: 'SLOWSHAKE_PROXY_CLOCK' },
   out: { key: 'output.directory', env: 'SLOWSHAKE_OUT' },
   records: { key: 'output.records', env: 'SLOWSHAKE_RECORDS' },
+  report: { key: 'output.report', env: 'SLOWSHAKE_REPORT' },
   'pcap-format': { key: 'output.pcap_format', env: 'SLOWSHAKE_PCAP_FORMAT' },
   'max-writes-per-sec': { key: 'output.max_writes_per_sec', env: 'SLOWSHAKE_MAX_WRITES_PER_SEC', as: 'int' },
   'metrics-listen': { key: 'metrics.listen', env: 'SLOWSHAKE_METRICS_LISTEN' },

@@ -24,6 +24,7 @@ const EXAMPLES: Record<string, unknown> = {
   'journal.directory': '/var/log/journal/remote',
   'events.regex': 'client=(?<remote>\\S+) .*took (?<elapsed>[0-9]+)ms',
   'output.records': '/var/lib/slowshake/records.pb',
+  'output.report': '/var/lib/slowshake/report.html',
   'enrich.asn_db': '/var/lib/slowshake/GeoLite2-ASN.mmdb',
   'enrich.dns_server': '127.0.0.53:53',
   'alerts.host': 'edge-fra-1',

@@ -27,7 +27,7 @@ export interface Config {
   journal: { enabled: boolean; units: string[]; identifiers: string[]; directory: string | null; journalctl: string };
   events: { pattern: string; regex: string | null; fields: EventFields; queue: number };
   handshake: { slowMs: number; holdMs: number; marginMs: number; proxyClock: ProxyClockName };
-  output: { directory: string; records: string | null; pcapFormat: PcapFormat; maxWritesPerSec: number; retentionBytes: number; retentionAgeMs: number };
+  output: { directory: string; records: string | null; pcapFormat: PcapFormat; maxWritesPerSec: number; retentionBytes: number; retentionAgeMs: number; report: string | null; reportIntervalMs: number };
   metrics: { listen: string; ipv4Prefix: number; ipv6Prefix: number; topNetworks: number };
   state: { directory: string };
   enrich: {
@@ -171,6 +171,8 @@ export const KEYS: readonly KeySpec[] = [
 
   k('output', 'directory', ['output', 'directory'], z.string().min(1), 'restart', 'Evidence directory: per-flow pcaps with their records beside them (created 0700).', { flag: '--out' }),
   k('output', 'records', ['output', 'records'], z.string().min(1), 'restart', 'Append every record to this protobuf stream. Not set: records.pb in the output directory.', { unsetByDefault: true, flag: '--records' }),
+  k('output', 'report', ['output', 'report'], z.string().min(1), 'restart', 'Write the HTML report of the output directory\'s records (as slowshake report DIR -o FILE) to this file every report_interval and at shutdown. Not set: no report.', { unsetByDefault: true, flag: '--report' }),
+  k('output', 'report_interval', ['output', 'reportIntervalMs'], duration(60_000, 7 * 86_400_000), 'restart', 'How often the report is rewritten (with report set).'),
   k('output', 'pcap_format', ['output', 'pcapFormat'], z.enum(['pcapng', 'pcap']), 'live', 'Per-flow file format (pcapng carries comments).', { flag: '--pcap-format' }),
   k('output', 'max_writes_per_sec', ['output', 'maxWritesPerSec'], int(1, 100_000), 'live', 'Write budget for per-flow pcaps; the rest waits in the event queue.', { flag: '--max-writes-per-sec' }),
   k('output', 'retention_bytes', ['output', 'retentionBytes'], size(1024 ** 2, 2 ** 50), 'live', 'The output directory holds at most this much; the oldest files are deleted first (counted).'),

@@ -27,3 +27,19 @@ export function replicateCapture(path: string, copies: number): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * `copies` copies of every record (records, not packets), copy k with its own client address
+ * (IPv4 10.(k>>8).(k&255).x, IPv6 2001:db8:k::) and every timeline point k seconds later, so each
+ * is a handshake of its own. The pcap path stays: only the originals' match their pcap's packets.
+ */
+export function replicateRecords<R extends { client: string; timeline: Record<string, number | null> }>(records: readonly R[], copies: number, each: (r: R) => void): void {
+  for (let k = 0; k < copies; k++) {
+    for (const r of records) {
+      const c = structuredClone(r);
+      c.client = r.client.startsWith('[') ? r.client.replace('[2001:db8::', `[2001:db8:${(k % 65535).toString(16)}::`) : r.client.replace(/^198\.51\.100\./, `10.${k >> 8}.${k & 255}.`);
+      for (const p of Object.keys(c.timeline)) if (c.timeline[p] !== null) c.timeline[p]! += k * 1_000_000;
+      each(c);
+    }
+  }
+}
