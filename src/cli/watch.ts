@@ -508,8 +508,8 @@ export async function run(argv: string[]): Promise<number> {
   clearTimeout(rdnsTimer);
   enricher.close();
   if (follower !== null && cursors.safe !== null) { cursorStore.update(cursors.safe, 0); cursorStore.flush(); }
-  // Baselines saved; queued notifications get one more try, until 4.5 s after the signal at most.
-  await alerts.stop(Math.max(Date.now() + 100, stopAt + 4500));
+  // Baselines saved; queued notifications get one more try, until 4 s after the signal at most.
+  await alerts.stop(Math.max(Date.now() + 100, stopAt + 4000));
   publish(Date.now());
   await server.close();
   recordSink.close();

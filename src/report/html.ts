@@ -6,7 +6,7 @@
  */
 import type { FlowRecord } from '../handshake/record.js';
 import { PHASE_CATEGORY, PHASES } from '../handshake/phases.js';
-import { networkLabel } from '../sinks/report.js';
+import { flagsOf as tableFlags, networkLabel } from '../sinks/report.js';
 import type { NetworkRow } from '../enrich/top-networks.js';
 import type { Aggregate } from './aggregate.js';
 import { renderHistogram, renderVerdictBar } from './charts.js';
@@ -93,16 +93,10 @@ export const COLUMNS: { key: string; num: boolean; doc: string }[] = [
   { key: 'pcap', num: false, doc: "the flow's own capture file (link relative to this page)" },
 ];
 
+/** The text table's flags, and `estimated` (the classic filter's records). */
 function flagsOf(r: FlowRecord): string {
-  const f: string[] = [];
-  if (r.hrr) f.push('hrr');
-  if (r.resumed) f.push('resumed');
-  if (r.client_cert) f.push('client_cert');
-  if (r.cwnd_stall) f.push('cwnd_stall');
-  if (r.retransmits.client + r.retransmits.server > 0) f.push(`rtx ${r.retransmits.client}/${r.retransmits.server}`);
-  if (r.estimated === true) f.push('estimated');
-  if (r.missing.length > 0 && r.verdict === 'incomplete') f.push(`missing ${r.missing.join(',')}`);
-  return f.join(' ');
+  const f = tableFlags(r);
+  return r.estimated === true ? (f ? `${f} estimated` : 'estimated') : f;
 }
 
 const num = (v: number | null | undefined): string => `<td class="n" data-v="${v === null || v === undefined ? '' : v}">${fmtMs(v)}</td>`;

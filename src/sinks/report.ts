@@ -37,7 +37,8 @@ export const TABLE_LEGEND = `table columns (ms; "-" where a bounding packet was 
 
 const fmtMs = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toFixed(1));
 
-function flagsOf(r: FlowRecord): string {
+/** The table's flags column: hrr, resumed, client_cert, cwnd_stall, retransmits, what is missing. */
+export function flagsOf(r: FlowRecord): string {
   const f: string[] = [];
   if (r.hrr) f.push('hrr');
   if (r.resumed) f.push('resumed');

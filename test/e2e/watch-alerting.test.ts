@@ -113,7 +113,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
 
     // It fires before the evidence is written (a hold after each handshake); the example pcaps
     // follow in a notification of their own as soon as they exist.
-    const fired = await am.alertsUntil((a) => a.some((x) => x.labels.rule === 'slow_network_from_network' && (x.annotations.pcaps ?? '').split(' ').length === 3), 20_000, 'the rate alert with its pcaps');
+    const fired = await am.alertsUntil((a) => a.some((x) => x.labels.rule === 'slow_network_from_network' && (x.annotations.pcaps ?? '').split(' ').length === 3 && x.annotations.count === '4'), 20_000, 'the rate alert with its pcaps');
     const alert = fired.find((x) => x.labels.rule === 'slow_network_from_network')!;
     expect(alert.labels).toEqual({
       alertname: 'SlowshakeSlowNetworkFromNetwork', host: 'edge-test-1', rule: 'slow_network_from_network', severity: 'critical',
@@ -149,7 +149,8 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
     await until(() => hooks('/watch').some((h) => (h.body as { status: string }).status === 'resolved'), 5000);
     t = await scrapeUntil(lab!, 19470, (x) => metric(x, 'slowshake_alerts_firing', { rule: 'slow_network_from_network' }) === 0, 5000, 'firing back to 0');
     const logs = w.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
-    expect(logs.filter((m) => m.startsWith('Alert SlowshakeSlowNetworkFromNetwork firing: 4 slow handshakes'))).toHaveLength(1);
+    // Fired once (at the second or a later slow handshake, as the load lets the evaluation see them), resolved once.
+    expect(logs.filter((m) => /^Alert SlowshakeSlowNetworkFromNetwork firing: [2-4] slow handshakes with verdict network/.test(m))).toHaveLength(1);
     expect(logs.filter((m) => m.startsWith('Alert SlowshakeSlowNetworkFromNetwork resolved after'))).toHaveLength(1);
     const e = await w.stop('SIGTERM', 8000);
     expect(e.code, w.stderr).toBe(0);
@@ -159,6 +160,8 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
   }, 120_000);
 
   it('an Alertmanager that is down, and one that hangs: capture goes on, failures are counted and said once, the queue bound drops the oldest (counted), and what is queued is delivered once it is up', async () => {
+    await am?.stop(); // down: none left running by a test before (also when that one failed)
+    am = undefined;
     const d = tmp('ss-alert2-');
     const file = join(d, 'slowshake.toml');
     const hole = lab!.spawn('blackhole', 'server', process.execPath, ['-e', BLACKHOLE, '19095']);
@@ -208,13 +211,17 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
     const t1 = Date.now();
     const e = await w.stop('SIGTERM', 8000);
     expect(e.code, w.stderr).toBe(0);
-    expect(Date.now() - t1).toBeLessThan(5500); // the stop deadline holds with a hung sink (not a speed figure: the 5 s contract)
+    // The stop deadline holds with a hung sink: the 5 s contract (queued alerts get until 4 s after
+    // the signal), with a second of slack for a loaded machine. Not a speed figure.
+    expect(Date.now() - t1).toBeLessThan(6000);
     await hole.stop();
     await am.stop();
     am = undefined;
   }, 150_000);
 
   it('baseline: a network whose tcp_rtt rises after a calm period fires the baseline rule; one that was always slow does not; the baselines survive a restart', async () => {
+    await am?.stop();
+    am = undefined;
     // A second client network: 192.0.2.10 on the client veth, routed back from the server.
     run('ip', ['-n', lab!.nsClient, 'addr', 'add', `${IP_A}/24`, 'dev', lab!.devClient]);
     run('ip', ['-n', lab!.nsServer, 'route', 'add', NET_A, 'dev', lab!.devServer]);
