@@ -19,6 +19,7 @@ import { CLIENT_IP, DELAYLINE, EdgeLab, ensureDelayline } from '../helpers/edge.
 import { IS_ROOT, NEEDS_ROOT, run, sleep, type Proc } from '../helpers/netns.js';
 import { until } from '../helpers/wait.js';
 import { metric, scrape, scrapeUntil, startWatch } from '../helpers/watch.js';
+import { DEFAULT_RULES } from '../../src/alert/rules.js';
 
 const PORT = 8443;
 const AM_PORT = 19093;
@@ -346,4 +347,14 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
     expect(w.stderr.match(/Adaptive capture on for/g)).toHaveLength(1);
     expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
   }, 120_000);
+
+  it('with no config file, watch -i IFACE --alertmanager URL runs the shipped rules against that Alertmanager', async () => {
+    const d = tmp('ss-alert5-');
+    const w = await startWatch(lab!, ['--alertmanager', `http://127.0.0.1:${AM_PORT}`, '--no-journal', '--out', join(d, 'out'), '--state-dir', join(d, 'state'), '--metrics-listen', '127.0.0.1:19474'], { journal: false });
+    expect(w.stderr).toMatch(new RegExp(`; ${DEFAULT_RULES.length} alert rules to Alertmanager http://127\\.0\\.0\\.1:${AM_PORT}$`, 'm'));
+    const t = await scrapeUntil(lab!, 19474, (x) => x.includes('slowshake_alerts_firing{'), 5000, 'the rules\' series');
+    for (const r of DEFAULT_RULES) expect(metric(t, 'slowshake_alerts_firing', { rule: r.name, severity: r.severity }), r.name).toBe(0);
+    expect(t).toContain(`slowshake_alert_queue_length{sink="127.0.0.1:${AM_PORT}"} 0`);
+    expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
+  }, 60_000);
 });
