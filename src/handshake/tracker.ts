@@ -242,6 +242,13 @@ export class HandshakeTracker implements TlsStreamOwner {
    */
   #synData(p: DecodedPacket): void {
     this.tfo = true;
+    const b = p.buf, o = p.payloadOff;
+    if (!(p.payloadAvail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === HS_CLIENT_HELLO)) {
+      // Not a ClientHello: not TLS, decided now; nothing is copied (a flood of SYNs with data
+      // costs no more than one of SYNs without).
+      this.#clientData(0, p.payloadLen, b, o, p.payloadAvail, p.tsUs, 0);
+      return;
+    }
     this.#synDataTs = p.tsUs;
     this.#synDataLen = p.payloadLen;
     this.#synDataBuf = copyBytes(p.buf, p.payloadOff, p.payloadOff + Math.min(p.payloadAvail, p.payloadLen));
