@@ -109,7 +109,7 @@ export function tsharkHandshake(conn: TsharkConn): TsharkHandshake {
   const ack = after(synAck, (f) => fromClient(f) && (f.flags & TH_ACK) !== 0 && (f.flags & TH_SYN) === 0);
   const clientHello = fr.find((f) => fromClient(f) && f.len > 0) ?? null;
   const chEnds = fr.filter((f) => fromClient(f) && f.hsTypes.includes(HS_CLIENT_HELLO));
-  let clientHelloEnd = chEnds[0] ?? null;
+  let clientHelloEnd: TsharkFrame | null = chEnds[0] ?? null;
   const tfo = syn !== null && syn.len > 0;
   const tfoRefused = tfo && synAck !== null && seqDiff(synAck.ackRaw, syn.seqRaw + 1) === 0;
   if (tfoRefused) {
