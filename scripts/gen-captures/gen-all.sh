@@ -103,6 +103,20 @@ make_big_chain() {
   )
 }
 
+# A huge leaf for offloads: P-256 key, 1300 subjectAltNames (about 50 KB), signed by the big
+# chain's root (make_big_chain first), so one server flight carries about 50 KB of certificate.
+make_huge_leaf() {
+  (
+    cd "$PKI"
+    local sans="DNS:$SNI" j
+    for ((j = 1; j <= 1300; j++)); do sans+=",DNS:tenant-$j.customer-apps.$SNI"; done
+    printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$sans" >hugeleaf.ext
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout hugeleaf.key -out hugeleaf.csr -subj "/CN=$SNI" 2>/dev/null
+    openssl x509 -req -in hugeleaf.csr -CA bigroot.pem -CAkey bigroot.key -set_serial 3000 -days 3650 \
+      -extfile hugeleaf.ext -out hugeleaf.pem 2>/dev/null
+  )
+}
+
 # A client chain for mtls: RSA-4096 root, two RSA-4096 intermediates, an RSA-4096 leaf (clientAuth).
 # The client sends leaf + intermediates (about 4 KB of certificates) and a 512-byte RSA signature.
 make_client_chain() {
@@ -624,7 +638,7 @@ sc_tfo() {
 }
 
 sc_offloads() {
-  DESC="Offloads left on: tx/rx checksumming, TSO, GSO and GRO on both veth ends, so the server-side capture shows the server's segments as the stack built them: super-segments of up to 64 KB (several MSS each) with TCP checksums not filled in. openssl s_server sends the ~23 KB big certificate chain (as in cwnd-stall); its route to the client has initcwnd 10 (the default), so the flight leaves as a few super-segments, the rest after the client's first ACK. 41701 (1.3) and 41702 (1.2) fast; 41703 (1.3) over TCP Fast Open (tfo.py client, ClientHello in the SYN) against tfo.py with the same chain on 8443."
+  DESC="Offloads left on: tx/rx checksumming, TSO, GSO and GRO on both veth ends, so the server-side capture shows the server's segments as the stack built them: super-segments of up to 64 KB (several MSS each) with TCP checksums not filled in. openssl s_server sends the ~23 KB big certificate chain (as in cwnd-stall); its route to the client has initcwnd 10 (the default), so the flight leaves as a few super-segments, the rest after the client's first ACK. 41701 (1.3) and 41702 (1.2) fast; 41700 (1.3, cookie request) and 41703 (1.3) over TCP Fast Open (tfo.py client, ClientHello in the SYN) against tfo.py with the same chain on 8443. Then the server's route gets initcwnd 64 and tfo.py on 9443 serves a P-256 leaf with 1300 subjectAltNames (~50 KB) writing each flight in one send(): 41704 (1.3, TFO) gets its flight in two ~32 KB super-segments (half the SYN's unscaled window), 41705 (1.2, s_client; the client namespace opens a 1 MB receive buffer with initrwnd 128) in one of about 46 KB plus the rest."
   local ns dev
   for ns in "$NS_CLI" "$NS_SRV"; do
     dev=$DEV_CLI; [[ $ns == "$NS_SRV" ]] && dev=$DEV_SRV
@@ -649,6 +663,21 @@ sc_offloads() {
   tfo_client t3 "$A4:8443" "$C4:41703" 1.3 1 "$PKI/bigroot.pem"
   flow client="$C4:41700" server="$A4:8443" tls=1.3 tfo=false
   flow client="$C4:41703" server="$A4:8443" tls=1.3 tfo=true
+  sleep 0.2
+  # One ~50 KB flight in one send() with initcwnd 64: one super-segment of about 50 KB.
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" initcwnd 64
+  bg srv3 "$NS_SRV" python3 "$GEN_DIR/tfo.py" server --listen "$A4:9443" --cert "$PKI/hugeleaf.pem" --key "$PKI/hugeleaf.key" --one-write
+  wait_for "$WORK/log/srv3.out" 'ready' 10 "$LAST_PID"
+  tfo_client t4 "$A4:9443" "$C4:41704" 1.3 1 "$PKI/bigroot.pem"
+  flow client="$C4:41704" server="$A4:9443" tls=1.3 tfo=true
+  sleep 0.2
+  # A super-segment is at most half the peer's largest window (tcp_bound_to_half_wnd): the client
+  # opens a large initial window (1 MB receive buffer, initrwnd 128) so 41705's ~50 KB flight can
+  # leave as one segment. (41704's flight follows the SYN-ACK, bounded by the SYN's unscaled window.)
+  in_cli sysctl -qw net.ipv4.tcp_rmem="4096 1048576 6291456"
+  ip -n "$NS_CLI" route change 203.0.113.0/24 dev "$DEV_CLI" initrwnd 128
+  tls_client c5 "$A4:9443" "$C4:41705" -tls1_2
+  flow client="$C4:41705" server="$A4:9443" tls=1.2
   capture_stop
 }
 
@@ -659,6 +688,7 @@ log "tools: kernel $(uname -r); $(openssl version); $(curl --version | head -n 1
 log "making keys and certificates"
 make_pki
 [[ " ${SELECTED[*]} " == *" cwnd-stall "* || " ${SELECTED[*]} " == *" offloads "* ]] && make_big_chain
+[[ " ${SELECTED[*]} " == *" offloads "* ]] && make_huge_leaf
 [[ " ${SELECTED[*]} " == *" mtls "* ]] && make_client_chain
 
 FAILED=()

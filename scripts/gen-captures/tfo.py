@@ -8,7 +8,7 @@
 # namespaces (client and server bits); with 0x403 on the server side any listener (a Node server
 # too) accepts data in the SYN without the socket option.
 #
-#   python3 tfo.py server --listen 203.0.113.1:443 --cert leaf.pem --key leaf.key [--chain c.pem]
+#   python3 tfo.py server --listen 203.0.113.1:443 --cert leaf.pem --key leaf.key [--chain c.pem] [--one-write]
 #   python3 tfo.py client --connect 203.0.113.1:443 --local 198.51.100.2:41601 --sni app.example \
 #       (--cafile ca.pem | --insecure) --tls 1.3
 #
@@ -55,6 +55,9 @@ def server(a):
         conn, _ = ls.accept()
         try:
             conn.settimeout(10)
+            if a.one_write:
+                serve_one_write(ctx, conn)
+                continue
             t = ctx.wrap_socket(conn, server_side=True)
             req = b''
             while b'\r\n\r\n' not in req:
@@ -67,6 +70,46 @@ def server(a):
         except (OSError, ssl.SSLError) as e:
             print(f'tfo server: {e}', file=sys.stderr, flush=True)
             conn.close()
+
+
+def serve_one_write(ctx, conn):
+    """--one-write: ssl.SSLObject over MemoryBIOs, each flight handed to the kernel in one send(),
+    so with offloads on and a large initial window the whole flight is one super-segment."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    t = ctx.wrap_bio(inc, out, server_side=True)
+
+    def flush():
+        data = out.read()
+        if data:
+            conn.sendall(data)
+
+    def recv():
+        d = conn.recv(65536)
+        if not d:
+            raise OSError('client closed')
+        inc.write(d)
+
+    while True:
+        try:
+            t.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            flush()
+            recv()
+    flush()
+    req = b''
+    while b'\r\n\r\n' not in req:
+        try:
+            req += t.read(4096)
+        except ssl.SSLWantReadError:
+            recv()
+    t.write(b'HTTP/1.0 200 ok\r\nContent-Type: text/plain\r\n\r\nok tfo\r\n')
+    try:
+        t.unwrap()  # close_notify
+    except ssl.SSLWantReadError:
+        pass
+    flush()
+    conn.close()
 
 
 def client(a):
@@ -147,6 +190,7 @@ def main():
     sp.add_argument('--cert', required=True)
     sp.add_argument('--key', required=True)
     sp.add_argument('--chain')
+    sp.add_argument('--one-write', action='store_true')
     cp = sub.add_parser('client')
     cp.add_argument('--connect', required=True)
     cp.add_argument('--local', required=True)
