@@ -2,7 +2,9 @@
  * Per-flow handshake tracker: turns one TCP flow's packets into the design.md timeline.
  *
  * 1. TCP: SYN / SYN-ACK / first ACK; each direction's data segments are classified (new, hole
- *    fill, retransmission) by TcpStream, which also records loss repair intervals.
+ *    fill, retransmission) by TcpStream, which also records loss repair intervals. A SYN with
+ *    payload (TCP Fast Open, issue 15) starts the client's stream: its bytes wait until the
+ *    server's answer shows whether they were accepted (#synData, #resolveSynData).
  * 2. Segment-level points come from *when* data moves: the first client data is the ClientHello,
  *    the first server data after the (last) ClientHello is the ServerHello or HRR, the last server
  *    data before the client's next data ends the server flight, and so on.
