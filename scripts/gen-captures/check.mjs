@@ -133,18 +133,19 @@ function subtract(u, minus) {
 // frame number, [missing IDs, time of the previous packet of that direction].
 function ipIdGaps(dirFrames, mss) {
   const gaps = new Map();
-  let last = -1; let step = 1; let sequential = 0; let prevT = null;
+  let last = -1; let step = 1; let slack = 0; let sequential = 0; let prevT = null;
   for (const f of dirFrames) {
     if (f.ipId < 0) return gaps;
     const st = mss > 0 && f.len > mss ? Math.ceil(f.len / mss) : 1;
     if (last >= 0) {
       const diff = (f.ipId - ((last + step) & 0xffff)) & 0xffff;
-      if (diff === 0) sequential++;
+      // After a super-segment (offloads on) the segment size is unknown: up to len/536 IDs are in sequence.
+      if (diff === 0 || diff <= slack) sequential++;
       else if (diff >= 0x10000 - 32) continue; // duplicate or reordered: ignore
       else if (diff <= 8 && sequential >= 1) gaps.set(f.no, [diff, prevT]);
       else return gaps; // not a per-socket counter
     }
-    last = f.ipId; step = st; prevT = f.t;
+    last = f.ipId; step = st; slack = st > 1 ? Math.max(0, Math.ceil(f.len / 536) - st) : 0; prevT = f.t;
   }
   return gaps;
 }
@@ -166,11 +167,21 @@ function analyze(fr) {
     const parts = fr.filter((f) => f.reassembledIn === end.no && f.src === end.src && !f.rtx);
     return parts.length ? parts.reduce((a, b) => (a.no < b.no ? a : b)) : end;
   };
-  const ch1End = chFrames[0];
-  const ch1 = firstSeg(ch1End);
+  // TCP Fast Open: the SYN carries the ClientHello. When the SYN-ACK acknowledges only the SYN, the
+  // server refused that data and the hello ends with the client's copy covering the SYN's bytes.
+  r.tfo = synF.len > 0;
+  r.tfoRefused = r.tfo && !!synAck && synAck.ack === 1;
+  let ch1End = chFrames[0];
+  let ch1 = firstSeg(ch1End);
+  r.tfoResend = null;
+  if (r.tfoRefused) {
+    const resend = C.find((f) => f.no > synAck.no && f.len > 0 && f.seq === 1 && f.nxt >= 1 + synF.len);
+    if (!resend) { r.problems.push('refused TFO data never sent again'); return r; }
+    ch1 = synF; ch1End = resend; r.tfoResend = resend.t;
+  }
   r.chSegments = fr.filter((f) => f.reassembledIn === ch1End.no && f.src === r.client && !f.rtx).length + 1;
-  r.sni = ch1End.sni[0] ?? null;
-  r.alpnOffered = ch1End.alpn.length ? ch1End.alpn : null;
+  r.sni = chFrames[0].sni[0] ?? null; // tshark dissects the hello where it first completes (a refused SYN's too)
+  r.alpnOffered = chFrames[0].alpn.length ? chFrames[0].alpn : null;
   const hrrF = S.find((f) => f.hs.includes(2) && f.randoms.includes(HRR_RANDOM));
   r.hrr = !!hrrF;
   let ch2 = null; let ch2End = null;
@@ -285,12 +296,21 @@ function analyze(fr) {
     if (next.t - lastAck.t <= 2 && lastAck.t - prev.t > 2) stallIv.push([prev.t, lastAck.t]);
   }
   const stall = subtract(union(stallIv), loss);
+  // Refused TFO data: [syn, the client's copy] is the ClientHello in transit, taken out of the
+  // phases it overlaps (as loss is) and charged to client_hello_xfer.
+  const resend = r.tfoResend != null ? subtract([[T.syn, r.tfoResend]], loss) : [];
+  const resendMs = overlap(resend, T.syn, T.done);
   r.phases = {};
   const cat = { client: 0, network: 0, server: 0, loss: 0 };
-  for (const [k, [a, b, who]] of Object.entries(ph)) {
-    const raw = d(a, b);
-    const l = a == null || b == null ? 0 : overlap(loss, a, b) + overlap(stall, a, b);
-    r.phases[k] = Math.max(0, raw - l);
+  // Each phase starts where the previous one ended, clipped at zero (design.md, TCP Fast Open:
+  // points out of their usual order); in an ordinary handshake this changes nothing.
+  let cursor = T.syn;
+  for (const [k, [a0, b0, who]] of Object.entries(ph)) {
+    if (a0 == null || b0 == null) { r.phases[k] = 0; continue; }
+    const a = Math.max(a0, cursor); const b = Math.max(b0, a);
+    cursor = b;
+    const l = overlap(loss, a, b) + overlap(stall, a, b) + overlap(resend, a, b);
+    r.phases[k] = Math.max(0, b - a - l) + (k === 'client_hello_xfer' ? resendMs : 0);
     cat[who] += r.phases[k];
   }
   r.phases.loss = overlap(loss, T.syn, T.done);
@@ -330,6 +350,8 @@ for (const e of truth.flows) {
   want('resumed', r.resumed, x.resumed);
   want('slow', r.slow, x.slow);
   if (x.verdict) want('verdict', r.verdict, x.verdict);
+  want('tfo', r.tfo, x.tfo ?? false);
+  want('tfo_refused', r.tfoRefused, x.tfo_refused ?? false);
   if (x.cwnd_stall !== undefined) want('cwnd_stall', r.cwndStall, x.cwnd_stall);
   if (r.retransmits.server < (x.retransmits_server_min ?? 0)) errors.push(`${who}: ${r.retransmits.server} server retransmissions < ${x.retransmits_server_min}`);
   if (r.retransmits.client < (x.retransmits_client_min ?? 0)) errors.push(`${who}: ${r.retransmits.client} client retransmissions < ${x.retransmits_client_min}`);
@@ -344,7 +366,7 @@ for (const e of truth.flows) {
   if (!args.quiet) {
     const nz = Object.entries(r.phases).filter(([k, v]) => k !== 'total' && v >= 1).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
     process.stdout.write(`  ${e.client.padEnd(22)} TLS${r.tls}${r.hrr ? ' HRR' : ''}${r.resumed ? ' resumed' : ''} total=${fmt(r.phases.total)}ms ` +
-      `verdict=${r.verdict} rtx c/s=${r.retransmits.client}/${r.retransmits.server} ch_segs=${r.chSegments} ` +
+      `verdict=${r.verdict}${r.tfo ? (r.tfoRefused ? ' tfo(refused)' : ' tfo') : ''} rtx c/s=${r.retransmits.client}/${r.retransmits.server} ch_segs=${r.chSegments} ` +
       `flight_segs=${r.serverFlightSegments} client_flight_segs=${r.clientFlightSegments}${r.clientCert ? ' client_cert' : ''}${r.cwndStall ? ' cwnd_stall' : ''}` +
       `${r.idGaps.length ? ` ip_id_gaps=${r.idGaps.join(',')}` : ''} [${nz}]\n`);
   }

@@ -22,7 +22,7 @@ source "$GEN_DIR/lib.sh"
 
 ALL_SCENARIOS=(fast-tls13 fast-tls12 network-delay client-think server-delay loss-synack
   loss-server-flight hrr small-mss ipv6 resumption interleaved cwnd-stall loss-client mtls
-  client-ack-finished)
+  client-ack-finished tfo offloads)
 
 KEEP=0
 SELECTED=()
@@ -100,6 +100,20 @@ make_big_chain() {
     openssl req -newkey rsa:4096 -nodes -keyout bigleaf.key -out bigleaf.csr -subj "/CN=$SNI" 2>/dev/null
     openssl x509 -req -in bigleaf.csr -CA "$prev.pem" -CAkey "$prev.key" -set_serial 1000 \
       -days 3650 -extfile bigleaf.ext -out bigleaf.pem 2>/dev/null
+  )
+}
+
+# A huge leaf for offloads: P-256 key, 1300 subjectAltNames (about 50 KB), signed by the big
+# chain's root (make_big_chain first), so one server flight carries about 50 KB of certificate.
+make_huge_leaf() {
+  (
+    cd "$PKI"
+    local sans="DNS:$SNI" j
+    for ((j = 1; j <= 1300; j++)); do sans+=",DNS:tenant-$j.customer-apps.$SNI"; done
+    printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$sans" >hugeleaf.ext
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout hugeleaf.key -out hugeleaf.csr -subj "/CN=$SNI" 2>/dev/null
+    openssl x509 -req -in hugeleaf.csr -CA bigroot.pem -CAkey bigroot.key -set_serial 3000 -days 3650 \
+      -extfile hugeleaf.ext -out hugeleaf.pem 2>/dev/null
   )
 }
 
@@ -557,13 +571,124 @@ sc_client_ack_finished() {
   capture_stop
 }
 
+# tfo_on: TCP Fast Open client and server bits (net.ipv4.tcp_fastopen=3) in both namespaces.
+tfo_on() {
+  local ns
+  for ns in "$NS_CLI" "$NS_SRV"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_fastopen=3; done
+}
+
+# tfo_server NAME LISTEN [tfo.py server args...]: the TLS server with TCP_FASTOPEN on its listener.
+tfo_server() {
+  local name=$1 listen=$2; shift 2
+  bg "$name" "$NS_SRV" python3 "$GEN_DIR/tfo.py" server --listen "$listen" --cert "$PKI/leaf.pem" --key "$PKI/leaf.key" "$@"
+  wait_for "$WORK/log/$name.out" 'ready' 10 "$LAST_PID"
+}
+
+# tfo_client NAME CONNECT LOCAL TLS ACKED [CAFILE]: one tfo.py client connection (sendto MSG_FASTOPEN);
+# ACKED 1/0: the kernel must report that the server did / did not accept data in the SYN.
+tfo_client() {
+  local name=$1 connect=$2 local_=$3 tls=$4 acked=$5 ca=${6:-$PKI/ca.pem}
+  timeout 20 ip netns exec "$NS_CLI" python3 "$GEN_DIR/tfo.py" client --connect "$connect" --local "$local_" \
+    --sni "$SNI" --cafile "$ca" --tls "$tls" >"$WORK/log/$name.out" 2>"$WORK/log/$name.err" ||
+    die "tfo client $name failed: $(tail -n 3 "$WORK/log/$name.err" | tr '\n' ' ')"
+  grep -q "syn_data_acked=$acked" "$WORK/log/$name.out" || die "tfo client $name: wanted syn_data_acked=$acked, got $(cat "$WORK/log/$name.out")"
+  log "$name: $(cat "$WORK/log/$name.out")"
+}
+
+# tfo_new_key: the server's TFO key changes, so the cookie the client holds no longer verifies:
+# the server ACKs only the SYN (refusing its data) and hands out a new cookie.
+TFO_KEY_N=0
+tfo_new_key() {
+  TFO_KEY_N=$((TFO_KEY_N + 1))
+  ip netns exec "$NS_SRV" sysctl -qw net.ipv4.tcp_fastopen_key="$(printf '%08x-00000000-00000000-5eed%04x' "$TFO_KEY_N" "$TFO_KEY_N")"
+}
+
+sc_tfo() {
+  DESC="TLS over TCP Fast Open (RFC 7413): net.ipv4.tcp_fastopen=3 in both namespaces, scripts/gen-captures/tfo.py as server (Python ssl, TCP_FASTOPEN on its listening socket) and client (sendto MSG_FASTOPEN: the ClientHello goes into the SYN once a cookie is cached). 41601 (1.3) asks for a cookie (an empty Fast Open option in a plain SYN: an ordinary handshake); 41602 (1.3) and 41603 (1.2) carry the ClientHello in the SYN, the server accepts it and sends its SYN-ACK and at once its first flight; 41604 (1.3) the same with the delay line adding 150 ms each way (network). Before 41605 (1.3, fast) and 41606 (1.3, +150 ms each way) the server's TFO key changes, so the client's cookie no longer verifies: the server ACKs only the SYN, and the client sends the ClientHello again with its ACK (a retransmission of the ClientHello, charged to client_hello_xfer). The client's TCP_INFO confirms each case (syn_data_acked)."
+  tfo_on
+  tfo_new_key
+  capture_start "$CAP/tfo.pcap"
+  tfo_server srv "$A4:443"
+  tfo_client t1 "$A4:443" "$C4:41601" 1.3 0
+  flow client="$C4:41601" server="$A4:443" tls=1.3 tfo=false
+  sleep 0.2
+  tfo_client t2 "$A4:443" "$C4:41602" 1.3 1
+  flow client="$C4:41602" server="$A4:443" tls=1.3 tfo=true
+  sleep 0.2
+  tfo_client t3 "$A4:443" "$C4:41603" 1.2 1
+  flow client="$C4:41603" server="$A4:443" tls=1.2 tfo=true
+  sleep 0.2
+  nfq 4 19 41604; nfq 4 20 41606
+  delayline dl19 19 --delay-ms 150
+  delayline dl20 20 --delay-ms 150
+  tfo_client t4 "$A4:443" "$C4:41604" 1.3 1
+  flow client="$C4:41604" server="$A4:443" tls=1.3 tfo=true kind=network_delay ms=300 \
+    detail="delay line +150 ms each way; ClientHello in the SYN, accepted" verdict=network slow=true min=tcp_rtt:285
+  sleep 0.2
+  tfo_new_key
+  tfo_client t5 "$A4:443" "$C4:41605" 1.3 0
+  flow client="$C4:41605" server="$A4:443" tls=1.3 tfo=true tfo_refused=true rc=1
+  sleep 0.2
+  tfo_new_key
+  tfo_client t6 "$A4:443" "$C4:41606" 1.3 0
+  flow client="$C4:41606" server="$A4:443" tls=1.3 tfo=true tfo_refused=true rc=1 kind=network_delay ms=300 \
+    detail="delay line +150 ms each way; the ClientHello in the SYN refused (new server key), sent again one round trip later" \
+    verdict=network slow=true min=client_hello_xfer:285,flight_rtt:285
+  capture_stop
+}
+
+sc_offloads() {
+  DESC="Offloads left on: tx/rx checksumming, TSO, GSO and GRO on both veth ends, so the server-side capture shows the server's segments as the stack built them: super-segments of up to 64 KB (several MSS each) with TCP checksums not filled in. openssl s_server sends the ~23 KB big certificate chain (as in cwnd-stall); its route to the client has initcwnd 10 (the default), so the flight leaves as a few super-segments, the rest after the client's first ACK. 41701 (1.3) and 41702 (1.2) fast; 41700 (1.3, cookie request) and 41703 (1.3) over TCP Fast Open (tfo.py client, ClientHello in the SYN) against tfo.py with the same chain on 8443. Then the server's route gets initcwnd 64 and tfo.py on 9443 serves a P-256 leaf with 1300 subjectAltNames (~50 KB) writing each flight in one send(): 41704 (1.3, TFO) gets its flight in two ~32 KB super-segments (half the SYN's unscaled window), 41705 (1.2, s_client; the client namespace opens a 1 MB receive buffer with initrwnd 128) in one of about 46 KB plus the rest."
+  local ns dev
+  for ns in "$NS_CLI" "$NS_SRV"; do
+    dev=$DEV_CLI; [[ $ns == "$NS_SRV" ]] && dev=$DEV_SRV
+    ip netns exec "$ns" ethtool -K "$dev" tx on rx on tso on gso on gro on >/dev/null 2>&1 ||
+      ip netns exec "$ns" ethtool -K "$dev" tso on gso on gro on
+  done
+  tfo_on
+  capture_start "$CAP/offloads.pcap"
+  bg srv "$NS_SRV" openssl s_server -accept 443 -cert "$PKI/bigleaf.pem" -key "$PKI/bigleaf.key" \
+    -cert_chain "$PKI/bigchain.pem" -www
+  wait_listen "$NS_SRV" 443
+  bg srv2 "$NS_SRV" python3 "$GEN_DIR/tfo.py" server --listen "$A4:8443" --cert "$PKI/bigleaf.pem" --key "$PKI/bigleaf.key" --chain "$PKI/bigchain.pem"
+  wait_for "$WORK/log/srv2.out" 'ready' 10 "$LAST_PID"
+  tls_client c1 "$A4:443" "$C4:41701" -tls1_3
+  flow client="$C4:41701" server="$A4:443" tls=1.3
+  sleep 0.2
+  tls_client c2 "$A4:443" "$C4:41702" -tls1_2
+  flow client="$C4:41702" server="$A4:443" tls=1.2
+  sleep 0.2
+  tfo_client t0 "$A4:8443" "$C4:41700" 1.3 0 "$PKI/bigroot.pem" # asks for the cookie (an ordinary handshake)
+  sleep 0.2
+  tfo_client t3 "$A4:8443" "$C4:41703" 1.3 1 "$PKI/bigroot.pem"
+  flow client="$C4:41700" server="$A4:8443" tls=1.3 tfo=false
+  flow client="$C4:41703" server="$A4:8443" tls=1.3 tfo=true
+  sleep 0.2
+  # One ~50 KB flight in one send() with initcwnd 64: one super-segment of about 50 KB.
+  ip -n "$NS_SRV" route change 198.51.100.0/24 dev "$DEV_SRV" initcwnd 64
+  bg srv3 "$NS_SRV" python3 "$GEN_DIR/tfo.py" server --listen "$A4:9443" --cert "$PKI/hugeleaf.pem" --key "$PKI/hugeleaf.key" --one-write
+  wait_for "$WORK/log/srv3.out" 'ready' 10 "$LAST_PID"
+  tfo_client t4 "$A4:9443" "$C4:41704" 1.3 1 "$PKI/bigroot.pem"
+  flow client="$C4:41704" server="$A4:9443" tls=1.3 tfo=true
+  sleep 0.2
+  # A super-segment is at most half the peer's largest window (tcp_bound_to_half_wnd): the client
+  # opens a large initial window (1 MB receive buffer, initrwnd 128) so 41705's ~50 KB flight can
+  # leave as one segment. (41704's flight follows the SYN-ACK, bounded by the SYN's unscaled window.)
+  in_cli sysctl -qw net.ipv4.tcp_rmem="4096 1048576 6291456"
+  ip -n "$NS_CLI" route change 203.0.113.0/24 dev "$DEV_CLI" initrwnd 128
+  tls_client c5 "$A4:9443" "$C4:41705" -tls1_2
+  flow client="$C4:41705" server="$A4:9443" tls=1.2
+  capture_stop
+}
+
 # ---------------------------------------------------------------------------------------------
 CAP=$WORK/cap
 log "work directory $WORK"
 log "tools: kernel $(uname -r); $(openssl version); $(curl --version | head -n 1 | cut -d' ' -f1-2); tcpdump $(tcpdump --version 2>&1 | sed -n '1s/tcpdump version //p'), $(tcpdump --version 2>&1 | sed -n 2p); node $(node --version); $(tshark --version 2>/dev/null | head -n 1)"
 log "making keys and certificates"
 make_pki
-[[ " ${SELECTED[*]} " == *" cwnd-stall "* ]] && make_big_chain
+[[ " ${SELECTED[*]} " == *" cwnd-stall "* || " ${SELECTED[*]} " == *" offloads "* ]] && make_big_chain
+[[ " ${SELECTED[*]} " == *" offloads "* ]] && make_huge_leaf
 [[ " ${SELECTED[*]} " == *" mtls "* ]] && make_client_chain
 
 FAILED=()

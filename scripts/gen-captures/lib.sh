@@ -223,10 +223,11 @@ json_str() {
 # min (phase lower bounds, e.g. "client_think:270,loss:180") chseg (client_hello_segments_min)
 # ccert (client_cert: the client sent a certificate) cfseg (client_flight_segments_min: the client's
 # second flight spans at least that many segments) fallback (finished_fallback: no client record has
-# a Finished's length, the analyzer must fall back and say so).
+# a Finished's length, the analyzer must fall back and say so) tfo (the record says tfo: the
+# ClientHello rode in the SYN, TCP Fast Open) tfo_refused (the server did not accept the SYN's data).
 flow() {
   local -A f=([kind]=none [ms]=0 [hrr]=false [resumed]=false [slow]=false [rs]=0 [rc]=0
-    [cwnd]=false [verdict]= [sni]=$SNI [alpn]= [offer]= [detail]= [min]= [chseg]= [ccert]= [cfseg]= [fallback]=)
+    [cwnd]=false [verdict]= [sni]=$SNI [alpn]= [offer]= [detail]= [min]= [chseg]= [ccert]= [cfseg]= [fallback]= [tfo]= [tfo_refused]=)
   local kv
   for kv in "$@"; do f[${kv%%=*}]=${kv#*=}; done
   local inj expect mins="" p
@@ -242,6 +243,8 @@ flow() {
   [[ -n ${f[ccert]} ]] && expect+=", \"client_cert\": ${f[ccert]}"
   [[ -n ${f[cfseg]} ]] && expect+=", \"client_flight_segments_min\": ${f[cfseg]}"
   [[ -n ${f[fallback]} ]] && expect+=", \"finished_fallback\": ${f[fallback]}"
+  [[ -n ${f[tfo]} ]] && expect+=", \"tfo\": ${f[tfo]}"
+  [[ -n ${f[tfo_refused]} ]] && expect+=", \"tfo_refused\": ${f[tfo_refused]}"
   if [[ -n ${f[min]} ]]; then
     local IFS=,
     for p in ${f[min]}; do mins+="${mins:+, }\"${p%%:*}\": ${p#*:}"; done

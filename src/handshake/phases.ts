@@ -8,6 +8,16 @@
  * client_finished), server_flight_end → client_ack holds the round trip and the client's work: it
  * is split at the flow's own RTT from the handshake's start (hrr_rtt when there was an HRR, else
  * tcp_rtt); flight_rtt gets at most that, the rest is client_think (`flightSplit`, estimated).
+ *
+ * Each phase starts where the previous one ended, clipped at zero (design.md "TCP Fast Open"): in
+ * timeline order a phase ends at the later of its own end point and the end of the phases before
+ * it. In an ordinary handshake every point follows the one before, so this changes nothing; with
+ * TCP Fast Open the ClientHello is in the SYN and the server may answer before the client's ACK,
+ * and the phases still stay consecutive and add up to `total`.
+ *
+ * TCP Fast Open data the server refused (`tfoResend`: [syn, the client's copy of the ClientHello])
+ * is taken out of the phases it overlaps, as loss is, and charged to client_hello_xfer: the
+ * ClientHello was in transit from its first transmission in the SYN until the copy the server took.
  */
 import { T, type Timeline } from './timeline.js';
 
@@ -110,6 +120,8 @@ export function overlap(union: readonly number[], a: number, b: number): number 
   return sum;
 }
 
+const NO_INTERVALS: readonly number[] = [];
+
 /** Union minus another union (both merged). */
 function subtract(u: readonly number[], minus: readonly number[]): number[] {
   const out: number[] = [];
@@ -140,20 +152,33 @@ export interface PhaseBreakdown {
   byCategory: { client: number; network: number; server: number; loss: number };
 }
 
-export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly number[], stallPairs: readonly number[]): PhaseBreakdown {
+/** Index of client_hello_xfer in PHASES (it takes the time of refused TCP Fast Open data). */
+const CH_XFER = 3;
+
+/**
+ * `tfoResend`: capture time of the client's copy of SYN data the server refused (TCP Fast Open),
+ * -1 when there is none.
+ */
+export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly number[], stallPairs: readonly number[], tfoResend = -1): PhaseBreakdown {
   const start = tl[T.SYN]! >= 0 ? tl[T.SYN]! : firstTs;
   const done = tl[T.DONE]!;
   const end = done >= 0 ? done : Number.MAX_SAFE_INTEGER;
   const loss = mergeIntervals(lossPairs, start, end);
   const stall = subtract(mergeIntervals(stallPairs, start, end), loss);
+  const resend = tfoResend > start && tl[T.SYN]! >= 0 && tl[T.CLIENT_HELLO]! >= 0 && tl[T.CLIENT_HELLO_END]! >= 0 ? subtract(mergeIntervals([start, tfoResend], start, end), loss) : NO_INTERVALS;
+  const resendUs = overlap(resend, start, end);
   const phases = {} as Record<PhaseName, number | null>;
   const byCategory = { client: 0, network: 0, server: 0, loss: 0 };
   const split = flightSplitPoint(tl);
+  let cursor = start; // where the phases so far ended
   for (let i = 0; i < PHASES.length; i++) {
     const name = PHASES[i]!;
-    const a = phaseStart(i, tl, split), b = phaseEnd(i, tl, split);
-    if (a < 0 || b < 0) { phases[name] = null; continue; }
-    const v = Math.max(0, b - a - overlap(loss, a, b) - overlap(stall, a, b));
+    const a0 = phaseStart(i, tl, split), b0 = phaseEnd(i, tl, split);
+    if (a0 < 0 || b0 < 0) { phases[name] = null; continue; }
+    const a = Math.max(a0, cursor), b = Math.max(b0, a);
+    cursor = b;
+    let v = Math.max(0, b - a - overlap(loss, a, b) - overlap(stall, a, b) - overlap(resend, a, b));
+    if (i === CH_XFER) v += resendUs;
     phases[name] = v;
     byCategory[PHASE_CATEGORY[name]] += v;
   }

@@ -42,6 +42,7 @@ export function recordToJson(r: FlowRecord): string {
     `"hrr":${r.hrr},"resumed":${r.resumed},"slow":${r.slow},"cwnd_stall":${r.cwnd_stall},"client_cert":${r.client_cert},"timeline":{${tl}},"phases_ms":{${ph}},` +
     `"retransmits":{"client":${r.retransmits.client},"server":${r.retransmits.server}},"verdict":${plain(r.verdict)},` +
     `"missing":[${r.missing.map(plain).join(',')}],"notes":[${r.notes.map(str).join(',')}]`;
+  if (r.tfo === true) out += ',"tfo":true'; // set by buildRecord, so before every key added later
   if (r.event !== undefined) out += `,"event":${JSON.stringify(r.event)}`;
   if (r.event_elapsed_ms !== undefined) out += `,"event_elapsed_ms":${num(r.event_elapsed_ms)}`;
   if (r.proxy_gap_ms !== undefined) out += `,"proxy_gap_ms":${num(r.proxy_gap_ms)}`;

@@ -79,6 +79,11 @@ export interface FlowRecord {
    * then; absent otherwise.
    */
   estimated?: boolean;
+  /**
+   * The client's SYN carried data (TCP Fast Open, RFC 7413): the ClientHello started in the SYN.
+   * Set (true) only then; absent otherwise. A SYN that only asks for a cookie is not TFO.
+   */
+  tfo?: boolean;
   /** Client attribution (src/enrich): on every record of analyze, capture and watch. */
   client_info?: ClientInfo;
 }
@@ -103,7 +108,7 @@ const ms = (us: number | null): number | null => (us === null ? null : Math.roun
 
 export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowRecord {
   const tl = t.timeline;
-  const b = computePhases(tl, t.firstTs, t.loss, t.stalls);
+  const b = computePhases(tl, t.firstTs, t.loss, t.stalls, t.tfoRefused ? t.tfoResentTs : -1);
   const timeline = {} as Record<TimelinePoint, number | null>;
   const missing: string[] = [];
   for (let i = 0; i < TIMELINE_POINTS.length; i++) {
@@ -139,6 +144,11 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
     const rtt = tl[T.HELLO_RETRY_REQUEST]! >= 0 ? 'hrr_rtt' : 'tcp_rtt';
     notes.push(`flight_rtt split (estimated): the client's first ACK of the server flight was its second flight; flight_rtt is capped at the flow's ${rtt} (${ms(flowRtt(tl))} ms) and the other ${ms(b.flightSplit)} ms are client_think`);
   }
+  if (t.tfo) {
+    notes.push(t.tfoRefused
+      ? 'TCP Fast Open: the server did not accept the ClientHello sent in the SYN (its SYN-ACK acknowledged only the SYN); the client sent it again once connected, a retransmission of the ClientHello: the wait from the SYN to that copy is client_hello_xfer, not loss'
+      : 'TCP Fast Open: the ClientHello came in the SYN; where the server answered before the client\'s ACK, each phase starts where the previous one ended (clipped at zero)');
+  }
   if (t.tlsError) notes.push(`TLS parsing stopped (${t.tlsError})`);
   const untimed = t.cli.untimedHoles + t.srv.untimedHoles;
   if (untimed > 0) notes.push(`${untimed} sequence hole(s) not timed (more than ${MAX_HOLES} open at once): loss may be undercounted`);
@@ -152,7 +162,7 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   const ch = t.clientHello;
   const sh = t.serverHello;
   const resumed = sh !== null && (sh.version === 0x0304 ? sh.pskAccepted : t.abbreviated);
-  return {
+  const rec: FlowRecord = {
     client: formatEndpoint(t.clientAddr, t.clientPort),
     server: formatEndpoint(t.serverAddr, t.serverPort),
     sni: ch?.sni ?? null,
@@ -173,4 +183,6 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
     missing,
     notes,
   };
+  if (t.tfo) rec.tfo = true;
+  return rec;
 }

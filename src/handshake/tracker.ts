@@ -2,7 +2,9 @@
  * Per-flow handshake tracker: turns one TCP flow's packets into the design.md timeline.
  *
  * 1. TCP: SYN / SYN-ACK / first ACK; each direction's data segments are classified (new, hole
- *    fill, retransmission) by TcpStream, which also records loss repair intervals.
+ *    fill, retransmission) by TcpStream, which also records loss repair intervals. A SYN with
+ *    payload (TCP Fast Open, issue 15) starts the client's stream: its bytes wait until the
+ *    server's answer shows whether they were accepted (#synData, #resolveSynData).
  * 2. Segment-level points come from *when* data moves: the first client data is the ClientHello,
  *    the first server data after the (last) ClientHello is the ServerHello or HRR, the last server
  *    data before the client's next data ends the server flight, and so on.
@@ -104,6 +106,12 @@ export class HandshakeTracker implements TlsStreamOwner {
   startMayBeEvicted = false;
   /** Losses before the capture point inferred from IPv4 ID gaps (see flow/ip-id.ts). */
   inferredLosses = 0;
+  /** The client's SYN carried payload (TCP Fast Open, RFC 7413): the ClientHello starts in the SYN. */
+  tfo = false;
+  /** The server did not accept the SYN's data (its SYN-ACK acknowledged only the SYN). */
+  tfoRefused = false;
+  /** Capture time of the client's copy of the refused SYN data (the ClientHello sent again), -1 until seen. */
+  tfoResentTs = -1;
 
   // --- working state
   #chCount = 0;
@@ -116,6 +124,10 @@ export class HandshakeTracker implements TlsStreamOwner {
   #clientAckCandidate = -1;
   #serverCcsTs = -1;
   #firstClientDataTs = -1;
+  /** TCP Fast Open data of the SYN until the server's answer says whether it was accepted (null: none pending). */
+  #synDataBuf: Uint8Array | null = null;
+  #synDataLen = 0;
+  #synDataTs = -1;
   /** TLS 1.3: length of the client's Finished record under the negotiated suite (0: unknown). */
   #finishedLen = 0;
   /** Client records completed in its second flight: last one's completing segment, encrypted bytes before the Finished. */
@@ -188,29 +200,79 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (flags & TCP_SYN) {
       if (flags & TCP_ACK) return; // simultaneous open: not modelled
       if (p.mss > 0) this.#cliMss = p.mss;
-      if (tl[T.SYN]! < 0) { tl[T.SYN] = ts; s.setIsn(p.seq); }
-      else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN]!, ts, this.loss);
+      if (tl[T.SYN]! < 0) {
+        tl[T.SYN] = ts;
+        s.setIsn(p.seq);
+        if (p.payloadLen > 0) this.#synData(p);
+      } else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN]!, ts, this.loss);
       return;
     }
+    // TCP Fast Open data whose fate no SYN-ACK told: the client's next sequence number does.
+    if (this.#synDataBuf !== null) this.#resolveSynData(s.rel(p.seq) >= this.#synDataLen);
     if (flags & TCP_ACK) {
       if (tl[T.SYN_ACK]! >= 0 && tl[T.ACK]! < 0) tl[T.ACK] = ts;
       this.#clientAck(p.ack, ts, tl, p.payloadLen === 0);
     }
     if (p.payloadLen === 0) return;
-    const rel = s.rel(p.seq);
+    this.#clientData(s.rel(p.seq), p.payloadLen, p.buf, p.payloadOff, p.payloadAvail, ts, idGap);
+  }
+
+  /** Client payload [rel, rel+len) seen at `ts` (`avail` bytes of it captured, from buf[off]). */
+  #clientData(rel: number, len: number, buf: Uint8Array, off: number, avail: number, ts: number, idGap: number): void {
+    const s = this.cli, tl = this.timeline;
     const inOrder = rel === s.maxRel;
-    const kind = s.classify(rel, p.payloadLen, ts, this.loss);
+    const kind = s.classify(rel, len, ts, this.loss);
     if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.cliIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
       if (this.#firstClientDataTs < 0) this.#firstClientDataTs = ts;
-      if (this.tls === TLS_UNKNOWN) this.#recognise(p, true, tl, ts);
+      if (this.tls === TLS_UNKNOWN) this.#recognise(buf, off, avail, rel, true, tl, ts);
       if (tl[T.CLIENT_HELLO]! < 0 && this.tls === TLS_YES && this.#chCount === 0 && tl[T.SERVER_HELLO]! < 0) {
         // The first client data, even when it arrived ahead of a ClientHello segment lost earlier.
         tl[T.CLIENT_HELLO] = this.#firstClientDataTs;
       } else if (tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
+      if (this.tfoRefused && rel === 0 && this.tfoResentTs < 0) this.tfoResentTs = ts;
     }
     if (this.tls === TLS_NO) return;
-    s.deliver(rel, p.payloadLen, p.buf, p.payloadOff, p.payloadAvail, ts, this.tlsCli);
+    s.deliver(rel, len, buf, off, avail, ts, this.tlsCli);
+  }
+
+  /**
+   * A SYN with payload (TCP Fast Open, RFC 7413 §3): its bytes start the client's stream at
+   * relative offset 0. Whether the server accepted them shows in its SYN-ACK (an ACK past the
+   * SYN's sequence number + 1) or, without one, in the client's next sequence number; until then
+   * they wait here (a copy: the packet buffer is reused).
+   */
+  #synData(p: DecodedPacket): void {
+    this.tfo = true;
+    const b = p.buf, o = p.payloadOff;
+    if (!(p.payloadAvail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === HS_CLIENT_HELLO)) {
+      // Not a ClientHello: not TLS, decided now; nothing is copied (a flood of SYNs with data
+      // costs no more than one of SYNs without).
+      this.#clientData(0, p.payloadLen, b, o, p.payloadAvail, p.tsUs, 0);
+      return;
+    }
+    this.#synDataTs = p.tsUs;
+    this.#synDataLen = p.payloadLen;
+    this.#synDataBuf = copyBytes(p.buf, p.payloadOff, p.payloadOff + Math.min(p.payloadAvail, p.payloadLen));
+  }
+
+  /**
+   * Accepted SYN data is the client's first data, timed at the SYN. Refused data (the SYN-ACK
+   * acknowledges only the SYN) never reached the server's stream: the client sends it again once
+   * connected, and that copy is the stream's first data — a retransmission of the ClientHello, not
+   * a loss of the SYN. The ClientHello still started with the SYN (`client_hello`); the wait until
+   * the copy arrived is the ClientHello's transfer (phases.ts `tfoResend`).
+   */
+  #resolveSynData(accepted: boolean): void {
+    const buf = this.#synDataBuf!;
+    this.#synDataBuf = null;
+    if (accepted) {
+      this.#clientData(0, this.#synDataLen, buf, 0, buf.length, this.#synDataTs, 0);
+      return;
+    }
+    this.tfoRefused = true;
+    this.cli.retransmits++;
+    if (this.#firstClientDataTs < 0) this.#firstClientDataTs = this.#synDataTs;
   }
 
   /** The client's second flight starts: close the server flight and pick client_ack. */
@@ -247,15 +309,17 @@ export class HandshakeTracker implements TlsStreamOwner {
       if (p.mss > 0) this.#srvMss = p.mss;
       if (tl[T.SYN_ACK]! < 0) { tl[T.SYN_ACK] = ts; s.setIsn(p.seq); }
       else if (p.seq === s.isn) s.synRetransmit(tl[T.SYN_ACK]!, ts, this.loss);
+      if (this.#synDataBuf !== null) this.#resolveSynData(this.cli.ackRel(p.ack) >= this.#synDataLen);
       return;
     }
+    if (this.#synDataBuf !== null && flags & TCP_ACK) this.#resolveSynData(this.cli.ackRel(p.ack) >= this.#synDataLen);
     if (p.payloadLen === 0) return;
     const rel = s.rel(p.seq);
     const inOrder = rel === s.maxRel;
     const kind = s.classify(rel, p.payloadLen, ts, this.loss);
     if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.srvIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
-      if (this.tls === TLS_UNKNOWN) this.#recognise(p, false, tl, ts);
+      if (this.tls === TLS_UNKNOWN) this.#recognise(p.buf, p.payloadOff, p.payloadAvail, rel, false, tl, ts);
       if (this.tls === TLS_NO) return;
       const inFlight = tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0;
       if (inFlight && this.#lastClientAckTs > this.#lastServerSegTs && this.#lastServerSegTs >= 0 &&
@@ -289,13 +353,12 @@ export class HandshakeTracker implements TlsStreamOwner {
    * holding a ClientHello, or — for a capture that starts mid-handshake — the server's with a
    * ServerHello.
    */
-  #recognise(p: DecodedPacket, fromClient: boolean, tl: Timeline, ts: number): void {
-    const b = p.buf, o = p.payloadOff;
+  #recognise(b: Uint8Array, o: number, avail: number, rel: number, fromClient: boolean, tl: Timeline, ts: number): void {
     const want = fromClient ? HS_CLIENT_HELLO : HS_SERVER_HELLO;
-    if (fromClient && this.cli.isn >= 0 && this.cli.rel(p.seq) > 0) return; // start of stream not seen yet: decide when it arrives
+    if (fromClient && this.cli.isn >= 0 && rel > 0) return; // start of stream not seen yet: decide when it arrives
     if (!fromClient && this.#firstClientDataTs >= 0) return; // the client spoke first; wait for its stream start
     const startOfStream = fromClient || (tl[T.SYN]! < 0 && tl[T.SYN_ACK]! < 0);
-    if (p.payloadAvail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === want && startOfStream) {
+    if (avail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === want && startOfStream) {
       this.tls = TLS_YES;
       // Mid-handshake start: no ClientHello seen. The server stream is parsed from this
       // ServerHello, and the client's stream from its next flight, which starts on a record boundary.

@@ -67,7 +67,7 @@ const PHASE_KEYS = [...PHASES, 'loss', 'cwnd_stall', 'total'] as const;
 const RECORD_KEYS = new Set([
   'client', 'server', 'sni', 'alpn', 'alpn_selected', 'tls_version', 'cipher', 'ja4', 'hrr', 'resumed', 'slow',
   'cwnd_stall', 'client_cert', 'timeline', 'phases_ms', 'retransmits', 'verdict', 'missing', 'notes', 'event', 'event_elapsed_ms',
-  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason', 'estimated', 'client_info',
+  'proxy_gap_ms', 'proxy_lag_ms', 'pcap', 'capture_complete', 'capture_drops', 'reason', 'estimated', 'client_info', 'tfo',
 ]);
 /** client_info's keys in contract order; asn a uint32, the rest strings, each may be null. */
 const CLIENT_INFO_KEYS = ['rdns', 'provider', 'service', 'region', 'asn', 'as_org', 'prefix'] as const;
@@ -192,6 +192,9 @@ export function recordToMessage(rec: FlowRecord): Msg {
   };
   for (const k of NULLABLE_STRINGS) if (rec[k] !== null) msg[k] = rec[k];
   const extra: Msg[] = [];
+  // tfo: true only (the contract, like estimated); any other value is carried as JSON, never dropped.
+  if (r.tfo === true) msg.tfo = true;
+  else if (r.tfo !== undefined) extra.push(field('tfo', r.tfo));
   // Optional keys: typed when the value has the schema's type, else carried as JSON.
   const ev = r.event;
   if (ev !== undefined) {
@@ -244,6 +247,8 @@ export function messageToRecord(m: Msg): FlowRecord {
     timeline, phases_ms: phases, retransmits: { client: m.retransmits.client, server: m.retransmits.server },
     verdict: m.verdict, missing: [...(m.missing as string[])], notes: [...(m.notes as string[])],
   };
+  // Right after notes, where buildRecord puts it (before every key added to a record later).
+  if (hasOwn(m, 'tfo') && m.tfo === true) rec.tfo = true;
   if (hasOwn(m, 'event')) rec.event = eventFromMessage(m.event as Msg);
   if (hasOwn(m, 'event_elapsed_ms')) rec.event_elapsed_ms = hasOwn(m.event_elapsed_ms, 'value') ? m.event_elapsed_ms.value : null;
   if (hasOwn(m, 'proxy_gap_ms')) rec.proxy_gap_ms = hasOwn(m.proxy_gap_ms, 'value') ? m.proxy_gap_ms.value : null;

@@ -111,6 +111,12 @@ for (const s of scenarios) {
             .toEqual({ syn: at(hs.syn), syn_ack: at(hs.synAck), ack: at(hs.ack) });
         });
 
+        it('TCP Fast Open: tfo exactly where the SYN carries payload; refused data said in a note', async () => {
+          const { r, hs } = await matched(s, flow);
+          expect({ tfo: r.tfo === true, refused: r.notes.some((n) => n.startsWith('TCP Fast Open: the server did not accept')) }, `SYN ${frameRef(hs.syn)}`)
+            .toEqual({ tfo: hs.tfo, refused: hs.tfoRefused });
+        });
+
         it('ClientHello: first segment and the frame tshark shows it in', async () => {
           const { r, hs } = await matched(s, flow);
           expect({ client_hello: r.timeline.client_hello, client_hello_end: r.timeline.client_hello_end }, `frames ${frameRef(hs.clientHello)}, ${frameRef(hs.clientHelloEnd)}`)

@@ -75,6 +75,10 @@ export interface ExpectedFlow {
     client_flight_segments_min?: number;
     /** No client record has a Finished's length (padded records): the record must say it fell back. */
     finished_fallback?: boolean;
+    /** The ClientHello rode in the SYN (TCP Fast Open): the record says `tfo: true`; absent: it does not. */
+    tfo?: boolean;
+    /** The server refused the SYN's data and the client sent it again: the record's note says so. */
+    tfo_refused?: boolean;
     [other: string]: unknown;
   };
 }

@@ -8,7 +8,11 @@
  *   ack                first client frame with ACK after the first SYN-ACK
  *   client_hello       first client frame with payload
  *   client_hello_end   first client frame where tshark shows handshake type 1 (tshark attributes a
- *                      reassembled message to the frame that completes it)
+ *                      reassembled message to the frame that completes it). TCP Fast Open: a SYN with
+ *                      payload is the first client frame with payload; when the first SYN-ACK
+ *                      acknowledges only the SYN (the server refused its data), the first client
+ *                      frame after that SYN-ACK re-sending all of the SYN's bytes (tshark shows the
+ *                      hello in the SYN and flags the copy as a retransmission)
  *   hello_retry_request  first server frame with payload after client_hello_end, when tshark sees an
  *                      HRR (a ServerHello with the RFC 8446 §4.1.3 random) before the next client data
  *   client_hello2_end  second client frame with handshake type 1 (HRR flows)
@@ -48,6 +52,9 @@ export interface TsharkHandshake {
   ack: TsharkFrame | null;
   clientHello: TsharkFrame | null;
   clientHelloEnd: TsharkFrame | null;
+  /** The SYN carried payload (TCP Fast Open); `tfoRefused`: the first SYN-ACK acknowledged only the SYN. */
+  tfo: boolean;
+  tfoRefused: boolean;
   /** The frame tshark shows the HRR in (null without one). */
   hrrMessage: TsharkFrame | null;
   helloRetryRequest: TsharkFrame | null;
@@ -102,7 +109,13 @@ export function tsharkHandshake(conn: TsharkConn): TsharkHandshake {
   const ack = after(synAck, (f) => fromClient(f) && (f.flags & TH_ACK) !== 0 && (f.flags & TH_SYN) === 0);
   const clientHello = fr.find((f) => fromClient(f) && f.len > 0) ?? null;
   const chEnds = fr.filter((f) => fromClient(f) && f.hsTypes.includes(HS_CLIENT_HELLO));
-  const clientHelloEnd = chEnds[0] ?? null;
+  let clientHelloEnd: TsharkFrame | null = chEnds[0] ?? null;
+  const tfo = syn !== null && syn.len > 0;
+  const tfoRefused = tfo && synAck !== null && seqDiff(synAck.ackRaw, syn.seqRaw + 1) === 0;
+  if (tfoRefused) {
+    const want = syn.seqRaw + 1 + syn.len;
+    clientHelloEnd = after(synAck, (f) => fromClient(f) && f.len > 0 && seqDiff(f.seqRaw, syn.seqRaw + 1) === 0 && seqDiff(f.seqRaw + f.len, want) >= 0);
+  }
 
   let hrrMessage: TsharkFrame | null = null;
   let helloRetryRequest: TsharkFrame | null = null;
@@ -173,9 +186,9 @@ export function tsharkHandshake(conn: TsharkConn): TsharkHandshake {
     }
   }
 
-  const ch = clientHelloEnd;
+  const ch = chEnds[0] ?? null; // where tshark dissected the hello (a refused SYN's: the copy is a retransmission)
   return {
-    syn, synAck, ack, clientHello, clientHelloEnd, hrrMessage, helloRetryRequest, clientHello2End, serverHello,
+    syn, synAck, ack, clientHello, clientHelloEnd, tfo, tfoRefused, hrrMessage, helloRetryRequest, clientHello2End, serverHello,
     serverHelloMessage, serverFlightEnd, clientAck, clientFinished, clientFlightEnd, decrypted, done, version, resumed,
     sni: ch?.sni ?? null,
     alpnOffered: ch?.alpn ?? [],

@@ -26,6 +26,22 @@ describe('recordToJson', () => {
   });
 });
 
+describe('recordToJson: tfo (issue 15)', () => {
+  it('is printed only when true, right after notes (buildRecord sets it; later keys follow)', async () => {
+    const { records } = await analyzeCaptures([join(CAPTURES, 'tfo.pcap')]);
+    const tfo = records.filter((r) => r.tfo === true);
+    expect(tfo.length).toBeGreaterThanOrEqual(5);
+    for (const r of tfo) {
+      const full = { ...r, event: { cursor: 'c' }, pcap: '/x.pcap', reason: 'r', estimated: true };
+      expect(recordToJson(full)).toBe(JSON.stringify(full));
+      expect(recordToJson(r)).toContain('],"tfo":true');
+    }
+    // The cookie request (41601) is an ordinary handshake: no tfo key.
+    const plain = records.find((r) => r.client.endsWith(':41601'))!;
+    expect(recordToJson(plain)).not.toContain('tfo');
+  });
+});
+
 describe('recordToJson number formatting', () => {
   it('matches JSON.stringify on µs timestamps and millisecond values', async () => {
     const base = (await analyzeCaptures([join(CAPTURES, 'client-think.pcap')])).records[0]!;

@@ -88,6 +88,25 @@ describe('round trip: crafted records', () => {
     expect(expectRoundTrip(odd).estimated).toBe(false);
     expect((recordToMessage(odd).extra as { key: string }[]).map((f) => f.key)).toEqual(['estimated']);
   });
+  it('issue 15: tfo (TCP Fast Open) is a typed field (31), set only when true, right after notes', async () => {
+    const recs = (await analyzeCaptures([join(CAPTURES, 'tfo.pcap')])).records.filter((x) => x.tfo === true);
+    expect(recs.length).toBeGreaterThan(0);
+    for (const r of recs) {
+      const withEvent = { ...r, event: { cursor: 'c', message: 'm' }, pcap: '/p.pcap', estimated: true } as FlowRecord;
+      const back = expectRoundTrip(withEvent);
+      expect(back.tfo).toBe(true);
+      expect(recordToMessage(withEvent).tfo).toBe(true);
+      expect(recordToMessage(withEvent).extra).toBeUndefined();
+      expect(Object.keys(back).indexOf('tfo')).toBe(Object.keys(back).indexOf('notes') + 1);
+    }
+    const type = new protobuf.Root().loadSync(PROTO_PATH, { keepCase: true }).lookupType('slowshake.v1.FlowRecord');
+    expect(type.fields.tfo?.id).toBe(31);
+    expect('tfo' in expectRoundTrip(baseRecord())).toBe(false);
+    const odd = baseRecord();
+    Object.assign(odd, { tfo: false });
+    expect(expectRoundTrip(odd, false).tfo).toBe(false);
+    expect((recordToMessage(odd).extra as { key: string }[]).map((f) => f.key)).toEqual(['tfo']);
+  });
   it('all nulls; null is not 0, "" or false', () => {
     expectRoundTrip(baseRecord());
     const zeros = baseRecord({ sni: '', alpn: '', alpn_selected: '', tls_version: '', cipher: '', ja4: '' });
