@@ -18,6 +18,7 @@
  */
 import { readStateFile, writeStateFile } from '../sinks/state-file.js';
 import type { BaselinePhase } from './rules.js';
+import { medianInPlace } from '../telemetry/stats.js';
 
 export const BASELINE_PHASES: readonly BaselinePhase[] = ['tcp_rtt', 'flight_rtt'];
 const RECENT = 256;
@@ -91,13 +92,6 @@ export interface BaselineView {
   learnedForMs: number;
 }
 
-function sortedMedian(v: number[]): number | null {
-  if (v.length === 0) return null;
-  v.sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-}
-
 export class Baselines {
   readonly #nets = new Map<string, NetworkState>();
   readonly #scratch: number[] = [];
@@ -145,7 +139,7 @@ export class Baselines {
       for (const p of BASELINE_PHASES) {
         const ph = s.phases[p];
         if (ph.fresh < minFresh) continue;
-        const m = sortedMedian(ph.collect(ph.fresh, Infinity, nowMs, this.#scratch));
+        const m = medianInPlace(ph.collect(ph.fresh, Infinity, nowMs, this.#scratch));
         ph.fresh = 0;
         if (m === null) continue;
         if (ph.baseline === null) {
@@ -166,7 +160,7 @@ export class Baselines {
     if (s === undefined) return { median: null, count: 0 };
     const v = s.phases[phase].collect(RECENT, windowMs, nowMs, this.#scratch);
     const count = v.length;
-    return { median: sortedMedian(v), count };
+    return { median: medianInPlace(v), count };
   }
 
   baseline(net: string, phase: BaselinePhase, nowMs: number): { value: number | null; learnedForMs: number } {

@@ -15,7 +15,10 @@
  * rules run, a file's rule of the same name replaces one, and `enabled = false` turns one off.
  */
 import { z } from 'zod';
-import { durationOf, formatDuration } from '../config/units.js';
+import { formatDuration } from '../config/units.js';
+import { duration as anyDuration } from '../config/types.js';
+
+const duration = (minMs: number, maxMs: number): z.ZodType<number> => anyDuration(minMs, maxMs) as z.ZodType<number>;
 
 export type RateVerdict = 'client' | 'network' | 'server' | 'loss' | 'incomplete' | 'any';
 export type BaselinePhase = 'tcp_rtt' | 'flight_rtt';
@@ -66,15 +69,6 @@ export interface HealthRule extends RuleBase {
 
 export type AlertRule = RateRule | BaselineRule | HealthRule;
 
-const DURATION = 'a duration such as 30s, 5m or 1h (a string with its unit)';
-function duration(minMs: number, maxMs: number): z.ZodType<number> {
-  return z.unknown().transform((v, ctx) => {
-    const n = typeof v === 'string' && /[a-z]\s*$/.test(v) ? durationOf(v) : null;
-    if (n === null) ctx.addIssue({ code: 'custom', message: DURATION });
-    else if (n < minMs || n > maxMs) ctx.addIssue({ code: 'custom', message: `a duration between ${formatDuration(minMs)} and ${formatDuration(maxMs)}` });
-    return n ?? 0;
-  }) as unknown as z.ZodType<number>;
-}
 
 /** A number, fractions allowed (the config's whole numbers say "a whole number"). */
 function num(min: number, max: number, exclusiveMin = false): z.ZodType<number> {

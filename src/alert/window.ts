@@ -7,6 +7,7 @@
  */
 import type { FlowRecord } from '../handshake/record.js';
 import type { Verdict } from '../handshake/verdict.js';
+import { medianInPlace } from '../telemetry/stats.js';
 
 export const VERDICTS: readonly Verdict[] = ['client', 'network', 'server', 'loss', 'incomplete'];
 const VERDICT_INDEX: Record<Verdict, number> = { client: 0, network: 1, server: 2, loss: 3, incomplete: 4 };
@@ -153,8 +154,5 @@ export class SlowWindow {
 
 /** The median of the non-null values (null when none). */
 export function median(values: readonly (number | null)[]): number | null {
-  const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  const m = v.length >> 1;
-  return v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+  return medianInPlace(values.filter((x): x is number => x !== null && Number.isFinite(x)));
 }

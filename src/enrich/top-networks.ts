@@ -22,6 +22,7 @@
 import type { FlowRecord } from '../handshake/record.js';
 import { PHASES } from '../handshake/phases.js';
 import type { Verdict } from '../handshake/verdict.js';
+import { medianInPlace } from '../telemetry/stats.js';
 
 const SAMPLES = 32;
 const PHASE_KEYS = [...PHASES, 'loss', 'total'] as const;
@@ -151,11 +152,8 @@ function mergeInto(o: Group, g: Group): void {
 }
 
 function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  xs.sort((a, b) => a - b);
-  const m = xs.length >> 1;
-  const v = xs.length % 2 === 1 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
-  return Math.round(v * 1000) / 1000;
+  const v = medianInPlace(xs);
+  return v === null ? null : Math.round(v * 1000) / 1000;
 }
 
 function toRow(g: Group, name: string): NetworkRow {

@@ -47,7 +47,7 @@ describe('[alerts] configuration', () => {
   it.each([
     ['a rule without a rate', '[[alerts.rule]]\nname = "x"\nkind = "rate"', 'a.toml: alerts.rule[0].per_minute: expected a number above 0 up to 1000000000 (fractions allowed), got nothing'],
     ['a negative threshold', '[[alerts.rule]]\nname = "x"\nkind = "rate"\nper_minute = -1', 'a.toml: alerts.rule[0].per_minute: expected a number above 0 up to 1000000000 (fractions allowed), got -1'],
-    ['a bare number as `for`', '[[alerts.rule]]\nname = "x"\nkind = "rate"\nper_minute = 1\nfor = 60', 'a.toml: alerts.rule[0].for: expected a duration such as 30s, 5m or 1h (a string with its unit), got 60'],
+    ['a bare number as `for`', '[[alerts.rule]]\nname = "x"\nkind = "rate"\nper_minute = 1\nfor = 60', 'a.toml: alerts.rule[0].for: expected a duration such as 250ms, 2s, 10m, 1h or 7d (a string with its unit), got 60'],
     ['two rules of one name', '[[alerts.rule]]\nname = "x"\nkind = "rate"\nper_minute = 1\n[[alerts.rule]]\nname = "x"\nkind = "health"\ncheck = "drops"', 'a.toml: alerts.rule[1].name: expected a rule name not used by another [[alerts.rule]], got "x"'],
     ['an unknown key in a rule', '[[alerts.rule]]\nname = "x"\nkind = "rate"\nper_minute = 1\nthreshold = 3', 'a.toml: alerts.rule[0].threshold: unknown key'],
     ['a label name Prometheus refuses', '[[alerts.rule]]\nname = "x"\nkind = "rate"\nper_minute = 1\nlabels = { "team-a" = "edge" }', 'a.toml: alerts.rule[0].labels.team-a'],
