@@ -35,7 +35,7 @@ import { milliseconds, outputFormat, proxyClock } from './options.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { ANALYZE_RDNS, DEFAULT_SLOW_MS, DEFAULTS } from '../config/defaults.js';
-import { ENRICH_FLAGS, FLAG_OPTIONS, layerFromFlags } from '../config/flags.js';
+import { ENRICH_FLAGS, FLAG_OPTIONS, enrichFlagGiven } from '../config/flag-table.js';
 import type { Config } from '../config/schema.js';
 import { EnrichInputError, enrichCounters, openEnricher, renderTopNetworks, TopNetworks, type Enricher, type EnrichSettings } from '../enrich/index.js';
 import { log } from '../telemetry/log.js';
@@ -81,7 +81,10 @@ interface Opts {
   ladder: boolean;
   progress: boolean;
   files: string[];
+  /** The defaults until run() has checked the enrich flags (`enrichFlags`) against the schema. */
   enrich: EnrichSettings;
+  /** The parsed values when an enrich flag or its SLOWSHAKE_* twin is set, else null. */
+  enrichFlags: { values: Record<string, string | boolean | string[] | undefined>; env: NodeJS.ProcessEnv } | null;
 }
 
 const ENRICH_OPTIONS = Object.fromEntries(ENRICH_FLAGS.map((f) => [f, FLAG_OPTIONS[f]!]));
@@ -116,8 +119,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (v.ladder && flow === null) throw new UsageError('--ladder needs --flow IP:PORT to choose the flow');
   if (parsed.positionals.length === 0) throw new UsageError('analyze: no capture file given (use - for stdin)');
-  const enrichLayer = layerFromFlags(v as Record<string, string | boolean | string[] | undefined>, env, DEFAULTS, ENRICH_FLAGS).enrich ?? {};
-  const enrich: EnrichSettings = { ...DEFAULTS.enrich, rdns: ANALYZE_RDNS, ranges: [...DEFAULTS.enrich.ranges], ...(enrichLayer as Partial<Config['enrich']>) };
+  const values = v as Record<string, string | boolean | string[] | undefined>;
+  const enrich: EnrichSettings = { ...DEFAULTS.enrich, rdns: ANALYZE_RDNS, ranges: [...DEFAULTS.enrich.ranges] };
   return {
     format,
     slowMs: slowText !== undefined ? milliseconds('--slow', slowText) : DEFAULT_SLOW_MS,
@@ -133,7 +136,19 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     progress: !v['no-progress'],
     files: parsed.positionals,
     enrich,
+    enrichFlags: enrichFlagGiven(values, env, ENRICH_FLAGS) ? { values, env } : null,
   };
+}
+
+/**
+ * The enrich flags checked against the config schema. The schema (zod) is loaded only when one
+ * is given: it costs ~0.1 s of start-up, a quarter of a 500k-packet analyze (issue 13).
+ */
+async function resolveEnrich(opts: Opts): Promise<void> {
+  if (opts.enrichFlags === null) return;
+  const { layerFromFlags } = await import('../config/flags.js');
+  const layer = layerFromFlags(opts.enrichFlags.values, opts.enrichFlags.env, DEFAULTS, ENRICH_FLAGS).enrich ?? {};
+  opts.enrich = { ...opts.enrich, ...(layer as Partial<Config['enrich']>) };
 }
 
 /** The enricher for the options; a bad file is a usage error naming its option and the file. */
@@ -197,6 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     writeOut(`${HELP}\n\n${TABLE_LEGEND}\n`);
     return EXIT_OK;
   }
+  await resolveEnrich(opts);
   const ev = opts.events !== null ? loadEvents(opts.events) : null;
   const matcher = ev ? new EventMatcher(ev.events, opts.eventMarginMs, opts.proxyClock) : null;
   if (opts.out !== null) {
