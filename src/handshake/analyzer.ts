@@ -18,10 +18,15 @@
  * 6. A record is emitted when the handshake is done (after a short tail of packets when per-flow
  *    pcaps are wanted), when the flow closes or idles out first, when it is evicted, or at the
  *    end of input.
+ * 7. Every record has an order key (`keyPos`, `keySub`, set while `onRecord` runs): records of a
+ *    packet's own flow come at that packet's place; records a sweep or the end of input emits
+ *    come in the order their flows got a tracker. So the records of a run split by flow hash
+ *    (`share`, analyze --threads) merge back into exactly the single run's order (issue 13).
  */
 import { decodePacket } from '../decode/dispatch.js';
 import { Status, copyBytes } from '../decode/reader.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
+import { flowHashAt } from '../ring/flow-hash.js';
 import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_PRE_TLS, SLOT_TRACKING } from '../flow/flow-table.js';
 import { Anomaly, AnomalyCounters } from '../telemetry/anomalies.js';
 import { formatEndpoint } from './addr.js';
@@ -76,6 +81,19 @@ export interface AnalyzerOptions {
    * (default PRE_KEPT_AREA_BYTES; only allocated when packets are kept).
    */
   keptAreaBytes?: number;
+  /**
+   * Analyse only the flows whose symmetric flow hash is `index` modulo `count` (analyze
+   * --threads: one analyzer per worker, each seeing every packet). Every packet still moves the
+   * clock and the packet/byte counts; decode anomalies are counted by share 0 only, so the
+   * shares' counters add up to the single run's.
+   */
+  share?: { index: number; count: number };
+  /**
+   * With `share`: the first time a new flow finds this many flows of the share already tracked,
+   * `unsafeAt` records the packet's index. Until then the sum over the shares stayed below
+   * `maxFlows`, so no single run would have evicted a flow.
+   */
+  shareFlowLimit?: number;
 }
 
 export interface AnalyzerStats {
@@ -107,6 +125,8 @@ export interface AnalyzerStats {
 
 interface Entry {
   t: HandshakeTracker;
+  /** Index of the packet that made the tracker (orders records emitted by sweeps and the end). */
+  seq: number;
   clientIsA: boolean;
   emitted: boolean;
   tailLeft: number;
@@ -128,6 +148,24 @@ export class Analyzer {
   #preKept: PreTlsKept | null = null;
   readonly #keeping: boolean;
   readonly #keptAreaBytes: number;
+  /**
+   * Order key of the record being emitted (see 7. above): 2 × packet index + 1 for the packet's
+   * own flow (keySub 0); 2 × packet index for a sweep before that packet, or 2 × packets at the
+   * end, with keySub the flow's tracker seq.
+   */
+  keyPos = 0;
+  keySub = 0;
+  /** Index of the packet that found `shareFlowLimit` flows tracked, or -1. */
+  unsafeAt = -1;
+  readonly #shareIndex: number;
+  readonly #shareCount: number;
+  readonly #shareLimit: number;
+  readonly #decodeAnomalies: AnomalyCounters;
+  /** A sweep (or the end) is emitting: keyPos is its position, keySub each flow's seq. */
+  #sweeping = false;
+  #sweepPos = 0;
+  /** Trackers a sweep or the end finishes, put in seq order first. */
+  readonly #due: Entry[] = [];
 
   constructor(readonly opts: AnalyzerOptions) {
     this.#keeping = opts.keepPackets || opts.flowFilter !== null;
@@ -136,6 +174,10 @@ export class Analyzer {
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
     this.#keptAreaBytes = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
+    this.#shareIndex = opts.share?.index ?? 0;
+    this.#shareCount = opts.share?.count ?? 1;
+    this.#shareLimit = opts.shareFlowLimit ?? Infinity;
+    this.#decodeAnomalies = this.#shareIndex === 0 ? this.anomalies : new AnomalyCounters();
   }
 
   onPacket(p: DecodedPacket): void {
@@ -144,9 +186,10 @@ export class Analyzer {
     st.bytes += p.origLen;
     if (p.tsSec > this.#nowSec) {
       this.#nowSec = p.tsSec;
-      if (p.tsSec >= this.#nextSweep) this.#sweep(p.tsSec);
+      if (p.tsSec >= this.#nextSweep) this.#sweep(p.tsSec, 2 * st.packets - 2);
     }
-    if (decodePacket(p, this.anomalies) !== Status.OK) return;
+    if (decodePacket(p, this.#decodeAnomalies) !== Status.OK) return;
+    if (this.#shareCount > 1 && flowHashAt(p.buf, p.srcAddrOff, p.dstAddrOff, p.ipVersion === 6 ? 16 : 4, p.srcPort, p.dstPort) % this.#shareCount !== this.#shareIndex) return;
     st.tcpPackets++;
     const table = this.table;
     let slot = table.lookup(p);
@@ -221,7 +264,7 @@ export class Analyzer {
     const t = this.#tracker(p, fromClient);
     pre.resume(slot, t);
     if (t.kept !== null) this.#preKept!.moveTo(slot, t);
-    const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
+    const e: Entry = { t, seq: this.stats.packets - 1, clientIsA, emitted: false, tailLeft: -1 };
     table.state[slot] = SLOT_TRACKING;
     table.values[slot] = e;
     t.onPacket(p, fromClient);
@@ -305,6 +348,7 @@ export class Analyzer {
       this.stats.untrackedSegments++;
       return -1;
     }
+    if (table.size >= this.#shareLimit && this.unsafeAt < 0) this.unsafeAt = this.stats.packets - 1;
     if (table.full) this.#evictOldest();
     const clientIsA = table.fromA === srcIsClient;
     if (p.payloadLen === 0) {
@@ -327,7 +371,7 @@ export class Analyzer {
     const t = this.#tracker(p, srcIsClient);
     // A flow first seen mid-connection after evictions may have lost its start to one.
     if (!(f & TCP_SYN) && this.stats.flowsEvicted > 0) t.startMayBeEvicted = true;
-    const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
+    const e: Entry = { t, seq: this.stats.packets - 1, clientIsA, emitted: false, tailLeft: -1 };
     const slot = table.insert(SLOT_TRACKING, e, p.tsSec);
     if (slot >= 0) this.stats.flowsTracked++;
     return slot;
@@ -382,14 +426,18 @@ export class Analyzer {
     }
     const rec = buildRecord(t, this.opts.slowMs);
     t.release();
+    if (this.#sweeping) { this.keyPos = this.#sweepPos; this.keySub = e.seq; }
+    else { this.keyPos = 2 * this.stats.packets - 1; this.keySub = 0; }
     this.opts.onRecord(rec, t);
     return true;
   }
 
-  #sweep(nowSec: number): void {
+  /** `pos`: the records' order key (2 × the index of the packet the sweep comes before). */
+  #sweep(nowSec: number, pos: number): void {
     this.#nextSweep = nowSec + SWEEP_EVERY_SEC;
     const table = this.table;
     const cap = table.capacity;
+    const due = this.#due;
     for (let s = 0; s < cap; s++) {
       const state = table.state[s];
       if (state === 0) continue;
@@ -400,14 +448,30 @@ export class Analyzer {
       }
       const e = table.values[s]!;
       if (idle > IDLE_SEC) {
-        this.#finish(e);
+        due.push(e);
         table.remove(s);
         this.stats.idleEvicted++;
       } else if (e.t.done && (nowSec * 1e6 - e.t.timeline[T.DONE]!) > TAIL_US) {
-        this.#finish(e);
+        due.push(e);
         table.state[s] = SLOT_PASSIVE;
         table.values[s] = null;
       }
+    }
+    this.#finishDue(pos);
+  }
+
+  /** Emits the records of `#due` in tracker order (slot order depends on the table's history). */
+  #finishDue(pos: number): void {
+    const due = this.#due;
+    if (due.length === 0) return;
+    if (due.length > 1) due.sort((a, b) => a.seq - b.seq);
+    this.#sweeping = true;
+    this.#sweepPos = pos;
+    try {
+      for (const e of due) this.#finish(e);
+    } finally {
+      this.#sweeping = false;
+      due.length = 0;
     }
   }
 
@@ -420,7 +484,7 @@ export class Analyzer {
   tick(nowSec: number): void {
     if (nowSec <= this.#nowSec) return;
     this.#nowSec = nowSec;
-    if (nowSec >= this.#nextSweep) this.#sweep(nowSec);
+    if (nowSec >= this.#nextSweep) this.#sweep(nowSec, 2 * this.stats.packets);
   }
 
   /** End of input: every handshake still open gets its (possibly incomplete) record. */
@@ -428,9 +492,10 @@ export class Analyzer {
     const table = this.table;
     for (let s = 0; s < table.capacity; s++) {
       if (table.state[s] !== SLOT_TRACKING) continue;
-      this.#finish(table.values[s]!);
+      this.#due.push(table.values[s]!);
       table.state[s] = SLOT_PASSIVE;
       table.values[s] = null;
     }
+    this.#finishDue(2 * this.stats.packets);
   }
 }
