@@ -39,6 +39,7 @@ import { ENRICH_FLAGS, FLAG_OPTIONS, enrichFlagGiven } from '../config/flag-tabl
 import type { Config } from '../config/schema.js';
 import { EnrichInputError, enrichCounters, openEnricher, renderTopNetworks, TopNetworks, type Enricher, type EnrichSettings } from '../enrich/index.js';
 import { log } from '../telemetry/log.js';
+import { analyzeThreaded, chooseThreads, type MergedAnalysis } from './analyze-threads.js';
 
 const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
 
@@ -57,6 +58,9 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar
+  --threads N                 worker threads, flows split between them by hash; the output is the same
+                              for any N (default: one per CPU for regular uncompressed files of 16 MiB
+                              or more, else 1; always 1 for stdin, pipes and gzip)  [SLOWSHAKE_THREADS]
 
 client attribution (client_info on every record, "Top slow networks" in the summary):
   --ranges FILE               cloud IP-range file: AWS ip-ranges.json, Google cloud.json/goog.json
@@ -80,6 +84,8 @@ interface Opts {
   flow: string | null;
   ladder: boolean;
   progress: boolean;
+  /** null: chosen by chooseThreads (one per CPU where it helps). */
+  threads: number | null;
   files: string[];
   /** The defaults until run() has checked the enrich flags (`enrichFlags`) against the schema. */
   enrich: EnrichSettings;
@@ -98,7 +104,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       options: {
         format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, out: { type: 'string' },
         events: { type: 'string' }, records: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
-        'max-flows': { type: 'string' },
+        'max-flows': { type: 'string' }, threads: { type: 'string' },
         ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'proxy-clock': { type: 'string' },
         ...ENRICH_OPTIONS,
@@ -134,6 +140,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     flow,
     ladder: v.ladder ?? false,
     progress: !v['no-progress'],
+    threads: threadCount(v.threads ?? env.SLOWSHAKE_THREADS),
     files: parsed.positionals,
     enrich,
     enrichFlags: enrichFlagGiven(values, env, ENRICH_FLAGS) ? { values, env } : null,
@@ -159,6 +166,14 @@ function enricherFor(s: EnrichSettings): Enricher {
     if (!(err instanceof EnrichInputError)) throw err;
     throw new UsageError(`${err.file === s.asnDb ? '--asn-db' : '--ranges'} ${err.message}`);
   }
+}
+
+/** --threads: a whole number from 1 to 64. */
+function threadCount(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const n = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || n < 1 || n > 64) throw new UsageError(`--threads: expected a whole number of threads from 1 to 64, got "${text}"`);
+  return n;
 }
 
 /** --max-flows: a whole number of flows, at least 1 (at most 2^26: the flow table's arrays are sized by it). */
@@ -237,22 +252,29 @@ export async function run(argv: string[]): Promise<number> {
   let pcapsWritten = 0;
   const problems: string[] = [];
   let ndjsonBuf = '';
+  /** A record's way from the analyzer (here or in a worker): events, pcap, ladder, then attribution. */
+  const onRecord = (rec: FlowRecord, start: number, firstTs: number, lastTs: number, kept: KeptPacket[] | null): void => {
+    matcher?.attach(rec, start, lastTs);
+    if (opts.out !== null && rec.slow && kept !== null && kept.length > 0) {
+      const { bytes } = buildPcap(kept, kept[0]!.linkType);
+      const name = flowFileName(firstTs, rec.client, rec.server);
+      const out = opts.out;
+      const path = lost.attempt(rec, 'flow', 'pcap not written', join(out, name), () => writeFileAtomic(out, name, bytes));
+      if (path !== undefined) { rec.pcap = path; pcapsWritten++; }
+    }
+    if (opts.flow !== null && kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept });
+    enricher.submit(rec, emit);
+  };
+  /** Records already written by a threaded run that stopped (see analyze-threads.ts 4.): the re-run skips them. */
+  let skip = 0;
   const analyzer: Analyzer = new Analyzer({
     slowMs: opts.slowMs,
     keepPackets: opts.out !== null,
     flowFilter: opts.flow,
     maxFlows: opts.maxFlows ?? undefined,
     onRecord: (rec, t) => {
-      matcher?.attach(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.lastTs);
-      if (opts.out !== null && rec.slow && t.kept !== null && t.kept.length > 0) {
-        const { bytes } = buildPcap(t.kept, t.kept[0]!.linkType);
-        const name = flowFileName(t.firstTs, rec.client, rec.server);
-        const out = opts.out;
-        const path = lost.attempt(rec, 'flow', 'pcap not written', join(out, name), () => writeFileAtomic(out, name, bytes));
-        if (path !== undefined) { rec.pcap = path; pcapsWritten++; }
-      }
-      if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
-      enricher.submit(rec, emit);
+      if (skip > 0) { skip--; return; }
+      onRecord(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.firstTs, t.lastTs, t.kept);
     },
   });
   /** The rest of a record's way, once client_info is complete. */
@@ -267,10 +289,40 @@ export async function run(argv: string[]): Promise<number> {
       records.push(rec);
     }
   };
-  const pkt = new DecodedPacket();
   const reads: (ReadResult & { file: string })[] = [];
   const progress = opts.progress && process.stderr.isTTY ? makeProgress() : undefined;
-  for (const file of opts.files) {
+  let analysis: MergedAnalysis = analyzer;
+  let single = true;
+  const threads = chooseThreads(opts.files, opts.threads);
+  if (threads > 1) {
+    // Text mode: the workers attribute and serialise each ndjson line themselves.
+    const text = opts.format === 'ndjson' && !opts.ladder && matcher === null && opts.out === null && recordSink === null && opts.flow === null && !opts.enrich.rdns;
+    const r = await analyzeThreaded({
+      files: opts.files, threads, slowMs: opts.slowMs, keepPackets: opts.out !== null, flowFilter: opts.flow, maxFlows: analyzer.maxFlows,
+      text: text ? opts.enrich : null, keptForSlow: opts.out !== null, onProgress: progress,
+      onLine: (line, slow) => {
+        if (slow !== null) top.add(slow);
+        ndjsonBuf += line + '\n';
+        if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+      },
+      onItem: (it) => onRecord(it.rec, it.start, it.firstTs, it.lastTs, it.kept),
+    });
+    if (r.unsafe) {
+      skip = r.released;
+      log.debug({ threads, released: r.released }, 'Flows near --max-flows: analysing again in one thread.');
+    } else {
+      single = false;
+      analysis = r.analysis;
+      reads.push(...r.reads);
+      problems.push(...r.problems);
+      if (r.enrich !== null) {
+        enricher.absorb(r.enrich);
+        if (enricher.asn !== null) enricher.asn.errors += r.enrich.asn_errors;
+      }
+    }
+  }
+  const pkt = new DecodedPacket();
+  for (const file of single ? opts.files : []) {
     try {
       const started = performance.now();
       const r = await readCaptureFile(file, pkt, analyzer, { onProgress: progress });
@@ -284,16 +336,16 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (progress) process.stderr.write('\r\x1b[K');
-  analyzer.finish();
+  if (single) analyzer.finish();
   await enricher.drain();
   enricher.close();
   recordSink?.close();
   const fatal = reads.filter((r) => r.warnings.some((w) => !/truncated last record|gzip stream ends early/.test(w)));
-  if (analyzer.stats.packets === 0 && fatal.length > 0) {
+  if (analysis.stats.packets === 0 && fatal.length > 0) {
     for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
     return EXIT_BAD_INPUT;
   }
-  const summary = { ...buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten, lost), ...enrichSummary(enricher, top, opts.enrich.topNetworks) };
+  const summary = { ...buildSummary(analysis, reads, records, ev, matcher, pcapsWritten, lost), ...enrichSummary(enricher, top, opts.enrich.topNetworks) };
   if (opts.ladder) {
     if (ladders.length === 0) problems.push(`--flow ${opts.flow}: no TLS handshake with that endpoint in the capture`);
     for (const l of ladders) writeOut(renderLadder(l.rec, l.kept) + '\n');
@@ -335,7 +387,7 @@ function makeProgress(): (done: number, total: number) => void {
   };
 }
 
-function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number, lost: LostResults) {
+function buildSummary(a: MergedAnalysis, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number, lost: LostResults) {
   const s = a.stats;
   return {
     files: reads.map((r) => ({ file: r.file, format: r.format, gzip: r.gzip, packets: r.packets, bytes: r.bytes, warnings: r.warnings })),
