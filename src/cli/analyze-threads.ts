@@ -66,8 +66,8 @@ export interface ThreadedOptions {
   /** Text mode (see analyze-worker.ts): the enrich settings the workers attribute with. */
   text: EnrichSettings | null;
   keptForSlow: boolean;
-  /** Text mode: one ndjson line, and the record when it is slow. */
-  onLine: (line: string, slow: FlowRecord | null) => void;
+  /** Text mode: one ndjson line (bytes `start` to `end` of `text`, with its newline), and the record when it is slow. */
+  onLine: (text: Uint8Array, start: number, end: number, slow: FlowRecord | null) => void;
   /** Object mode: one record with what onRecord needs. */
   onItem: (item: RecordItem) => void;
   onProgress?: (done: number, total: number) => void;
@@ -120,9 +120,8 @@ export function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResult> {
         const q = queues[best]!;
         const b = q.batches[0]!;
         const it = b.items[q.item]!;
-        if (typeof it === 'string') o.onLine(it, null);
-        else if (Array.isArray(it)) o.onLine(it[0], it[1]);
-        else o.onItem(it);
+        if (b.text !== null) o.onLine(b.text, q.item === 0 ? 0 : b.ends[q.item - 1]!, b.ends[q.item]!, it === 0 ? null : it as FlowRecord);
+        else o.onItem(it as RecordItem);
         released++;
         if (++q.item === b.items.length) { q.batches.shift(); q.item = 0; }
       }

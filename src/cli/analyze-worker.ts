@@ -13,8 +13,9 @@
  * 3. Every CHECKPOINT packets it posts the batch and its frontier (no later record has a
  *    smaller key), then waits while it is more than WINDOW checkpoints ahead of the slowest
  *    worker or of what the main thread has merged: memory stays flat.
- * 4. A new flow that finds `shareFlowLimit` flows of the share tracked means the single run
- *    might evict here: the worker reports `unsafe` and stops (the main thread falls back).
+ * 4. A new flow that finds `shareFlowLimit` flows of the share tracked, or a reuse of the share's
+ *    part of the kept-packet area, means the single run might evict or reuse here: the worker
+ *    reports `unsafe` and stops (the main thread falls back).
  * 5. Capture-file errors end that file as in the single run; the first worker reports reads and
  *    problems, every worker its counters.
  */
@@ -22,7 +23,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DecodedPacket } from '../decode/packet.js';
 import { Analyzer } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
-import { recordToJson } from '../handshake/record-json.js';
+import { JsonOut, writeRecordJson } from '../handshake/record-json.js';
 import type { HandshakeTracker, KeptPacket } from '../handshake/tracker.js';
 import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
 import { CaptureFileError } from '../sources/capture-error.js';
@@ -54,14 +55,15 @@ export interface WorkerInput {
 /** A record in object mode: what analyze.ts's onRecord reads from the tracker. */
 export interface RecordItem { rec: FlowRecord; start: number; firstTs: number; lastTs: number; kept: KeptPacket[] | null }
 
-export type BatchItem = string | [string, FlowRecord] | RecordItem;
-
 export interface Batch {
   kind: 'batch';
   /** keyPos, keySub per record. */
   keys: number[];
-  /** Text mode: ndjson lines, with the record when it is slow (for the summary's top networks); object mode: RecordItems. */
-  items: BatchItem[];
+  /** Object mode: the records. Text mode: the record when it is slow (for the summary's top networks), else 0. */
+  items: (RecordItem | FlowRecord | 0)[];
+  /** Text mode: the ndjson lines, one after another (the buffer is transferred), and where each ends. */
+  text: Uint8Array | null;
+  ends: number[];
   /** No later record of this worker has keyPos below this. */
   frontier: number;
   /** Worker 0: bytes read so far and the total, for the progress bar. */
@@ -85,7 +87,9 @@ async function main(w: WorkerInput): Promise<void> {
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const enricher: Enricher | null = w.text !== null ? openEnricher({ ...w.text, rdns: false }) : null;
   let keys: number[] = [];
-  let items: BatchItem[] = [];
+  let items: Batch['items'] = [];
+  let text = w.text !== null ? new JsonOut() : null;
+  let ends: number[] = [];
   let posted = 0;
   let unsafe = false;
   let progress: [number, number] | undefined;
@@ -100,8 +104,11 @@ async function main(w: WorkerInput): Promise<void> {
       keys.push(analyzer.keyPos, analyzer.keySub);
       if (enricher !== null) {
         enricher.attribute(rec);
-        const line = recordToJson(rec);
-        items.push(rec.slow ? [line, rec] : line);
+        writeRecordJson(rec, text!);
+        text!.room(1);
+        text!.buf[text!.pos++] = 10;
+        ends.push(text!.pos);
+        items.push(rec.slow ? rec : 0);
         return;
       }
       const needKept = t.kept !== null && ((w.keptForSlow && rec.slow) || (w.flowFilter !== null && (rec.client === w.flowFilter || rec.server === w.flowFilter)));
@@ -109,14 +116,18 @@ async function main(w: WorkerInput): Promise<void> {
     },
   });
   const post = (frontier: number): void => {
-    const b: Batch = { kind: 'batch', keys, items, frontier, progress };
-    port.postMessage(b);
+    const bytes = text !== null ? text.buf.subarray(0, text.pos) : null;
+    const b: Batch = { kind: 'batch', keys, items, text: bytes, ends, frontier, progress };
+    // the text's buffer is handed over, not copied (a Buffer may share a pool: only a whole one of its own)
+    port.postMessage(b, bytes !== null && bytes.buffer.byteLength === text!.buf.length && text!.buf.byteOffset === 0 ? [bytes.buffer as ArrayBuffer] : []);
     keys = [];
     items = [];
+    ends = [];
+    if (text !== null) text = new JsonOut();
   };
   /** Posts the batch, then waits while too far ahead (see 3. above). */
   const checkpoint = (): void => {
-    if (analyzer.unsafeAt >= 0) {
+    if (analyzer.unsafeAt >= 0 || analyzer.keptAreaWrapped) {
       unsafe = true;
       port.postMessage({ kind: 'unsafe', at: analyzer.unsafeAt });
       throw new Unsafe();
@@ -160,7 +171,7 @@ async function main(w: WorkerInput): Promise<void> {
   }
   if (unsafe) return;
   analyzer.finish();
-  if (analyzer.unsafeAt >= 0) {
+  if (analyzer.unsafeAt >= 0 || analyzer.keptAreaWrapped) {
     port.postMessage({ kind: 'unsafe', at: analyzer.unsafeAt });
     return;
   }

@@ -16,12 +16,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeStdout } from './stdout.js';
+import { writeStdout, writeStdoutBytes } from './stdout.js';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
 import { Analyzer, DEFAULT_MAX_FLOWS, DEFAULT_MAX_FLOWS_KEPT } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
-import { recordToJson } from '../handshake/record-json.js';
+import { JsonOut, writeRecordJson } from '../handshake/record-json.js';
 import { MAX_KEPT_PACKETS, type KeptPacket } from '../handshake/tracker.js';
 import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
 import { CaptureFileError } from '../sources/capture-error.js';
@@ -251,7 +251,9 @@ export async function run(argv: string[]): Promise<number> {
   const ladders: { rec: FlowRecord; kept: KeptPacket[] }[] = [];
   let pcapsWritten = 0;
   const problems: string[] = [];
-  let ndjsonBuf = '';
+  /** ndjson not written yet (records are serialised straight into it), flushed every 64 KiB. */
+  const nd = new JsonOut(1 << 17);
+  const flushNd = (): void => { writeStdoutBytes(nd.buf.subarray(0, nd.pos)); nd.pos = 0; };
   /** A record's way from the analyzer (here or in a worker): events, pcap, ladder, then attribution. */
   const onRecord = (rec: FlowRecord, start: number, firstTs: number, lastTs: number, kept: KeptPacket[] | null): void => {
     matcher?.attach(rec, start, lastTs);
@@ -283,8 +285,10 @@ export async function run(argv: string[]): Promise<number> {
     if (rec.slow) top.add(rec);
     if (opts.ladder) return;
     if (opts.format === 'ndjson') {
-      ndjsonBuf += recordToJson(rec) + '\n';
-      if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+      writeRecordJson(rec, nd);
+      nd.room(1);
+      nd.buf[nd.pos++] = 10;
+      if (nd.pos > 65536) flushNd();
     } else if (opts.flow === null || rec.client === opts.flow || rec.server === opts.flow) {
       records.push(rec);
     }
@@ -300,10 +304,12 @@ export async function run(argv: string[]): Promise<number> {
     const r = await analyzeThreaded({
       files: opts.files, threads, slowMs: opts.slowMs, keepPackets: opts.out !== null, flowFilter: opts.flow, maxFlows: analyzer.maxFlows,
       text: text ? opts.enrich : null, keptForSlow: opts.out !== null, onProgress: progress,
-      onLine: (line, slow) => {
+      onLine: (text, start, end, slow) => {
         if (slow !== null) top.add(slow);
-        ndjsonBuf += line + '\n';
-        if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+        nd.room(end - start);
+        nd.buf.set(text.subarray(start, end), nd.pos);
+        nd.pos += end - start;
+        if (nd.pos > 65536) flushNd();
       },
       onItem: (it) => onRecord(it.rec, it.start, it.firstTs, it.lastTs, it.kept),
     });
@@ -350,7 +356,7 @@ export async function run(argv: string[]): Promise<number> {
     if (ladders.length === 0) problems.push(`--flow ${opts.flow}: no TLS handshake with that endpoint in the capture`);
     for (const l of ladders) writeOut(renderLadder(l.rec, l.kept) + '\n');
   } else if (opts.format === 'ndjson') {
-    if (ndjsonBuf) writeOut(ndjsonBuf);
+    if (nd.pos > 0) flushNd();
     process.stderr.write(summaryText(summary, lost) + '\n');
   } else if (opts.format === 'json') {
     writeOut(JSON.stringify({ flows: records, summary }, null, 2) + '\n');

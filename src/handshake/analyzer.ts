@@ -91,7 +91,8 @@ export interface AnalyzerOptions {
   /**
    * With `share`: the first time a new flow finds this many flows of the share already tracked,
    * `unsafeAt` records the packet's index. Until then the sum over the shares stayed below
-   * `maxFlows`, so no single run would have evicted a flow.
+   * `maxFlows`, so no single run would have evicted a flow. (The kept-packet area is shared the
+   * same way: see keptAreaWrapped.)
    */
   shareFlowLimit?: number;
 }
@@ -157,6 +158,14 @@ export class Analyzer {
   keySub = 0;
   /** Index of the packet that found `shareFlowLimit` flows tracked, or -1. */
   unsafeAt = -1;
+
+  /**
+   * With `share`: whether this share's part of the kept-packet area has been reused. Until then
+   * the single run's whole area would not have been either (see the constructor).
+   */
+  get keptAreaWrapped(): boolean {
+    return this.#preKept !== null && this.#preKept.written > this.#preKept.areaBytes;
+  }
   readonly #shareIndex: number;
   readonly #shareCount: number;
   readonly #shareLimit: number;
@@ -173,9 +182,11 @@ export class Analyzer {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
-    this.#keptAreaBytes = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
     this.#shareIndex = opts.share?.index ?? 0;
     this.#shareCount = opts.share?.count ?? 1;
+    // a share gets its part of the area: while no share's part has wrapped, the whole one would not have
+    const area = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
+    this.#keptAreaBytes = this.#shareCount > 1 ? Math.max(1024, Math.floor(area / this.#shareCount / 8) * 8) : area;
     this.#shareLimit = opts.shareFlowLimit ?? Infinity;
     this.#decodeAnomalies = this.#shareIndex === 0 ? this.anomalies : new AnomalyCounters();
   }
