@@ -2,17 +2,18 @@
  * `analyze --threads N`: the flows split by hash across N worker threads (analyze-worker.ts),
  * their records merged back into exactly the order of the single-threaded run.
  *
- * 1. Each worker reads the files itself and analyses its share; every record carries its order
- *    key (Analyzer keyPos/keySub), and every batch the worker's frontier.
+ * 1. A reader thread (analyze-reader.ts) reads the files and hands every packet to the worker of
+ *    its flow through a shared ring (analyze-ring.ts); each worker analyses its share, every
+ *    record carries its order key (Analyzer keyPos/keySub), and every batch the worker's frontier.
  * 2. The merge releases the smallest head among the workers' queues once no worker with an
  *    empty queue can still send a smaller key (its frontier is above it). Equal keys come from
  *    one worker only (a packet belongs to one flow), so the order is the single run's.
- * 3. Flow control through one shared Int32Array: per worker the checkpoints it posted, and the
- *    checkpoints merged here; a worker waits when WINDOW ahead of either, so memory stays flat.
+ * 3. Flow control: the reader waits for the slowest worker, a worker for the merge here (MERGED),
+ *    so memory stays flat.
  * 4. `unsafe` from a worker (the shares together might have reached --max-flows, where the
  *    single run evicts oldest-first across all flows): the workers stop and the caller re-runs
  *    single-threaded, skipping the records already released (identical: all came before).
- * Only regular, uncompressed files: each worker reads them from the start (choose() says why not).
+ * Only regular, uncompressed files (chooseThreads): the fall-back reads them again from the start.
  */
 import { Worker } from 'node:worker_threads';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
@@ -23,6 +24,8 @@ import { AnomalyCounters } from '../telemetry/anomalies.js';
 import type { ReadResult } from '../sources/capture-file.js';
 import type { EnrichSettings } from '../enrich/index.js';
 import type { Batch, Done, RecordItem, WorkerInput, WorkerMessage } from './analyze-worker.js';
+import type { ReaderDone, ReaderInput } from './analyze-reader.js';
+import { BLOCKS, controlWords, MERGED, SLOT_BYTES } from './analyze-ring.js';
 
 /** Below this much input a second thread does not pay for its start (~50 ms of module loading). */
 export const MIN_THREADED_BYTES = 16 * 1024 * 1024;
@@ -88,8 +91,10 @@ interface Queue { batches: Batch[]; item: number; frontier: number; received: nu
 
 export function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResult> {
   const n = o.threads;
-  const progress = new SharedArrayBuffer(4 * (n + 1));
-  const shared = new Int32Array(progress);
+  const control = new SharedArrayBuffer(4 * controlWords(n));
+  const ctl = new Int32Array(control);
+  const blocks = new SharedArrayBuffer(BLOCKS * SLOT_BYTES);
+  let read: ReaderDone | null = null;
   const queues: Queue[] = Array.from({ length: n }, () => ({ batches: [], item: 0, frontier: 0, received: 0, done: null }));
   const workers: Worker[] = [];
   let released = 0;
@@ -127,31 +132,26 @@ export function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResult> {
       }
     };
 
+    /** `w`: the worker's index (-1: the reader, which sends only `unsafe` and `error`). */
     const onMessage = (w: number, m: WorkerMessage): void => {
       if (settled) return;
-      const q = queues[w]!;
+      const q = queues[Math.max(0, w)]!;
       switch (m.kind) {
         case 'batch':
           q.frontier = m.frontier;
           if (m.items.length > 0) q.batches.push(m);
           q.received++;
-          if (m.progress && o.onProgress) o.onProgress(m.progress[0], m.progress[1]);
           drain();
           {
             let merged = 0x7fffffff;
             for (const x of queues) if (x.frontier !== Infinity) merged = Math.min(merged, x.received);
-            Atomics.store(shared, n, merged);
+            Atomics.store(ctl, MERGED, merged);
+            Atomics.notify(ctl, MERGED);
           }
           return;
         case 'done':
           q.done = m;
-          if (queues.every((x) => x.done !== null)) {
-            settled = true;
-            drain();
-            stopAll();
-            resolve(finishResult(queues.map((x) => x.done!), o.maxFlows));
-          }
-          return;
+          return complete();
         case 'unsafe':
           settled = true;
           stopAll();
@@ -162,10 +162,28 @@ export function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResult> {
       }
     };
 
+    const complete = (): void => {
+      if (read === null || !queues.every((x) => x.done !== null)) return;
+      settled = true;
+      drain();
+      stopAll();
+      resolve(finishResult(read, queues.map((x) => x.done!), o.maxFlows));
+    };
+    const readerInput: ReaderInput = { files: o.files, workers: n, control, blocks, progress: o.onProgress !== undefined };
+    const reader = new Worker(new URL('./analyze-reader.js', import.meta.url), { workerData: readerInput });
+    reader.on('message', (m: ReaderDone | { kind: 'progress'; done: number; total: number } | WorkerMessage) => {
+      if (settled) return;
+      if (m.kind === 'progress') o.onProgress?.(m.done, m.total);
+      else if (m.kind === 'read') { read = m; complete(); }
+      else onMessage(-1, m);
+    });
+    reader.on('error', (err) => fail(err));
+    reader.on('exit', (code) => { if (!settled && read === null) fail(new Error(`analyze reader exited (code ${code}) before it finished`)); });
+    workers.push(reader);
     for (let i = 0; i < n; i++) {
       const input: WorkerInput = {
-        files: o.files, index: i, count: n, slowMs: o.slowMs, keepPackets: o.keepPackets, flowFilter: o.flowFilter,
-        maxFlows: o.maxFlows, shareFlowLimit: Math.floor(o.maxFlows / n), text: o.text, keptForSlow: o.keptForSlow, progress,
+        index: i, count: n, slowMs: o.slowMs, keepPackets: o.keepPackets, flowFilter: o.flowFilter,
+        maxFlows: o.maxFlows, shareFlowLimit: Math.floor(o.maxFlows / n), text: o.text, keptForSlow: o.keptForSlow, control, blocks,
       };
       const w = new Worker(new URL('./analyze-worker.js', import.meta.url), { workerData: input });
       w.on('message', (m: WorkerMessage) => onMessage(i, m));
@@ -176,7 +194,7 @@ export function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResult> {
   });
 }
 
-function finishResult(done: Done[], maxFlows: number): ThreadedResult {
+function finishResult(read: ReaderDone, done: Done[], maxFlows: number): ThreadedResult {
   const stats = { ...done[0]!.stats };
   for (const d of done.slice(1)) {
     for (const k of Object.keys(stats) as (keyof AnalyzerStats)[]) {
@@ -184,6 +202,7 @@ function finishResult(done: Done[], maxFlows: number): ThreadedResult {
     }
   }
   const anomalies = new AnomalyCounters();
+  read.anomalies.forEach((v, i) => { anomalies.counts[i]! += v; }); // decode anomalies: the reader decoded every packet
   for (const d of done) d.anomalies.forEach((v, i) => { anomalies.counts[i]! += v; });
   let enrich: Done['enrich'] = null;
   for (const d of done) {
@@ -194,5 +213,5 @@ function finishResult(done: Done[], maxFlows: number): ThreadedResult {
     enrich.asn_matches += d.enrich.asn_matches;
     enrich.asn_errors += d.enrich.asn_errors;
   }
-  return { unsafe: false, analysis: { stats, anomalies, maxFlows }, reads: done[0]!.reads, problems: done[0]!.problems, enrich };
+  return { unsafe: false, analysis: { stats, anomalies, maxFlows }, reads: read.reads, problems: read.problems, enrich };
 }

@@ -1,23 +1,20 @@
 /**
- * One worker of `analyze --threads N` (worker_threads; the main side is analyze-threads.ts).
+ * One analysis worker of `analyze --threads N` (worker_threads; the main side is
+ * analyze-threads.ts, the reader analyze-reader.ts, the ring between them analyze-ring.ts).
  *
- * 1. Reads every input file itself, in order, through an Analyzer that keeps only its share of
- *    the flows (flow hash modulo N): every packet is framed and decoded, so each share sees the
- *    whole clock, and only its own flows are tracked. Reading the file N times costs a copy from
- *    the page cache per worker; handing packets to workers from one reader would make that
- *    reader the bottleneck (it must decode every packet to find its flow).
+ * 1. Walks every block of the ring in order: its own packets (the reader picked the owner by
+ *    flow hash) go through an Analyzer as in the single run, every other packet only moves the
+ *    clock and the counts (Analyzer.skipPacket), so sweeps happen at the single run's packets.
  * 2. Each record goes to the main thread with its order key (Analyzer keyPos/keySub). In text
  *    mode (ndjson without events, pcaps, records or reverse DNS) the worker attributes the client
  *    and serialises the line itself, so the main thread only merges and writes; otherwise the
  *    record object goes over (structured clone) with what the main thread's onRecord needs.
- * 3. Every CHECKPOINT packets it posts the batch and its frontier (no later record has a
- *    smaller key), then waits while it is more than WINDOW checkpoints ahead of the slowest
- *    worker or of what the main thread has merged: memory stays flat.
+ * 3. After each block it posts the batch and its frontier (no later record has a smaller key).
+ *    It waits while MERGE_WINDOW blocks ahead of what the main thread has merged, and the
+ *    reader waits for the slowest worker: memory stays flat.
  * 4. A new flow that finds `shareFlowLimit` flows of the share tracked, or a reuse of the share's
  *    part of the kept-packet area, means the single run might evict or reuse here: the worker
- *    reports `unsafe` and stops (the main thread falls back).
- * 5. Capture-file errors end that file as in the single run; the first worker reports reads and
- *    problems, every worker its counters.
+ *    reports `unsafe` and stops (the main thread falls back to one thread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DecodedPacket } from '../decode/packet.js';
@@ -25,18 +22,10 @@ import { Analyzer } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
 import { JsonOut, writeRecordJson } from '../handshake/record-json.js';
 import type { HandshakeTracker, KeptPacket } from '../handshake/tracker.js';
-import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
-import { CaptureFileError } from '../sources/capture-error.js';
-import type { PacketSink } from '../sources/capture-error.js';
+import { BLOCKS, CONSUMED, COUNT, DATA, DESC_FIELDS, DESCS, DONE, MERGE_WINDOW, MERGED, PUBLISHED, SLOT_BYTES } from './analyze-ring.js';
 import { openEnricher, type EnrichSettings, type Enricher } from '../enrich/index.js';
 
-/** Packets between two posts to the main thread. */
-export const CHECKPOINT = 1 << 14;
-/** Checkpoints a worker may run ahead of the slowest worker or of the main thread's merge. */
-export const WINDOW = 32;
-
 export interface WorkerInput {
-  files: string[];
   index: number;
   count: number;
   slowMs: number;
@@ -48,8 +37,9 @@ export interface WorkerInput {
   text: EnrichSettings | null;
   /** Which records need their kept packets on the main thread. */
   keptForSlow: boolean;
-  /** Int32Array over it: [0..count) checkpoints posted per worker, [count] checkpoints merged by the main thread. */
-  progress: SharedArrayBuffer;
+  /** The ring (analyze-ring.ts). */
+  control: SharedArrayBuffer;
+  blocks: SharedArrayBuffer;
 }
 
 /** A record in object mode: what analyze.ts's onRecord reads from the tracker. */
@@ -66,16 +56,12 @@ export interface Batch {
   ends: number[];
   /** No later record of this worker has keyPos below this. */
   frontier: number;
-  /** Worker 0: bytes read so far and the total, for the progress bar. */
-  progress?: [number, number];
 }
 
 export interface Done {
   kind: 'done';
   stats: Analyzer['stats'];
   anomalies: number[];
-  reads: (ReadResult & { file: string })[];
-  problems: string[];
   enrich: { records: number; range_matches: number; asn_matches: number; asn_errors: number } | null;
 }
 
@@ -83,22 +69,18 @@ export type WorkerMessage = Batch | Done | { kind: 'unsafe'; at: number } | { ki
 
 async function main(w: WorkerInput): Promise<void> {
   const port = parentPort!;
-  const shared = new Int32Array(w.progress);
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const ctl = new Int32Array(w.control);
   const enricher: Enricher | null = w.text !== null ? openEnricher({ ...w.text, rdns: false }) : null;
   let keys: number[] = [];
   let items: Batch['items'] = [];
   let text = w.text !== null ? new JsonOut() : null;
   let ends: number[] = [];
-  let posted = 0;
-  let unsafe = false;
-  let progress: [number, number] | undefined;
   const analyzer: Analyzer = new Analyzer({
     slowMs: w.slowMs,
     keepPackets: w.keepPackets,
     flowFilter: w.flowFilter,
     maxFlows: w.maxFlows,
-    share: { index: w.index, count: w.count },
+    share: { count: w.count },
     shareFlowLimit: w.shareFlowLimit,
     onRecord: (rec: FlowRecord, t: HandshakeTracker) => {
       keys.push(analyzer.keyPos, analyzer.keySub);
@@ -117,75 +99,69 @@ async function main(w: WorkerInput): Promise<void> {
   });
   const post = (frontier: number): void => {
     const bytes = text !== null ? text.buf.subarray(0, text.pos) : null;
-    const b: Batch = { kind: 'batch', keys, items, text: bytes, ends, frontier, progress };
-    // the text's buffer is handed over, not copied (a Buffer may share a pool: only a whole one of its own)
+    const b: Batch = { kind: 'batch', keys, items, text: bytes, ends, frontier };
+    // the text's buffer is handed over, not copied
     port.postMessage(b, bytes !== null && bytes.buffer.byteLength === text!.buf.length && text!.buf.byteOffset === 0 ? [bytes.buffer as ArrayBuffer] : []);
     keys = [];
     items = [];
     ends = [];
     if (text !== null) text = new JsonOut();
   };
-  /** Posts the batch, then waits while too far ahead (see 3. above). */
-  const checkpoint = (): void => {
-    if (analyzer.unsafeAt >= 0 || analyzer.keptAreaWrapped) {
-      unsafe = true;
-      port.postMessage({ kind: 'unsafe', at: analyzer.unsafeAt });
-      throw new Unsafe();
-    }
-    post(2 * analyzer.stats.packets);
-    posted++;
-    Atomics.store(shared, w.index, posted);
-    for (;;) {
-      let min = Atomics.load(shared, w.count);
-      for (let i = 0; i < w.count; i++) if (i !== w.index) min = Math.min(min, Atomics.load(shared, i));
-      if (posted - min <= WINDOW) break;
-      Atomics.wait(sleeper, 0, 0, 1);
-    }
-  };
-  let n = 0;
-  const sink: PacketSink = {
-    onPacket(p) {
-      analyzer.onPacket(p);
-      if (++n === CHECKPOINT) { n = 0; checkpoint(); }
-    },
-  };
-  const pkt = new DecodedPacket();
-  const reads: (ReadResult & { file: string })[] = [];
-  const problems: string[] = [];
-  const onProgress = w.index === 0 ? (done: number, total: number) => { progress = [done, total]; } : undefined;
-  try {
-    for (const file of w.files) {
-      try {
-        const r = await readCaptureFile(file, pkt, sink, { onProgress });
-        reads.push({ ...r, file });
-        problems.push(...r.warnings);
-      } catch (err) {
-        if (!(err instanceof CaptureFileError)) throw err;
-        problems.push(err.message);
-        reads.push({ file, format: 'pcap', gzip: false, bytes: err.offset, packets: 0, warnings: [err.message] });
-      }
-    }
-  } catch (err) {
-    if (err instanceof Unsafe) return;
-    throw err;
-  }
-  if (unsafe) return;
-  analyzer.finish();
-  if (analyzer.unsafeAt >= 0 || analyzer.keptAreaWrapped) {
+  const unsafe = (): boolean => {
+    if (analyzer.unsafeAt < 0 && !analyzer.keptAreaWrapped) return false;
     port.postMessage({ kind: 'unsafe', at: analyzer.unsafeAt });
-    return;
-  }
-  Atomics.store(shared, w.index, 0x7fffffff); // finished: never the slowest
-  post(Infinity);
-  const es = enricher?.stats;
-  const done: Done = {
-    kind: 'done', stats: analyzer.stats, anomalies: [...analyzer.anomalies.counts], reads, problems,
-    enrich: es ? { records: es.records, range_matches: es.range_matches, asn_matches: es.asn_matches, asn_errors: enricher!.asn?.errors ?? 0 } : null,
+    return true;
   };
-  port.postMessage(done);
+
+  const pkt = new DecodedPacket();
+  for (let abs = 0; ; abs++) {
+    // wait for block `abs` (or the end), and for the main thread's merge (see 3. above)
+    for (;;) {
+      const pub = Atomics.load(ctl, PUBLISHED);
+      if (pub > abs && abs - Atomics.load(ctl, MERGED) <= MERGE_WINDOW) break;
+      if (pub <= abs && Atomics.load(ctl, DONE) === 1 && Atomics.load(ctl, PUBLISHED) <= abs) {
+        analyzer.finish();
+        if (unsafe()) return;
+        post(Infinity);
+        const es = enricher?.stats;
+        const done: Done = {
+          kind: 'done', stats: analyzer.stats, anomalies: [...analyzer.anomalies.counts],
+          enrich: es ? { records: es.records, range_matches: es.range_matches, asn_matches: es.asn_matches, asn_errors: enricher!.asn?.errors ?? 0 } : null,
+        };
+        port.postMessage(done);
+        return;
+      }
+      Atomics.wait(ctl, PUBLISHED, pub, 5);
+    }
+    const slot = abs % BLOCKS;
+    const data = Buffer.from(w.blocks, slot * SLOT_BYTES, DATA);
+    const desc = new Float64Array(w.blocks, slot * SLOT_BYTES + DATA, DESCS * DESC_FIELDS);
+    const count = Atomics.load(ctl, COUNT + slot);
+    const me = w.index;
+    pkt.buf = data;
+    for (let i = 0, d = 0; i < count; i++, d += DESC_FIELDS) {
+      if (desc[d + 7] !== me) {
+        analyzer.skipPacket(desc[d]!, desc[d + 4]!);
+        continue;
+      }
+      pkt.tsSec = desc[d]!;
+      pkt.tsNsec = desc[d + 1]!;
+      pkt.tsUs = desc[d + 2]!;
+      pkt.caplen = desc[d + 3]!;
+      pkt.origLen = desc[d + 4]!;
+      pkt.linkType = desc[d + 5]!;
+      pkt.ifIndex = desc[d + 6]!;
+      pkt.off = desc[d + 8]!;
+      analyzer.onPacket(pkt);
+    }
+    Atomics.store(ctl, CONSUMED + me, abs + 1);
+    Atomics.notify(ctl, CONSUMED + me);
+    if (unsafe()) return;
+    post(2 * analyzer.stats.packets);
+  }
 }
 
-class Unsafe extends Error {}
+
 
 main(workerData as WorkerInput).catch((err: unknown) => {
   const e = err as Error;

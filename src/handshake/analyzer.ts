@@ -26,7 +26,6 @@
 import { decodePacket } from '../decode/dispatch.js';
 import { Status, copyBytes } from '../decode/reader.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
-import { flowHashAt } from '../ring/flow-hash.js';
 import { FlowTable, SLOT_PASSIVE, SLOT_PASSIVE_FIN_A, SLOT_PASSIVE_FIN_B, SLOT_PRE_TLS, SLOT_TRACKING } from '../flow/flow-table.js';
 import { Anomaly, AnomalyCounters } from '../telemetry/anomalies.js';
 import { formatEndpoint } from './addr.js';
@@ -82,12 +81,12 @@ export interface AnalyzerOptions {
    */
   keptAreaBytes?: number;
   /**
-   * Analyse only the flows whose symmetric flow hash is `index` modulo `count` (analyze
-   * --threads: one analyzer per worker, each seeing every packet). Every packet still moves the
-   * clock and the packet/byte counts; decode anomalies are counted by share 0 only, so the
-   * shares' counters add up to the single run's.
+   * One of `count` analyzers each given the packets of its share of the flows (analyze
+   * --threads): `onPacket` gets the share's packets, `skipPacket` every other one, so the clock
+   * and the packet/byte counts are the single run's. Decode anomalies are left to whoever
+   * decoded every packet to split them (the reader), so the counters add up.
    */
-  share?: { index: number; count: number };
+  share?: { count: number };
   /**
    * With `share`: the first time a new flow finds this many flows of the share already tracked,
    * `unsafeAt` records the packet's index. Until then the sum over the shares stayed below
@@ -166,7 +165,6 @@ export class Analyzer {
   get keptAreaWrapped(): boolean {
     return this.#preKept !== null && this.#preKept.written > this.#preKept.areaBytes;
   }
-  readonly #shareIndex: number;
   readonly #shareCount: number;
   readonly #shareLimit: number;
   readonly #decodeAnomalies: AnomalyCounters;
@@ -182,13 +180,12 @@ export class Analyzer {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
-    this.#shareIndex = opts.share?.index ?? 0;
     this.#shareCount = opts.share?.count ?? 1;
     // a share gets its part of the area: while no share's part has wrapped, the whole one would not have
     const area = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
     this.#keptAreaBytes = this.#shareCount > 1 ? Math.max(1024, Math.floor(area / this.#shareCount / 8) * 8) : area;
     this.#shareLimit = opts.shareFlowLimit ?? Infinity;
-    this.#decodeAnomalies = this.#shareIndex === 0 ? this.anomalies : new AnomalyCounters();
+    this.#decodeAnomalies = opts.share !== undefined ? new AnomalyCounters() : this.anomalies;
   }
 
   onPacket(p: DecodedPacket): void {
@@ -200,7 +197,6 @@ export class Analyzer {
       if (p.tsSec >= this.#nextSweep) this.#sweep(p.tsSec, 2 * st.packets - 2);
     }
     if (decodePacket(p, this.#decodeAnomalies) !== Status.OK) return;
-    if (this.#shareCount > 1 && flowHashAt(p.buf, p.srcAddrOff, p.dstAddrOff, p.ipVersion === 6 ? 16 : 4, p.srcPort, p.dstPort) % this.#shareCount !== this.#shareIndex) return;
     st.tcpPackets++;
     const table = this.table;
     let slot = table.lookup(p);
@@ -239,6 +235,17 @@ export class Analyzer {
     }
     t.onPacket(p, fromClient);
     this.#after(slot, e, p);
+  }
+
+  /** A packet of another share (see AnalyzerOptions.share): it only counts and moves the clock, as in onPacket. */
+  skipPacket(tsSec: number, origLen: number): void {
+    const st = this.stats;
+    st.packets++;
+    st.bytes += origLen;
+    if (tsSec > this.#nowSec) {
+      this.#nowSec = tsSec;
+      if (tsSec >= this.#nextSweep) this.#sweep(tsSec, 2 * st.packets - 2);
+    }
   }
 
   /** Second half of onPacket for a freshly re-created slot (kept separate so the hot path has no loop). */
