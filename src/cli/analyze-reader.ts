@@ -29,6 +29,8 @@ export interface ReaderDone {
   anomalies: number[];
 }
 
+const copy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
+
 /** A packet too large for a block: the caller falls back to one thread. */
 class TooLarge extends Error {}
 
@@ -91,7 +93,8 @@ async function main(r: ReaderInput): Promise<void> {
       desc[d + 7] = owner;
       desc[d + 8] = pos;
       if (owner >= 0) {
-        data.set(buf.subarray(off, off + caplen), pos);
+        // a native copy with no view made per packet (set(subarray) allocated one)
+        copy.call(buf, data, pos, off, off + caplen);
         pos += caplen;
       }
       count++;

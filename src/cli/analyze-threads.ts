@@ -31,12 +31,24 @@ import { BLOCKS, controlWords, MERGED, SLOT_BYTES } from './analyze-ring.js';
 export const MIN_THREADED_BYTES = 16 * 1024 * 1024;
 
 /**
- * Threads for the inputs: `asked` (null: one per CPU) unless an input is standard input, a pipe,
- * gzip, or unreadable (1: the workers must each read it from the start, and a read error is the
- * single run's to report), or the inputs are small when the count was not asked for.
+ * Worker threads by default: one per CPU but one, which the reader thread needs. Measured on 2
+ * shared CPUs (issue 13, bulk benchmark, CPU-s per run): one thread 2.2–2.6; a reader and two
+ * workers 4.8–6.1 (reader 1.2–1.5, each worker 1.0–1.4: every packet is decoded twice and passes
+ * the ring, and each isolate warms up and collects on its own), and slower by the wall clock
+ * too. So below 3 CPUs the default is 1; with more, the reader and the workers each get a core.
+ */
+export function defaultThreads(cpus = availableParallelism()): number {
+  return cpus >= 3 ? cpus - 1 : 1;
+}
+
+/**
+ * Threads for the inputs: `asked` (null: defaultThreads) unless an input is standard input, a
+ * pipe, gzip, or unreadable (1: a run that falls back must read it again from the start, and a
+ * read error is the single run's to report), or the inputs are small when the count was not
+ * asked for.
  */
 export function chooseThreads(files: string[], asked: number | null): number {
-  const want = asked ?? Math.max(1, availableParallelism());
+  const want = asked ?? defaultThreads();
   if (want <= 1) return 1;
   let bytes = 0;
   const head = Buffer.alloc(2);

@@ -58,9 +58,10 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar
-  --threads N                 worker threads, flows split between them by hash; the output is the same
-                              for any N (default: one per CPU for regular uncompressed files of 16 MiB
-                              or more, else 1; always 1 for stdin, pipes and gzip)  [SLOWSHAKE_THREADS]
+  --threads N                 worker threads, flows split between them by hash (plus a reader thread);
+                              the output is the same for any N (default: CPUs - 1 with 3 CPUs or more,
+                              for regular uncompressed files of 16 MiB or more, else 1; always 1 for
+                              stdin, pipes and gzip)  [SLOWSHAKE_THREADS]
 
 client attribution (client_info on every record, "Top slow networks" in the summary):
   --ranges FILE               cloud IP-range file: AWS ip-ranges.json, Google cloud.json/goog.json
@@ -84,7 +85,7 @@ interface Opts {
   flow: string | null;
   ladder: boolean;
   progress: boolean;
-  /** null: chosen by chooseThreads (one per CPU where it helps). */
+  /** null: chosen by chooseThreads (CPUs - 1 where it helps). */
   threads: number | null;
   files: string[];
   /** The defaults until run() has checked the enrich flags (`enrichFlags`) against the schema. */

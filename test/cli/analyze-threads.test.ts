@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAPTURES, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { replicateCapture } from '../helpers/replicate.js';
+import { chooseThreads, defaultThreads } from '../../src/cli/analyze-threads.js';
 
 const bundled = readdirSync(CAPTURES).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(CAPTURES, f));
 let dir = '';
@@ -108,6 +109,17 @@ describe('analyze --threads 2 equals --threads 1 byte for byte', () => {
     }
     // a missing file among good ones
     expectSame(both([big2, join(dir, 'missing.pcap'), '--format', 'ndjson']));
+  });
+
+  it('the default: CPUs - 1 from 3 CPUs on, for large regular uncompressed files only', () => {
+    expect([1, 2, 3, 4, 8].map((n) => defaultThreads(n))).toEqual([1, 1, 2, 3, 7]);
+    expect(chooseThreads([big], 4)).toBe(4);
+    expect(chooseThreads([big2], null)).toBe(1); // under 16 MiB
+    expect(chooseThreads(['-'], 4)).toBe(1);
+    const gz = join(dir, 'x.pcap.gz');
+    writeFileSync(gz, Buffer.from([0x1f, 0x8b, 8, 0]));
+    expect(chooseThreads([big, gz], 4)).toBe(1);
+    expect(chooseThreads([big, join(dir, 'missing.pcap')], 4)).toBe(1);
   });
 
   it('--threads takes a whole number from 1 to 64 (and SLOWSHAKE_THREADS)', () => {
