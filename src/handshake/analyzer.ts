@@ -358,6 +358,7 @@ export class Analyzer {
       else {
         // Mid-stream data that does not start a TLS hello: remember the flow as passive.
         this.stats.nonTlsFlows++;
+        if (table.size >= this.#shareLimit && this.unsafeAt < 0) this.unsafeAt = this.stats.packets - 1;
         if (table.full) this.#evictOldest();
         table.insert(SLOT_PASSIVE, null, p.tsSec);
         return -1;
