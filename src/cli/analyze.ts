@@ -16,12 +16,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeStdout } from './stdout.js';
+import { writeStdout, writeStdoutBytes } from './stdout.js';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/packet.js';
 import { Analyzer, DEFAULT_MAX_FLOWS, DEFAULT_MAX_FLOWS_KEPT } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
-import { recordToJson } from '../handshake/record-json.js';
+import { JsonOut, writeRecordJson } from '../handshake/record-json.js';
 import { MAX_KEPT_PACKETS, type KeptPacket } from '../handshake/tracker.js';
 import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
 import { CaptureFileError } from '../sources/capture-error.js';
@@ -35,10 +35,11 @@ import { milliseconds, outputFormat, proxyClock } from './options.js';
 import type { ProxyClock } from '../correlate/proxy-lag.js';
 import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors.js';
 import { ANALYZE_RDNS, DEFAULT_SLOW_MS, DEFAULTS } from '../config/defaults.js';
-import { ENRICH_FLAGS, FLAG_OPTIONS, layerFromFlags } from '../config/flags.js';
+import { ENRICH_FLAGS, FLAG_OPTIONS, enrichFlagGiven } from '../config/flag-table.js';
 import type { Config } from '../config/schema.js';
 import { EnrichInputError, enrichCounters, openEnricher, renderTopNetworks, TopNetworks, type Enricher, type EnrichSettings } from '../enrich/index.js';
 import { log } from '../telemetry/log.js';
+import { analyzeThreaded, chooseThreads, type MergedAnalysis } from './analyze-threads.js';
 
 const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optionally gzipped; - for stdin)
 
@@ -57,6 +58,10 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar
+  --threads N                 worker threads, flows split between them by hash (plus a reader thread);
+                              the output is the same for any N (default: CPUs - 1 with 3 CPUs or more,
+                              for regular uncompressed files of 16 MiB or more, else 1; always 1 for
+                              stdin, pipes and gzip)  [SLOWSHAKE_THREADS]
 
 client attribution (client_info on every record, "Top slow networks" in the summary):
   --ranges FILE               cloud IP-range file: AWS ip-ranges.json, Google cloud.json/goog.json
@@ -80,8 +85,13 @@ interface Opts {
   flow: string | null;
   ladder: boolean;
   progress: boolean;
+  /** null: chosen by chooseThreads (CPUs - 1 where it helps). */
+  threads: number | null;
   files: string[];
+  /** The defaults until run() has checked the enrich flags (`enrichFlags`) against the schema. */
   enrich: EnrichSettings;
+  /** The parsed values when an enrich flag or its SLOWSHAKE_* twin is set, else null. */
+  enrichFlags: { values: Record<string, string | boolean | string[] | undefined>; env: NodeJS.ProcessEnv } | null;
 }
 
 const ENRICH_OPTIONS = Object.fromEntries(ENRICH_FLAGS.map((f) => [f, FLAG_OPTIONS[f]!]));
@@ -95,7 +105,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       options: {
         format: { type: 'string' }, slow: { type: 'string' }, all: { type: 'boolean' }, out: { type: 'string' },
         events: { type: 'string' }, records: { type: 'string' }, 'event-margin': { type: 'string' }, flow: { type: 'string' },
-        'max-flows': { type: 'string' },
+        'max-flows': { type: 'string' }, threads: { type: 'string' },
         ladder: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         'proxy-clock': { type: 'string' },
         ...ENRICH_OPTIONS,
@@ -116,8 +126,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (v.ladder && flow === null) throw new UsageError('--ladder needs --flow IP:PORT to choose the flow');
   if (parsed.positionals.length === 0) throw new UsageError('analyze: no capture file given (use - for stdin)');
-  const enrichLayer = layerFromFlags(v as Record<string, string | boolean | string[] | undefined>, env, DEFAULTS, ENRICH_FLAGS).enrich ?? {};
-  const enrich: EnrichSettings = { ...DEFAULTS.enrich, rdns: ANALYZE_RDNS, ranges: [...DEFAULTS.enrich.ranges], ...(enrichLayer as Partial<Config['enrich']>) };
+  const values = v as Record<string, string | boolean | string[] | undefined>;
+  const enrich: EnrichSettings = { ...DEFAULTS.enrich, rdns: ANALYZE_RDNS, ranges: [...DEFAULTS.enrich.ranges] };
   return {
     format,
     slowMs: slowText !== undefined ? milliseconds('--slow', slowText) : DEFAULT_SLOW_MS,
@@ -131,9 +141,22 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     flow,
     ladder: v.ladder ?? false,
     progress: !v['no-progress'],
+    threads: threadCount(v.threads ?? env.SLOWSHAKE_THREADS),
     files: parsed.positionals,
     enrich,
+    enrichFlags: enrichFlagGiven(values, env, ENRICH_FLAGS) ? { values, env } : null,
   };
+}
+
+/**
+ * The enrich flags checked against the config schema. The schema (zod) is loaded only when one
+ * is given: it costs ~0.1 s of start-up, a quarter of a 500k-packet analyze (issue 13).
+ */
+async function resolveEnrich(opts: Opts): Promise<void> {
+  if (opts.enrichFlags === null) return;
+  const { layerFromFlags } = await import('../config/flags.js');
+  const layer = layerFromFlags(opts.enrichFlags.values, opts.enrichFlags.env, DEFAULTS, ENRICH_FLAGS).enrich ?? {};
+  opts.enrich = { ...opts.enrich, ...(layer as Partial<Config['enrich']>) };
 }
 
 /** The enricher for the options; a bad file is a usage error naming its option and the file. */
@@ -144,6 +167,14 @@ function enricherFor(s: EnrichSettings): Enricher {
     if (!(err instanceof EnrichInputError)) throw err;
     throw new UsageError(`${err.file === s.asnDb ? '--asn-db' : '--ranges'} ${err.message}`);
   }
+}
+
+/** --threads: a whole number from 1 to 64. */
+function threadCount(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const n = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || n < 1 || n > 64) throw new UsageError(`--threads: expected a whole number of threads from 1 to 64, got "${text}"`);
+  return n;
 }
 
 /** --max-flows: a whole number of flows, at least 1 (at most 2^26: the flow table's arrays are sized by it). */
@@ -197,6 +228,7 @@ export async function run(argv: string[]): Promise<number> {
     writeOut(`${HELP}\n\n${TABLE_LEGEND}\n`);
     return EXIT_OK;
   }
+  await resolveEnrich(opts);
   const ev = opts.events !== null ? loadEvents(opts.events) : null;
   const matcher = ev ? new EventMatcher(ev.events, opts.eventMarginMs, opts.proxyClock) : null;
   if (opts.out !== null) {
@@ -220,23 +252,32 @@ export async function run(argv: string[]): Promise<number> {
   const ladders: { rec: FlowRecord; kept: KeptPacket[] }[] = [];
   let pcapsWritten = 0;
   const problems: string[] = [];
-  let ndjsonBuf = '';
+  /** ndjson not written yet (records are serialised straight into it), flushed every 64 KiB. */
+  const nd = new JsonOut(1 << 17);
+  const flushNd = (): void => { writeStdoutBytes(nd.buf.subarray(0, nd.pos)); nd.pos = 0; };
+  /** A record's way from the analyzer (here or in a worker): events, pcap, ladder, then attribution. */
+  const onRecord = (rec: FlowRecord, start: number, firstTs: number, lastTs: number, kept: KeptPacket[] | null): void => {
+    matcher?.attach(rec, start, lastTs);
+    if (opts.out !== null && rec.slow && kept !== null && kept.length > 0) {
+      const { bytes } = buildPcap(kept, kept[0]!.linkType);
+      const name = flowFileName(firstTs, rec.client, rec.server);
+      const out = opts.out;
+      const path = lost.attempt(rec, 'flow', 'pcap not written', join(out, name), () => writeFileAtomic(out, name, bytes));
+      if (path !== undefined) { rec.pcap = path; pcapsWritten++; }
+    }
+    if (opts.flow !== null && kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept });
+    enricher.submit(rec, emit);
+  };
+  /** Records already written by a threaded run that stopped (see analyze-threads.ts 4.): the re-run skips them. */
+  let skip = 0;
   const analyzer: Analyzer = new Analyzer({
     slowMs: opts.slowMs,
     keepPackets: opts.out !== null,
     flowFilter: opts.flow,
     maxFlows: opts.maxFlows ?? undefined,
     onRecord: (rec, t) => {
-      matcher?.attach(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.lastTs);
-      if (opts.out !== null && rec.slow && t.kept !== null && t.kept.length > 0) {
-        const { bytes } = buildPcap(t.kept, t.kept[0]!.linkType);
-        const name = flowFileName(t.firstTs, rec.client, rec.server);
-        const out = opts.out;
-        const path = lost.attempt(rec, 'flow', 'pcap not written', join(out, name), () => writeFileAtomic(out, name, bytes));
-        if (path !== undefined) { rec.pcap = path; pcapsWritten++; }
-      }
-      if (opts.flow !== null && t.kept !== null && (rec.client === opts.flow || rec.server === opts.flow)) ladders.push({ rec, kept: t.kept });
-      enricher.submit(rec, emit);
+      if (skip > 0) { skip--; return; }
+      onRecord(rec, t.timeline[0]! >= 0 ? t.timeline[0]! : t.firstTs, t.firstTs, t.lastTs, t.kept);
     },
   });
   /** The rest of a record's way, once client_info is complete. */
@@ -245,16 +286,50 @@ export async function run(argv: string[]): Promise<number> {
     if (rec.slow) top.add(rec);
     if (opts.ladder) return;
     if (opts.format === 'ndjson') {
-      ndjsonBuf += recordToJson(rec) + '\n';
-      if (ndjsonBuf.length > 65536) { writeOut(ndjsonBuf); ndjsonBuf = ''; }
+      writeRecordJson(rec, nd);
+      nd.room(1);
+      nd.buf[nd.pos++] = 10;
+      if (nd.pos > 65536) flushNd();
     } else if (opts.flow === null || rec.client === opts.flow || rec.server === opts.flow) {
       records.push(rec);
     }
   };
-  const pkt = new DecodedPacket();
   const reads: (ReadResult & { file: string })[] = [];
   const progress = opts.progress && process.stderr.isTTY ? makeProgress() : undefined;
-  for (const file of opts.files) {
+  let analysis: MergedAnalysis = analyzer;
+  let single = true;
+  const threads = chooseThreads(opts.files, opts.threads);
+  if (threads > 1) {
+    // Text mode: the workers attribute and serialise each ndjson line themselves.
+    const text = opts.format === 'ndjson' && !opts.ladder && matcher === null && opts.out === null && recordSink === null && opts.flow === null && !opts.enrich.rdns;
+    const r = await analyzeThreaded({
+      files: opts.files, threads, slowMs: opts.slowMs, keepPackets: opts.out !== null, flowFilter: opts.flow, maxFlows: analyzer.maxFlows,
+      text: text ? opts.enrich : null, keptForSlow: opts.out !== null, onProgress: progress,
+      onLine: (text, start, end, slow) => {
+        if (slow !== null) top.add(slow);
+        nd.room(end - start);
+        nd.buf.set(text.subarray(start, end), nd.pos);
+        nd.pos += end - start;
+        if (nd.pos > 65536) flushNd();
+      },
+      onItem: (it) => onRecord(it.rec, it.start, it.firstTs, it.lastTs, it.kept),
+    });
+    if (r.unsafe) {
+      skip = r.released;
+      log.debug({ threads, released: r.released }, 'Flows near --max-flows: analysing again in one thread.');
+    } else {
+      single = false;
+      analysis = r.analysis;
+      reads.push(...r.reads);
+      problems.push(...r.problems);
+      if (r.enrich !== null) {
+        enricher.absorb(r.enrich);
+        if (enricher.asn !== null) enricher.asn.errors += r.enrich.asn_errors;
+      }
+    }
+  }
+  const pkt = new DecodedPacket();
+  for (const file of single ? opts.files : []) {
     try {
       const started = performance.now();
       const r = await readCaptureFile(file, pkt, analyzer, { onProgress: progress });
@@ -268,21 +343,21 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (progress) process.stderr.write('\r\x1b[K');
-  analyzer.finish();
+  if (single) analyzer.finish();
   await enricher.drain();
   enricher.close();
   recordSink?.close();
   const fatal = reads.filter((r) => r.warnings.some((w) => !/truncated last record|gzip stream ends early/.test(w)));
-  if (analyzer.stats.packets === 0 && fatal.length > 0) {
+  if (analysis.stats.packets === 0 && fatal.length > 0) {
     for (const p of problems) process.stderr.write(`slowshake: ${p}\n`);
     return EXIT_BAD_INPUT;
   }
-  const summary = { ...buildSummary(analyzer, reads, records, ev, matcher, pcapsWritten, lost), ...enrichSummary(enricher, top, opts.enrich.topNetworks) };
+  const summary = { ...buildSummary(analysis, reads, records, ev, matcher, pcapsWritten, lost), ...enrichSummary(enricher, top, opts.enrich.topNetworks) };
   if (opts.ladder) {
     if (ladders.length === 0) problems.push(`--flow ${opts.flow}: no TLS handshake with that endpoint in the capture`);
     for (const l of ladders) writeOut(renderLadder(l.rec, l.kept) + '\n');
   } else if (opts.format === 'ndjson') {
-    if (ndjsonBuf) writeOut(ndjsonBuf);
+    if (nd.pos > 0) flushNd();
     process.stderr.write(summaryText(summary, lost) + '\n');
   } else if (opts.format === 'json') {
     writeOut(JSON.stringify({ flows: records, summary }, null, 2) + '\n');
@@ -319,7 +394,7 @@ function makeProgress(): (done: number, total: number) => void {
   };
 }
 
-function buildSummary(a: Analyzer, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number, lost: LostResults) {
+function buildSummary(a: MergedAnalysis, reads: (ReadResult & { file: string })[], records: FlowRecord[], ev: EventLoad | null, m: EventMatcher | null, pcaps: number, lost: LostResults) {
   const s = a.stats;
   return {
     files: reads.map((r) => ({ file: r.file, format: r.format, gzip: r.gzip, packets: r.packets, bytes: r.bytes, warnings: r.warnings })),

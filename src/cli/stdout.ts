@@ -9,7 +9,10 @@ import { writeSync } from 'node:fs';
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export function writeStdout(s: string): void {
-  const b = Buffer.from(s);
+  writeStdoutBytes(Buffer.from(s));
+}
+
+export function writeStdoutBytes(b: Uint8Array): void {
   let off = 0;
   while (off < b.length) {
     try {

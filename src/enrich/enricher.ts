@@ -83,6 +83,13 @@ export class Enricher {
   get asn(): AsnDb | null { return this.#asn; }
   get resolver(): RdnsResolver | null { return this.#rdns; }
 
+  /** Adds the counts of enrichers that attributed records elsewhere (analyze --threads workers). */
+  absorb(s: { records: number; range_matches: number; asn_matches: number }): void {
+    this.#stats.records += s.records;
+    this.#stats.range_matches += s.range_matches;
+    this.#stats.asn_matches += s.asn_matches;
+  }
+
   get stats(): EnricherStats {
     return { ...this.#stats, pending: this.#queue.length - this.#head };
   }

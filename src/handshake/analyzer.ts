@@ -18,6 +18,10 @@
  * 6. A record is emitted when the handshake is done (after a short tail of packets when per-flow
  *    pcaps are wanted), when the flow closes or idles out first, when it is evicted, or at the
  *    end of input.
+ * 7. Every record has an order key (`keyPos`, `keySub`, set while `onRecord` runs): records of a
+ *    packet's own flow come at that packet's place; records a sweep or the end of input emits
+ *    come in the order their flows got a tracker. So the records of a run split by flow hash
+ *    (`share`, analyze --threads) merge back into exactly the single run's order (issue 13).
  */
 import { decodePacket } from '../decode/dispatch.js';
 import { Status, copyBytes } from '../decode/reader.js';
@@ -76,6 +80,20 @@ export interface AnalyzerOptions {
    * (default PRE_KEPT_AREA_BYTES; only allocated when packets are kept).
    */
   keptAreaBytes?: number;
+  /**
+   * One of `count` analyzers each given the packets of its share of the flows (analyze
+   * --threads): `onPacket` gets the share's packets, `skipPacket` every other one, so the clock
+   * and the packet/byte counts are the single run's. Decode anomalies are left to whoever
+   * decoded every packet to split them (the reader), so the counters add up.
+   */
+  share?: { count: number };
+  /**
+   * With `share`: the first time a new flow finds this many flows of the share already tracked,
+   * `unsafeAt` records the packet's index. Until then the sum over the shares stayed below
+   * `maxFlows`, so no single run would have evicted a flow. (The kept-packet area is shared the
+   * same way: see keptAreaWrapped.)
+   */
+  shareFlowLimit?: number;
 }
 
 export interface AnalyzerStats {
@@ -107,6 +125,8 @@ export interface AnalyzerStats {
 
 interface Entry {
   t: HandshakeTracker;
+  /** Index of the packet that made the tracker (orders records emitted by sweeps and the end). */
+  seq: number;
   clientIsA: boolean;
   emitted: boolean;
   tailLeft: number;
@@ -128,6 +148,31 @@ export class Analyzer {
   #preKept: PreTlsKept | null = null;
   readonly #keeping: boolean;
   readonly #keptAreaBytes: number;
+  /**
+   * Order key of the record being emitted (see 7. above): 2 × packet index + 1 for the packet's
+   * own flow (keySub 0); 2 × packet index for a sweep before that packet, or 2 × packets at the
+   * end, with keySub the flow's tracker seq.
+   */
+  keyPos = 0;
+  keySub = 0;
+  /** Index of the packet that found `shareFlowLimit` flows tracked, or -1. */
+  unsafeAt = -1;
+
+  /**
+   * With `share`: whether this share's part of the kept-packet area has been reused. Until then
+   * the single run's whole area would not have been either (see the constructor).
+   */
+  get keptAreaWrapped(): boolean {
+    return this.#preKept !== null && this.#preKept.written > this.#preKept.areaBytes;
+  }
+  readonly #shareCount: number;
+  readonly #shareLimit: number;
+  readonly #decodeAnomalies: AnomalyCounters;
+  /** A sweep (or the end) is emitting: keyPos is its position, keySub each flow's seq. */
+  #sweeping = false;
+  #sweepPos = 0;
+  /** Trackers a sweep or the end finishes, put in seq order first. */
+  readonly #due: Entry[] = [];
 
   constructor(readonly opts: AnalyzerOptions) {
     this.#keeping = opts.keepPackets || opts.flowFilter !== null;
@@ -135,7 +180,12 @@ export class Analyzer {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
-    this.#keptAreaBytes = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
+    this.#shareCount = opts.share?.count ?? 1;
+    // a share gets its part of the area: while no share's part has wrapped, the whole one would not have
+    const area = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
+    this.#keptAreaBytes = this.#shareCount > 1 ? Math.max(1024, Math.floor(area / this.#shareCount / 8) * 8) : area;
+    this.#shareLimit = opts.shareFlowLimit ?? Infinity;
+    this.#decodeAnomalies = opts.share !== undefined ? new AnomalyCounters() : this.anomalies;
   }
 
   onPacket(p: DecodedPacket): void {
@@ -144,9 +194,9 @@ export class Analyzer {
     st.bytes += p.origLen;
     if (p.tsSec > this.#nowSec) {
       this.#nowSec = p.tsSec;
-      if (p.tsSec >= this.#nextSweep) this.#sweep(p.tsSec);
+      if (p.tsSec >= this.#nextSweep) this.#sweep(p.tsSec, 2 * st.packets - 2);
     }
-    if (decodePacket(p, this.anomalies) !== Status.OK) return;
+    if (decodePacket(p, this.#decodeAnomalies) !== Status.OK) return;
     st.tcpPackets++;
     const table = this.table;
     let slot = table.lookup(p);
@@ -187,6 +237,17 @@ export class Analyzer {
     this.#after(slot, e, p);
   }
 
+  /** A packet of another share (see AnalyzerOptions.share): it only counts and moves the clock, as in onPacket. */
+  skipPacket(tsSec: number, origLen: number): void {
+    const st = this.stats;
+    st.packets++;
+    st.bytes += origLen;
+    if (tsSec > this.#nowSec) {
+      this.#nowSec = tsSec;
+      if (tsSec >= this.#nextSweep) this.#sweep(tsSec, 2 * st.packets - 2);
+    }
+  }
+
   /** Second half of onPacket for a freshly re-created slot (kept separate so the hot path has no loop). */
   private onPacket2(slot: number, p: DecodedPacket): void {
     if (this.table.state[slot] === SLOT_PRE_TLS) return this.#preTls(slot, p);
@@ -221,7 +282,7 @@ export class Analyzer {
     const t = this.#tracker(p, fromClient);
     pre.resume(slot, t);
     if (t.kept !== null) this.#preKept!.moveTo(slot, t);
-    const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
+    const e: Entry = { t, seq: this.stats.packets - 1, clientIsA, emitted: false, tailLeft: -1 };
     table.state[slot] = SLOT_TRACKING;
     table.values[slot] = e;
     t.onPacket(p, fromClient);
@@ -297,6 +358,7 @@ export class Analyzer {
       else {
         // Mid-stream data that does not start a TLS hello: remember the flow as passive.
         this.stats.nonTlsFlows++;
+        if (table.size >= this.#shareLimit && this.unsafeAt < 0) this.unsafeAt = this.stats.packets - 1;
         if (table.full) this.#evictOldest();
         table.insert(SLOT_PASSIVE, null, p.tsSec);
         return -1;
@@ -305,6 +367,7 @@ export class Analyzer {
       this.stats.untrackedSegments++;
       return -1;
     }
+    if (table.size >= this.#shareLimit && this.unsafeAt < 0) this.unsafeAt = this.stats.packets - 1;
     if (table.full) this.#evictOldest();
     const clientIsA = table.fromA === srcIsClient;
     if (p.payloadLen === 0) {
@@ -327,7 +390,7 @@ export class Analyzer {
     const t = this.#tracker(p, srcIsClient);
     // A flow first seen mid-connection after evictions may have lost its start to one.
     if (!(f & TCP_SYN) && this.stats.flowsEvicted > 0) t.startMayBeEvicted = true;
-    const e: Entry = { t, clientIsA, emitted: false, tailLeft: -1 };
+    const e: Entry = { t, seq: this.stats.packets - 1, clientIsA, emitted: false, tailLeft: -1 };
     const slot = table.insert(SLOT_TRACKING, e, p.tsSec);
     if (slot >= 0) this.stats.flowsTracked++;
     return slot;
@@ -382,14 +445,18 @@ export class Analyzer {
     }
     const rec = buildRecord(t, this.opts.slowMs);
     t.release();
+    if (this.#sweeping) { this.keyPos = this.#sweepPos; this.keySub = e.seq; }
+    else { this.keyPos = 2 * this.stats.packets - 1; this.keySub = 0; }
     this.opts.onRecord(rec, t);
     return true;
   }
 
-  #sweep(nowSec: number): void {
+  /** `pos`: the records' order key (2 × the index of the packet the sweep comes before). */
+  #sweep(nowSec: number, pos: number): void {
     this.#nextSweep = nowSec + SWEEP_EVERY_SEC;
     const table = this.table;
     const cap = table.capacity;
+    const due = this.#due;
     for (let s = 0; s < cap; s++) {
       const state = table.state[s];
       if (state === 0) continue;
@@ -400,14 +467,30 @@ export class Analyzer {
       }
       const e = table.values[s]!;
       if (idle > IDLE_SEC) {
-        this.#finish(e);
+        due.push(e);
         table.remove(s);
         this.stats.idleEvicted++;
       } else if (e.t.done && (nowSec * 1e6 - e.t.timeline[T.DONE]!) > TAIL_US) {
-        this.#finish(e);
+        due.push(e);
         table.state[s] = SLOT_PASSIVE;
         table.values[s] = null;
       }
+    }
+    this.#finishDue(pos);
+  }
+
+  /** Emits the records of `#due` in tracker order (slot order depends on the table's history). */
+  #finishDue(pos: number): void {
+    const due = this.#due;
+    if (due.length === 0) return;
+    if (due.length > 1) due.sort((a, b) => a.seq - b.seq);
+    this.#sweeping = true;
+    this.#sweepPos = pos;
+    try {
+      for (const e of due) this.#finish(e);
+    } finally {
+      this.#sweeping = false;
+      due.length = 0;
     }
   }
 
@@ -420,7 +503,7 @@ export class Analyzer {
   tick(nowSec: number): void {
     if (nowSec <= this.#nowSec) return;
     this.#nowSec = nowSec;
-    if (nowSec >= this.#nextSweep) this.#sweep(nowSec);
+    if (nowSec >= this.#nextSweep) this.#sweep(nowSec, 2 * this.stats.packets);
   }
 
   /** End of input: every handshake still open gets its (possibly incomplete) record. */
@@ -428,9 +511,10 @@ export class Analyzer {
     const table = this.table;
     for (let s = 0; s < table.capacity; s++) {
       if (table.state[s] !== SLOT_TRACKING) continue;
-      this.#finish(table.values[s]!);
+      this.#due.push(table.values[s]!);
       table.state[s] = SLOT_PASSIVE;
       table.values[s] = null;
     }
+    this.#finishDue(2 * this.stats.packets);
   }
 }

@@ -293,6 +293,11 @@ export class PreTlsKept {
     return this.#cap;
   }
 
+  /** Bytes ever written (wrap padding included): above areaBytes, the area has been reused. */
+  get written(): number {
+    return this.#w;
+  }
+
   grow(capacity: number): void {
     if (capacity <= this.#cap) return;
     const newest = new Float64Array(capacity);

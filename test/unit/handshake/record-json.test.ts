@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeCaptures } from '../../../src/index.js';
-import { recordToJson } from '../../../src/handshake/record-json.js';
+import { JsonOut, recordToJson, writeRecordJson } from '../../../src/handshake/record-json.js';
 import { CAPTURES } from '../../helpers/cli.js';
 
 describe('recordToJson', () => {
@@ -42,10 +42,26 @@ describe('recordToJson: tfo (issue 15)', () => {
   });
 });
 
+describe('writeRecordJson', () => {
+  it('appends the same bytes to a buffer that starts small and grows (issue 13)', async () => {
+    const files = readdirSync(CAPTURES).map((f) => join(CAPTURES, f));
+    const { records } = await analyzeCaptures(files);
+    const o = new JsonOut(64);
+    let want = '';
+    for (const r of records) {
+      writeRecordJson(r, o);
+      o.ascii('\n');
+      want += JSON.stringify(r) + '\n';
+    }
+    expect(o.buf.toString('utf8', 0, o.pos)).toBe(want);
+  });
+});
+
 describe('recordToJson number formatting', () => {
   it('matches JSON.stringify on µs timestamps and millisecond values', async () => {
     const base = (await analyzeCaptures([join(CAPTURES, 'client-think.pcap')])).records[0]!;
-    const values = [0, 1, 0.001, 0.01, 0.1, 0.5, 1.25, 304.334, 999.999, 1000, 12345.678, 1e12, 1795452917449832, 1795452917000000, 1795452917000001, 2e9, 0.0005, 1e-7];
+    const values = [0, 1, 0.001, 0.01, 0.1, 0.5, 1.25, 304.334, 999.999, 1000, 12345.678, 1e12, 1795452917449832, 1795452917000000, 1795452917000001, 2e9, 0.0005, 1e-7,
+      9, 10, 2147483647, 2147483648, 99999999, 100000000, 2 ** 53 - 1, 2 ** 53, 1e21, -1, -0, -2.5, 1e15 + 0.5];
     for (const v of values) {
       const r = { ...base, timeline: { ...base.timeline, syn: v }, phases_ms: { ...base.phases_ms, total: v } };
       expect(recordToJson(r)).toBe(JSON.stringify(r));
