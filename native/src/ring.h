@@ -36,10 +36,10 @@
 // to destroy (release fence), then writes, then publishes `head`. A reader that copied a record at
 // abs position p and then sees tail <= p knows the copy is intact.
 //
-// Publication: a record is linked (prev_delta, flags) and published one packet after it was
-// copied in (see Write), or when the capture thread flushes after each pcap_dispatch batch; the
-// bytes between `head` and the writer's own position are a record not yet published, which no
-// reader reads. Order of the stores that publish a record: its header, the flow-table way's pos1
+// Publication: a record is linked (prev_delta, flags) and published kLinkDelay packets after it
+// was copied in (see Write), or when the capture thread flushes after each pcap_dispatch batch;
+// the bytes between `head` and the writer's own position are records not yet published, which
+// no reader reads (the writer publishes them before `tail` could pass them). Order of the stores that publish a record: its header, the flow-table way's pos1
 // (release), `head` (release), then bytes/wire_bytes/newest_ns (relaxed) and `packets` (release).
 // Readers (addon.cc positions/stats, read by src/ring/reader.ts): load head (acquire) before
 // reading records through the ring's ArrayBuffer, and tail (acquire) after copying them. The
@@ -58,6 +58,14 @@ constexpr uint16_t kFlagPadding = 1;
 constexpr uint16_t kFlagChainUncertain = 2;
 constexpr uint32_t kFlowBuckets = 1u << 18;
 constexpr uint32_t kFlowWays = 4;
+// Records are linked into their flow chain this many packets after they were copied in, so the
+// flow-table bucket prefetched for each has time to arrive (see Ring::Write). Measured (capture
+// thread CPU per packet against tcpdump's, scripts/bench-capture, 1 GiB ring): 1 packet 1.5-2.1x,
+// 4 packets 1.2-1.5x, 8 packets 1.0-1.2x in steady state.
+#ifndef SLOWSHAKE_LINK_DELAY
+#define SLOWSHAKE_LINK_DELAY 8
+#endif
+constexpr uint32_t kLinkDelay = SLOWSHAKE_LINK_DELAY;
 
 struct FlowSlot {
   std::atomic<uint32_t> hash;
@@ -101,15 +109,17 @@ class Ring {
 
   // Capture thread only: start loading the flow-table bucket of `hash` while the caller does
   // other work (the bucket is a cache and TLB miss on almost every packet: it tripled the capture
-  // thread's CPU before it was prefetched).
+  // thread's CPU before it was prefetched). Into L1 with a read hint (prefetcht0): measured with
+  // scripts/bench-capture, the write hint with low locality (prefetcht2 here) hid almost none of
+  // the miss, even with the record linked 4 packets later (Link stalled on the bucket load).
   void Prefetch(uint32_t hash) const {
-    __builtin_prefetch(flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays, 1, 1);
+    __builtin_prefetch(flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays, 0, 3);
   }
 
   // Capture thread only. Copies one packet in, overwriting the oldest records as needed.
-  // The record is linked into its flow chain and published (head) one packet later, by the next
-  // Write or by Flush: by then the flow-table bucket the caller prefetched for it has arrived, so
-  // the bucket's miss overlaps a whole packet's work instead of one memcpy.
+  // The record is linked into its flow chain and published (head) kLinkDelay packets later, by a
+  // later Write or by Flush: by then the flow-table bucket the caller prefetched for it has
+  // arrived, so the bucket's miss overlaps several packets' work instead of one memcpy.
   void Write(const uint8_t* data, uint32_t caplen, uint32_t orig_len, uint32_t hash, uint32_t ts_sec,
              uint32_t ts_nsec, uint16_t link_type) {
     const uint64_t need = (kRecordHeader + caplen + 7) & ~uint64_t{7};
@@ -127,6 +137,9 @@ class Ring {
       tail += RecordLengthAt(tail, &lost);
     }
     if (tail != tail_) {
+      // (A ring of a few snaplens: records still pending would be overwritten. Link and publish
+      // them first, while they are intact, so head never falls behind tail.)
+      while (npending_ > 0 && pending_[first_].pos < tail) Publish();
       if (lost) Bump(c_.overwrites, lost);
       tail_ = tail;
       c_.tail.store(tail, std::memory_order_relaxed);
@@ -160,20 +173,24 @@ class Ring {
       last_bucket_ = bucket;
     }
     write_pos_ = head + need;
-    // The previous record: its bucket has been loading since the caller prefetched it.
-    Publish();
-    pending_ = true;
-    pending_pos_ = head;
-    pending_end_ = head + need;
-    pending_hash_ = hash;
-    pending_caplen_ = caplen;
-    pending_orig_len_ = orig_len;
-    pending_ts_ns_ = ts_ns;
+    // The oldest pending record: its bucket has been loading since the caller prefetched it,
+    // kLinkDelay packets ago.
+    if (npending_ == kLinkDelay) Publish();
+    Pending& q = pending_[(first_ + npending_) % kLinkDelay];
+    q.pos = head;
+    q.end = head + need;
+    q.hash = hash;
+    q.caplen = caplen;
+    q.orig_len = orig_len;
+    q.ts_ns = ts_ns;
+    npending_++;
   }
 
   // Capture thread only: links and publishes the record Write left pending (after a batch of
   // packets, so none waits for the next one).
-  void Flush() { Publish(); }
+  void Flush() {
+    while (npending_ > 0) Publish();
+  }
 
  private:
   // Single writer: a plain load and store, no locked read-modify-write (each one a full barrier
@@ -187,23 +204,23 @@ class Ring {
   // counters, `packets` last (release), so a reader that sees packets = N and then loads head
   // finds those N records published.
   void Publish() {
-    if (!pending_) return;
-    pending_ = false;
-    const uint64_t pos = pending_pos_;
+    const Pending q = pending_[first_];
+    first_ = (first_ + 1) % kLinkDelay;
+    npending_--;
+    const uint64_t pos = q.pos;
     uint8_t* p = mem_ + (pos % size_);
-    // (A record the next one already overwrote, in a ring of a few snaplens, is published unlinked.)
-    if (pending_hash_ != 0 && pos >= tail_) {
+    if (q.hash != 0) {
       uint32_t prev_delta = 0;
       uint16_t flags = 0;
-      Link(pending_hash_, pos, tail_, &prev_delta, &flags);
+      Link(q.hash, pos, tail_, &prev_delta, &flags);
       Put32(p + 24, prev_delta);
       if (flags) Put16(p + 30, flags);
       flows_[link_slot_].pos1.store(pos + 1, std::memory_order_release);
     }
-    c_.head.store(pending_end_, std::memory_order_release);
-    Bump(c_.bytes, pending_caplen_);
-    Bump(c_.wire_bytes, pending_orig_len_);
-    c_.newest_ns.store(pending_ts_ns_, std::memory_order_relaxed);
+    c_.head.store(q.end, std::memory_order_release);
+    Bump(c_.bytes, q.caplen);
+    Bump(c_.wire_bytes, q.orig_len);
+    c_.newest_ns.store(q.ts_ns, std::memory_order_relaxed);
     c_.packets.store(c_.packets.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 
@@ -265,14 +282,15 @@ class Ring {
   // The writer's own copies of head (next write, including the pending record) and tail.
   uint64_t write_pos_ = 0;
   uint64_t tail_ = 0;
-  // The record written but not yet linked and published (see Write).
-  bool pending_ = false;
-  uint64_t pending_pos_ = 0;
-  uint64_t pending_end_ = 0;
-  uint32_t pending_hash_ = 0;
-  uint32_t pending_caplen_ = 0;
-  uint32_t pending_orig_len_ = 0;
-  int64_t pending_ts_ns_ = 0;
+  // Records written but not yet linked and published (see Write), oldest at first_.
+  struct Pending {
+    uint64_t pos, end;
+    uint32_t hash, caplen, orig_len;
+    int64_t ts_ns;
+  };
+  Pending pending_[kLinkDelay];
+  uint32_t first_ = 0;
+  uint32_t npending_ = 0;
 };
 
 }  // namespace slowshake
