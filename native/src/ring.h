@@ -112,6 +112,9 @@ class Ring {
   // thread's CPU before it was prefetched). Into L1 with a read hint (prefetcht0): measured with
   // scripts/bench-capture, the write hint with low locality (prefetcht2 here) hid almost none of
   // the miss, even with the record linked 4 packets later (Link stalled on the bucket load).
+  // What remains (perf, cpu-clock samples of the capture thread): the prefetch instruction itself
+  // stalls, about a third of the thread's time, as the random bucket is a TLB miss too (a nested
+  // page walk in a VM); a smaller table or 8-byte ways would touch fewer pages (not done).
   void Prefetch(uint32_t hash) const {
     __builtin_prefetch(flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays, 0, 3);
   }
