@@ -4,7 +4,8 @@
 //   open({device, filter, snaplen, bufferSize, promisc, timeoutMs, ringSize,
 //         kernelFilter?: {mode: "off"|"auto"|"ebpf"|"classic", flowPackets, flowTimeMs, maxFlows}})
 //        -> {handle, ring: ArrayBuffer, index: ArrayBuffer, flows: ArrayBuffer, linkType, nanosecond,
-//            filterMode: "ebpf"|"classic"|"off", filterReason: string|null}
+//            filterMode: "ebpf"|"classic"|"off", filterReason: string|null,
+//            faultInMs: time taken to fault the ring, index and flow table in before activation}
 //   markDone(handle, ipVersion, client: Uint8Array, clientPort, server: Uint8Array, serverPort)
 //        -> true when the flow's filter entry was marked done (false: no entry, or no eBPF filter)
 //   filterStats(handle) -> {...eBPF filter counters} (zeros without the eBPF filter)
@@ -187,6 +188,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "index", index);
   napi_set_named_property(env, result, "flows", flows);
   SetNumber(env, result, "linkType", link);
+  SetNumber(env, result, "faultInMs", static_cast<double>(st->fault_in_ns) / 1e6);
   napi_value b;
   napi_get_boolean(env, nano, &b);
   napi_set_named_property(env, result, "nanosecond", b);

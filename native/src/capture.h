@@ -36,7 +36,8 @@ struct CaptureOptions {
   KernelFilterOptions kernel;
 };
 
-// mmap'ed ring memory and time index; freed (munmap) by the last shared owner.
+// mmap'ed ring memory, time index and flow table, all faulted in when made; freed (munmap) by the
+// last shared owner.
 struct RingStorage {
   RingStorage(uint64_t bytes, std::string* err);
   ~RingStorage();
@@ -45,6 +46,7 @@ struct RingStorage {
   uint64_t bytes = 0;
   IndexEntry* index = nullptr;
   FlowSlot* flows = nullptr;
+  uint64_t fault_in_ns = 0;  // time taken to fault ring, index and flow table in (at open)
   std::unique_ptr<Ring> ring;
 };
 

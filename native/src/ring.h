@@ -35,6 +35,15 @@
 // Torn reads: before overwriting anything the writer moves `tail` past the records it is about
 // to destroy (release fence), then writes, then publishes `head`. A reader that copied a record at
 // abs position p and then sees tail <= p knows the copy is intact.
+//
+// Publication: a record is linked (prev_delta, flags) and published kLinkDelay packets after it
+// was copied in (see Write), or when the capture thread flushes after each pcap_dispatch batch;
+// the bytes between `head` and the writer's own position are records not yet published, which
+// no reader reads (the writer publishes them before `tail` could pass them). Order of the stores that publish a record: its header, the flow-table way's pos1
+// (release), `head` (release), then bytes/wire_bytes/newest_ns (relaxed) and `packets` (release).
+// Readers (addon.cc positions/stats, read by src/ring/reader.ts): load head (acquire) before
+// reading records through the ring's ArrayBuffer, and tail (acquire) after copying them. The
+// counters have one writer, the capture thread: plain load + store, no read-modify-write.
 #ifndef SLOWSHAKE_RING_H_
 #define SLOWSHAKE_RING_H_
 
@@ -49,6 +58,14 @@ constexpr uint16_t kFlagPadding = 1;
 constexpr uint16_t kFlagChainUncertain = 2;
 constexpr uint32_t kFlowBuckets = 1u << 18;
 constexpr uint32_t kFlowWays = 4;
+// Records are linked into their flow chain this many packets after they were copied in, so the
+// flow-table bucket prefetched for each has time to arrive (see Ring::Write). Measured (capture
+// thread CPU per packet against tcpdump's, scripts/bench-capture, 1 GiB ring): 1 packet 1.5-2.1x,
+// 4 packets 1.2-1.5x, 8 packets 1.0-1.2x in steady state.
+#ifndef SLOWSHAKE_LINK_DELAY
+#define SLOWSHAKE_LINK_DELAY 8
+#endif
+constexpr uint32_t kLinkDelay = SLOWSHAKE_LINK_DELAY;
 
 struct FlowSlot {
   std::atomic<uint32_t> hash;
@@ -67,11 +84,12 @@ struct IndexEntry {
   std::atomic<uint64_t> pos;     // abs position of the first record of that bucket
 };
 
-// Counters live outside the ring memory; JS reads them through Stats().
+// Counters live outside the ring memory; JS reads them through Stats() and positions(). Written
+// by the capture thread only (see "Publication" above for the order).
 struct RingCounters {
   std::atomic<uint64_t> head{0};
   std::atomic<uint64_t> tail{0};
-  std::atomic<uint64_t> packets{0};       // records written
+  std::atomic<uint64_t> packets{0};       // records published
   std::atomic<uint64_t> bytes{0};         // packet bytes stored (caplen)
   std::atomic<uint64_t> wire_bytes{0};    // orig_len sum
   std::atomic<uint64_t> overwrites{0};    // records lost to wrap-around
@@ -91,31 +109,45 @@ class Ring {
 
   // Capture thread only: start loading the flow-table bucket of `hash` while the caller does
   // other work (the bucket is a cache and TLB miss on almost every packet: it tripled the capture
-  // thread's CPU before it was prefetched).
+  // thread's CPU before it was prefetched). Into L1 with a read hint (prefetcht0): measured with
+  // scripts/bench-capture, the write hint with low locality (prefetcht2 here) hid almost none of
+  // the miss, even with the record linked 4 packets later (Link stalled on the bucket load).
+  // What remains (perf, cpu-clock samples of the capture thread): the prefetch instruction itself
+  // stalls, about a third of the thread's time, as the random bucket is a TLB miss too (a nested
+  // page walk in a VM); a smaller table or 8-byte ways would touch fewer pages (not done).
   void Prefetch(uint32_t hash) const {
-    __builtin_prefetch(flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays, 1, 1);
+    __builtin_prefetch(flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays, 0, 3);
   }
 
   // Capture thread only. Copies one packet in, overwriting the oldest records as needed.
+  // The record is linked into its flow chain and published (head) kLinkDelay packets later, by a
+  // later Write or by Flush: by then the flow-table bucket the caller prefetched for it has
+  // arrived, so the bucket's miss overlaps several packets' work instead of one memcpy.
   void Write(const uint8_t* data, uint32_t caplen, uint32_t orig_len, uint32_t hash, uint32_t ts_sec,
              uint32_t ts_nsec, uint16_t link_type) {
     const uint64_t need = (kRecordHeader + caplen + 7) & ~uint64_t{7};
     if (need > size_ / 2) {
-      c_.too_big.fetch_add(1, std::memory_order_relaxed);
+      Bump(c_.too_big, 1);
       return;
     }
-    uint64_t head = c_.head.load(std::memory_order_relaxed);
+    uint64_t head = write_pos_;
     uint64_t off = head % size_;
     uint64_t pad = 0;
     if (size_ - off < need) pad = size_ - off;  // does not fit before the end: wrap
-    uint64_t tail = c_.tail.load(std::memory_order_relaxed);
+    uint64_t tail = tail_;
     uint64_t lost = 0;
     while (head + pad + need - tail > size_) {
       tail += RecordLengthAt(tail, &lost);
     }
-    if (lost) c_.overwrites.fetch_add(lost, std::memory_order_relaxed);
-    c_.tail.store(tail, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);  // tail move is visible before the overwrite
+    if (tail != tail_) {
+      // (A ring of a few snaplens: records still pending would be overwritten. Link and publish
+      // them first, while they are intact, so head never falls behind tail.)
+      while (npending_ > 0 && pending_[first_].pos < tail) Publish();
+      if (lost) Bump(c_.overwrites, lost);
+      tail_ = tail;
+      c_.tail.store(tail, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_release);  // tail move is visible before the overwrite
+    }
     if (pad >= kRecordHeader) {
       uint8_t* p = mem_ + off;
       Put32(p, static_cast<uint32_t>(pad));
@@ -131,15 +163,10 @@ class Ring {
     Put32(p + 12, hash);
     Put32(p + 16, ts_sec);
     Put32(p + 20, ts_nsec);
-    const uint64_t n = c_.packets.load(std::memory_order_relaxed);
-    // The packet copy first: it overlaps the flow-table bucket load the caller prefetched.
     std::memcpy(p + kRecordHeader, data, caplen);
-    uint32_t prev_delta = 0;
-    uint16_t flags = 0;
-    if (hash != 0) Link(hash, head, tail, &prev_delta, &flags);
-    Put32(p + 24, prev_delta);
+    Put32(p + 24, 0);  // prev_delta and flags: set when the record is linked
     Put16(p + 28, link_type);
-    Put16(p + 30, flags);
+    Put16(p + 30, 0);
     const int64_t ts_ns = static_cast<int64_t>(ts_sec) * 1'000'000'000 + ts_nsec;
     const uint64_t bucket = static_cast<uint64_t>(ts_ns) / kBucketNs + 1;
     if (bucket != last_bucket_) {
@@ -148,15 +175,58 @@ class Ring {
       e.bucket.store(bucket, std::memory_order_release);
       last_bucket_ = bucket;
     }
-    c_.packets.store(n + 1, std::memory_order_relaxed);
-    c_.bytes.fetch_add(caplen, std::memory_order_relaxed);
-    c_.wire_bytes.fetch_add(orig_len, std::memory_order_relaxed);
-    c_.newest_ns.store(ts_ns, std::memory_order_relaxed);
-    if (hash != 0) flows_[link_slot_].pos1.store(head + 1, std::memory_order_release);
-    c_.head.store(head + need, std::memory_order_release);
+    write_pos_ = head + need;
+    // The oldest pending record: its bucket has been loading since the caller prefetched it,
+    // kLinkDelay packets ago.
+    if (npending_ == kLinkDelay) Publish();
+    Pending& q = pending_[(first_ + npending_) % kLinkDelay];
+    q.pos = head;
+    q.end = head + need;
+    q.hash = hash;
+    q.caplen = caplen;
+    q.orig_len = orig_len;
+    q.ts_ns = ts_ns;
+    npending_++;
+  }
+
+  // Capture thread only: links and publishes the record Write left pending (after a batch of
+  // packets, so none waits for the next one).
+  void Flush() {
+    while (npending_ > 0) Publish();
   }
 
  private:
+  // Single writer: a plain load and store, no locked read-modify-write (each one a full barrier
+  // that waited for the packet copy's stores to reach the cache).
+  static void Bump(std::atomic<uint64_t>& c, uint64_t d) {
+    c.store(c.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  }
+
+  // Links the pending record into its flow chain, then publishes it: the flow-table way's
+  // position (release, after the record's header is complete), head (release), then the
+  // counters, `packets` last (release), so a reader that sees packets = N and then loads head
+  // finds those N records published.
+  void Publish() {
+    const Pending q = pending_[first_];
+    first_ = (first_ + 1) % kLinkDelay;
+    npending_--;
+    const uint64_t pos = q.pos;
+    uint8_t* p = mem_ + (pos % size_);
+    if (q.hash != 0) {
+      uint32_t prev_delta = 0;
+      uint16_t flags = 0;
+      Link(q.hash, pos, tail_, &prev_delta, &flags);
+      Put32(p + 24, prev_delta);
+      if (flags) Put16(p + 30, flags);
+      flows_[link_slot_].pos1.store(pos + 1, std::memory_order_release);
+    }
+    c_.head.store(q.end, std::memory_order_release);
+    Bump(c_.bytes, q.caplen);
+    Bump(c_.wire_bytes, q.orig_len);
+    c_.newest_ns.store(q.ts_ns, std::memory_order_relaxed);
+    c_.packets.store(c_.packets.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+
   // Length to skip at abs position `pos` (a record, a padding record, or the implicit end skip).
   uint64_t RecordLengthAt(uint64_t pos, uint64_t* lost) const {
     const uint64_t off = pos % size_;
@@ -212,6 +282,18 @@ class Ring {
   uint64_t link_slot_ = 0;
   RingCounters c_;
   uint64_t last_bucket_ = 0;
+  // The writer's own copies of head (next write, including the pending record) and tail.
+  uint64_t write_pos_ = 0;
+  uint64_t tail_ = 0;
+  // Records written but not yet linked and published (see Write), oldest at first_.
+  struct Pending {
+    uint64_t pos, end;
+    uint32_t hash, caplen, orig_len;
+    int64_t ts_ns;
+  };
+  Pending pending_[kLinkDelay];
+  uint32_t first_ = 0;
+  uint32_t npending_ = 0;
 };
 
 }  // namespace slowshake

@@ -321,8 +321,10 @@ export async function run(argv: string[]): Promise<number> {
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
   const kf = cap.kernelFilter;
+  // Faulting a large ring in at start takes noticeable time (about 0.1-0.3 s per GiB): say so.
+  const faultText = cap.faultInMs >= 50 ? ` (faulted in: ${(cap.faultInMs / 1000).toFixed(2)} s)` : '';
   const filterText = kf.mode === 'off' ? '' : `, kernel filter ${kf.mode} (handshakes only)${kf.reason ? `: ${kf.reason}` : ''}`;
-  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}${filterText}, ring ${formatBytes(o.capture.ringSize)}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
+  process.stderr.write(`Capturing on ${o.capture.device}${o.capture.filter ? ` (filter: ${o.capture.filter})` : ''}${filterText}, ring ${formatBytes(o.capture.ringSize)}${faultText}, kernel buffer ${formatBytes(o.capture.bufferSize)}` +
     `${runAs !== null ? `, as user ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}) without capabilities` : ''}\n`);
   for (const r of outputs.staleRemoved) process.stderr.write(`slowshake: removed ${r.names.length} temp file${r.names.length > 1 ? 's' : ''} left in ${r.dir} by killed processes: ${r.names.join(', ')}\n`);
   // The end table's records, bounded (an event storm must not grow memory with every record).

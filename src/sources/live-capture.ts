@@ -153,7 +153,7 @@ export interface KernelFilterState {
 interface Addon {
   open(o: object): {
     handle: unknown; ring: ArrayBuffer; index: ArrayBuffer; flows: ArrayBuffer; linkType: number; nanosecond: boolean;
-    filterMode: 'ebpf' | 'classic' | 'off'; filterReason: string | null;
+    filterMode: 'ebpf' | 'classic' | 'off'; filterReason: string | null; faultInMs: number;
   };
   markDone(h: unknown, ipVersion: number, client: Uint8Array, clientPort: number, server: Uint8Array, serverPort: number): boolean;
   filterStats(h: unknown): FilterStats;
@@ -224,6 +224,8 @@ export class LiveCapture implements RingSource {
   readonly flows: ArrayBuffer;
   readonly linkType: number;
   readonly nanosecond: boolean;
+  /** Time taken at open to fault the ring (and its index and flow table) in, so that no packet pays a page fault. */
+  readonly faultInMs: number;
   /** The kernel filter in use, and why eBPF is not when 'auto' fell back. */
   readonly kernelFilter: KernelFilterState;
   readonly #addon: Addon;
@@ -238,6 +240,7 @@ export class LiveCapture implements RingSource {
     this.flows = r.flows;
     this.linkType = r.linkType;
     this.nanosecond = r.nanosecond;
+    this.faultInMs = r.faultInMs;
     this.kernelFilter = { mode: r.filterMode, reason: r.filterReason };
   }
 

@@ -426,6 +426,23 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'live capture on a veth pair' : `live captur
     });
   });
 
+  describe('ring memory', () => {
+    it('is faulted in at open, before the first packet: no page fault on the packet path', () => {
+      const rssAnon = (): number => Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+      const ringSize = 128 * 1024 * 1024;
+      const before = rssAnon();
+      const cap = LiveCapture.open({ ...CAPTURE_DEFAULTS, device: pair.hostDev, ringSize });
+      try {
+        // Ring, time index (1 MiB) and flow table (16 MiB) resident although nothing was written.
+        expect(rssAnon() - before).toBeGreaterThanOrEqual(ringSize);
+        expect(cap.faultInMs).toBeGreaterThan(0);
+        expect(cap.stats().packets).toBe(0);
+      } finally {
+        cap.stop();
+      }
+    });
+  });
+
   describe('wrap-around in a 1 MiB ring', () => {
     it('overwrites the oldest records, keeps exactly tcpdump\'s tail, and reports an early flow as too old', async () => {
       const pcap = join(dir, 'ref3.pcap');
