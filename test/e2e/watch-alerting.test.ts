@@ -357,4 +357,25 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch alerting with a real Alertmanager' : 
     expect(t).toContain(`slowshake_alert_queue_length{sink="127.0.0.1:${AM_PORT}"} 0`);
     expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
   }, 60_000);
+
+  it('SIGHUP applies changed rules live: a removed rule\'s firing alert resolves, a new rule fires on what the window holds', async () => {
+    const d = tmp('ss-alert6-');
+    const file = join(d, 'slowshake.toml');
+    const conf = (name: string): string => ['[alerts]', 'evaluate_every = "250ms"', 'default_rules = false', '',
+      '[[alerts.rule]]', `name = "${name}"`, 'kind = "rate"', 'per_minute = 0.01', 'window = "5m"', 'for = "0s"', 'adaptive = false', ''].join('\n');
+    writeFileSync(file, conf('before_reload'));
+    const w = await startWatch(lab!, ['--config', file, '--no-journal', '--out', join(d, 'out'), '--state-dir', join(d, 'state'), '--metrics-listen', '127.0.0.1:19475'], { journal: false });
+    const q = await delay(6, ['--sport', '41501:41510'], ['--dport', '41501:41510'], 100);
+    await curl(41501);
+    await q.stop();
+    undelay(6, ['--sport', '41501:41510'], ['--dport', '41501:41510']);
+    await until(() => /Alert SlowshakeBeforeReload firing/.test(w.stderr), 15_000);
+    writeFileSync(file, conf('after_reload'));
+    process.kill(w.pid, 'SIGHUP');
+    await until(() => /Reloaded \S+: applied alerts\.rule/.test(w.stderr), 10_000);
+    await until(() => /Alert SlowshakeBeforeReload resolved/.test(w.stderr) && /Alert SlowshakeAfterReload firing/.test(w.stderr), 10_000);
+    const t = await scrapeUntil(lab!, 19475, (x) => metric(x, 'slowshake_alerts_firing', { rule: 'after_reload' }) === 1, 5000, 'the new rule firing');
+    expect(t).not.toContain('slowshake_alerts_firing{rule="before_reload"');
+    expect((await w.stop('SIGTERM', 8000)).code, w.stderr).toBe(0);
+  }, 60_000);
 });
