@@ -4,6 +4,7 @@
  * the first stage, so this does not reuse src/enrich/ip.ts (a later stage); it runs per alert,
  * never per packet.
  */
+import { formatIp } from '../handshake/addr.js';
 
 /** A parsed network: version, address bytes in network order (host bits zero), prefix length. */
 export interface Cidr {
@@ -92,20 +93,6 @@ export function parseCidr(text: string): Cidr {
 
 /** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, the longest run of zero groups as "::", IPv4-mapped as ::ffff:a.b.c.d). */
 export function formatCidr(c: Cidr): string {
-  if (c.ipVersion === 4) return `${[...c.addr].join('.')}/${c.prefixLen}`;
-  // RFC 5952 §5: an IPv4-mapped address keeps its dotted quad (as inet_ntop prints it).
-  if (c.addr.subarray(0, 10).every((b) => b === 0) && c.addr[10] === 0xff && c.addr[11] === 0xff) return `::ffff:${[...c.addr.subarray(12)].join('.')}/${c.prefixLen}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((c.addr[2 * i]! << 8) | c.addr[2 * i + 1]!);
-  let best = -1, bestLen = 1; // RFC 5952 §4.2.2: a single zero group is not shortened
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  const text = best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-  return `${text}/${c.prefixLen}`;
+  // formatIp: dotted IPv4, RFC 5952 IPv6, an IPv4-mapped address as ::ffff:a.b.c.d (as inet_ntop prints it).
+  return `${formatIp(c.addr)}/${c.prefixLen}`;
 }
