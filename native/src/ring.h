@@ -131,13 +131,17 @@ class Ring {
       return;
     }
     uint64_t head = write_pos_;
-    uint64_t off = head % size_;
+    const uint64_t off = write_off_;  // head % size_, kept alongside (no 64-bit division per packet)
     uint64_t pad = 0;
     if (size_ - off < need) pad = size_ - off;  // does not fit before the end: wrap
     uint64_t tail = tail_;
+    uint64_t toff = tail_off_;
     uint64_t lost = 0;
     while (head + pad + need - tail > size_) {
-      tail += RecordLengthAt(tail, &lost);
+      const uint64_t len = RecordLengthAt(toff, &lost);
+      tail += len;
+      toff += len;
+      if (toff >= size_) toff -= size_;
     }
     if (tail != tail_) {
       // (A ring of a few snaplens: records still pending would be overwritten. Link and publish
@@ -145,6 +149,7 @@ class Ring {
       while (npending_ > 0 && pending_[first_].pos < tail) Publish();
       if (lost) Bump(c_.overwrites, lost);
       tail_ = tail;
+      tail_off_ = toff;
       c_.tail.store(tail, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_release);  // tail move is visible before the overwrite
     }
@@ -156,7 +161,8 @@ class Ring {
       Put16(p + 30, kFlagPadding);
     }
     head += pad;
-    uint8_t* p = mem_ + (head % size_);
+    const uint64_t roff = pad != 0 ? 0 : off;  // a wrap always lands on offset 0
+    uint8_t* p = mem_ + roff;
     Put32(p, static_cast<uint32_t>(need));
     Put32(p + 4, caplen);
     Put32(p + 8, orig_len);
@@ -176,11 +182,13 @@ class Ring {
       last_bucket_ = bucket;
     }
     write_pos_ = head + need;
+    write_off_ = roff + need == size_ ? 0 : roff + need;
     // The oldest pending record: its bucket has been loading since the caller prefetched it,
     // kLinkDelay packets ago.
     if (npending_ == kLinkDelay) Publish();
     Pending& q = pending_[(first_ + npending_) % kLinkDelay];
     q.pos = head;
+    q.off = roff;
     q.end = head + need;
     q.hash = hash;
     q.caplen = caplen;
@@ -211,7 +219,7 @@ class Ring {
     first_ = (first_ + 1) % kLinkDelay;
     npending_--;
     const uint64_t pos = q.pos;
-    uint8_t* p = mem_ + (pos % size_);
+    uint8_t* p = mem_ + q.off;
     if (q.hash != 0) {
       uint32_t prev_delta = 0;
       uint16_t flags = 0;
@@ -227,9 +235,8 @@ class Ring {
     c_.packets.store(c_.packets.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 
-  // Length to skip at abs position `pos` (a record, a padding record, or the implicit end skip).
-  uint64_t RecordLengthAt(uint64_t pos, uint64_t* lost) const {
-    const uint64_t off = pos % size_;
+  // Length to skip at ring offset `off` (a record, a padding record, or the implicit end skip).
+  uint64_t RecordLengthAt(uint64_t off, uint64_t* lost) const {
     if (size_ - off < kRecordHeader) return size_ - off;
     const uint8_t* p = mem_ + off;
     const uint32_t len = Get32(p);
@@ -285,9 +292,11 @@ class Ring {
   // The writer's own copies of head (next write, including the pending record) and tail.
   uint64_t write_pos_ = 0;
   uint64_t tail_ = 0;
+  uint64_t write_off_ = 0;  // write_pos_ % size_
+  uint64_t tail_off_ = 0;   // tail_ % size_
   // Records written but not yet linked and published (see Write), oldest at first_.
   struct Pending {
-    uint64_t pos, end;
+    uint64_t pos, end, off;  // off = pos % size_
     uint32_t hash, caplen, orig_len;
     int64_t ts_ns;
   };
