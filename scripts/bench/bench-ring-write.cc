@@ -7,6 +7,7 @@
 //
 // build: g++ -O2 -std=c++17 -Inative/src scripts/bench/bench-ring-write.cc native/src/flow_hash.cc -o /tmp/bench-ring-write
 // usage: /tmp/bench-ring-write [ring MiB (1024)] [fault-in 0|1 (1)] [batch packets (64)] [huge pages on the ring 0|1 (0)]
+//                              [flows in flight (2000, as bench-capture's replay)]
 #include <sys/mman.h>
 #include <time.h>
 
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   struct Flow { uint32_t c, s; uint16_t cp; int left; };
   int started = 0;
   auto fresh = [&]() { int i = started++; return Flow{0x0a000001u + i, 0xcb007101u + (i % 50), static_cast<uint16_t>(1024 + (i * 7919) % 64000), 8 + static_cast<int>(rnd() % 33)}; };
-  std::vector<Flow> pool(2000);
+  std::vector<Flow> pool(argc > 5 ? static_cast<size_t>(atoi(argv[5])) : 2000);
   for (auto& f : pool) f = fresh();
   uint64_t o = 0;
   while (true) {
