@@ -63,7 +63,8 @@ RingStorage::RingStorage(uint64_t n, std::string* err) : bytes(n) {
   }
   // Transparent huge pages for the flow table (THP "madvise" mode): the writer reads it at random,
   // one bucket per packet, and 4 KiB pages cost a TLB miss each time. Not for the ring: measured,
-  // huge pages there quadrupled the first fill's system time (0.18 -> 0.73 s per Mpkt).
+  // huge pages there quadrupled the first fill's system time (0.18 -> 0.73 s per Mpkt), and with
+  // the ring faulted in at open they still cost more than they saved (figures in ring.h, Write).
   madvise(fl, sizeof(FlowSlot) * kFlowBuckets * kFlowWays, MADV_HUGEPAGE);
   const uint64_t t0 = NowNs();
   if (!FaultIn(m, n) || !FaultIn(ix, sizeof(IndexEntry) * kIndexSlots) || !FaultIn(fl, sizeof(FlowSlot) * kFlowBuckets * kFlowWays)) {

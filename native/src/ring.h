@@ -114,12 +114,25 @@ class Ring {
   // the miss, even with the record linked 4 packets later (Link stalled on the bucket load).
   // What remains (perf, cpu-clock samples of the capture thread): the prefetch instruction itself
   // stalls, about a third of the thread's time, as the random bucket is a TLB miss too (a nested
-  // page walk in a VM); a smaller table or 8-byte ways would touch fewer pages (not done).
+  // page walk in a VM). Measured since (scripts/bench/bench-ring-write.cc, steady state, 1 GiB
+  // ring, ns per packet, 3 runs each): the table's size is not the cost. 2,000 flows in flight
+  // (bench-capture's replay): 2^18 buckets 72.2-73.6, 2^16 72.6-75.7, 2^14 74.3-75.9, 2^12
+  // 74.6-76.0; 50,000 in flight: 2^18 88.9-92.4, 2^16 91.2-95.1 (one line per live flow either
+  // way, so 8-byte ways, which also need one line per bucket, were not built). Linking switched off
+  // altogether: 66.7-68.2, so the whole flow chain costs 5-7 ns of ~72 here; linking only some
+  // packets could save at most that, and was not done (lookups would scan time windows).
   void Prefetch(uint32_t hash) const {
     __builtin_prefetch(flows_ + static_cast<uint64_t>(hash & (kFlowBuckets - 1)) * kFlowWays, 0, 3);
   }
 
   // Capture thread only. Copies one packet in, overwriting the oldest records as needed.
+  // Ring offsets are kept next to the positions (write_off_, tail_off_, Pending::off): the three
+  // or four `pos % size_` per packet were 64-bit divisions (bench-ring-write steady 71.5-75.2 ->
+  // 69.7-73.4 ns/packet). Tried and dropped: non-temporal stores for the copy (no read of the
+  // ring's cold lines; but the link rewrites the header line and head needs an sfence): 380-389
+  // ns/packet; huge pages on the ring (faulted in at open): 71.3-71.8 against 72.5-74.4 here, but
+  // fault-in 119-2563 ms instead of 235-269 per GiB, and scripts/bench-capture measured it worse
+  // (steady 0.131-0.142 s/Mpkt against tcpdump's 0.090-0.105 in the same run).
   // The record is linked into its flow chain and published (head) kLinkDelay packets later, by a
   // later Write or by Flush: by then the flow-table bucket the caller prefetched for it has
   // arrived, so the bucket's miss overlaps several packets' work instead of one memcpy.
