@@ -142,6 +142,16 @@ export class FlowTable<T> {
     this.#makeKey(p);
     let s = this.#heads[this.#hash & this.#mask]!;
     const keys = this.#keys;
+    if (key[0] !== 6) {
+      // IPv4: the other address words are 0 in every IPv4 key, so version, ports and addresses decide
+      const k9 = key[9]!, k1 = key[1]!, k5 = key[5]!, k0 = key[0]!;
+      while (s >= 0) {
+        const o = s * KEY_WORDS;
+        if (keys[o + 9] === k9 && keys[o + 1] === k1 && keys[o + 5] === k5 && keys[o] === k0) return s;
+        s = this.#next[s]!;
+      }
+      return -1;
+    }
     while (s >= 0) {
       const o = s * KEY_WORDS;
       if (keys[o + 9] === key[9] && keys[o + 1] === key[1] && keys[o + 5] === key[5] && keys[o] === key[0] &&
