@@ -22,7 +22,7 @@
  */
 import type { DecodedPacket } from '../decode/packet.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
-import { flowHashAt } from '../ring/flow-hash.js';
+import { flowHashAt, flowHashV4 } from '../ring/flow-hash.js';
 
 export const SLOT_FREE = 0;
 /** A connection with no payload seen yet; its state is in the owner's per-slot arrays. */
@@ -37,6 +37,8 @@ const KEY_WORDS = 11;
 const KEY_HASH = 10;
 
 const key = new Uint32Array(KEY_WORDS);
+const v6src = new Uint32Array(4);
+const v6dst = new Uint32Array(4);
 
 export class FlowTable<T> {
   #cap: number;
@@ -92,31 +94,46 @@ export class FlowTable<T> {
     return this.size >= this.maxFlows;
   }
 
-  /** Builds the canonical key of `pkt` into scratch; sets fromA and the hash. */
+  /**
+   * Builds the canonical key of `pkt` into scratch; sets fromA and the hash. Each address is read
+   * once, as big-endian words: comparing those unsigned is comparing the bytes in order.
+   */
   #makeKey(p: DecodedPacket): void {
     const b = p.buf;
-    const v6 = p.ipVersion === 6;
-    const words = v6 ? 4 : 1;
-    // Compare source and destination (address, then port) to pick side A.
+    const so = p.srcAddrOff, d = p.dstAddrOff, sp = p.srcPort, dp = p.dstPort;
+    if (p.ipVersion !== 6) {
+      const sw = ((b[so]! << 24) | (b[so + 1]! << 16) | (b[so + 2]! << 8) | b[so + 3]!) >>> 0;
+      const dw = ((b[d]! << 24) | (b[d + 1]! << 16) | (b[d + 2]! << 8) | b[d + 3]!) >>> 0;
+      const srcIsA = sw < dw || (sw === dw && sp <= dp);
+      key[0] = p.ipVersion;
+      key[1] = srcIsA ? sw : dw;
+      key[2] = 0; key[3] = 0; key[4] = 0;
+      key[5] = srcIsA ? dw : sw;
+      key[6] = 0; key[7] = 0; key[8] = 0;
+      key[9] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+      this.#hash = key[KEY_HASH] = flowHashV4(sw, sp, dw, dp);
+      this.fromA = srcIsA;
+      return;
+    }
     let cmp = 0;
-    for (let i = 0; i < words * 4 && cmp === 0; i++) cmp = b[p.srcAddrOff + i]! - b[p.dstAddrOff + i]!;
-    if (cmp === 0) cmp = p.srcPort - p.dstPort;
+    for (let w = 0; w < 4; w++) {
+      const so4 = so + w * 4, do4 = d + w * 4;
+      const sw = ((b[so4]! << 24) | (b[so4 + 1]! << 16) | (b[so4 + 2]! << 8) | b[so4 + 3]!) >>> 0;
+      const dw = ((b[do4]! << 24) | (b[do4 + 1]! << 16) | (b[do4 + 2]! << 8) | b[do4 + 3]!) >>> 0;
+      v6src[w] = sw;
+      v6dst[w] = dw;
+      if (cmp === 0 && sw !== dw) cmp = sw < dw ? -1 : 1;
+    }
+    if (cmp === 0) cmp = sp - dp;
     const srcIsA = cmp <= 0;
-    const aOff = srcIsA ? p.srcAddrOff : p.dstAddrOff;
-    const bOff = srcIsA ? p.dstAddrOff : p.srcAddrOff;
+    const a = srcIsA ? v6src : v6dst, bw = srcIsA ? v6dst : v6src;
     key[0] = p.ipVersion;
     for (let w = 0; w < 4; w++) {
-      let av = 0, bv = 0;
-      if (w < words) {
-        const ao = aOff + w * 4, bo = bOff + w * 4;
-        av = ((b[ao]! << 24) | (b[ao + 1]! << 16) | (b[ao + 2]! << 8) | b[ao + 3]!) >>> 0;
-        bv = ((b[bo]! << 24) | (b[bo + 1]! << 16) | (b[bo + 2]! << 8) | b[bo + 3]!) >>> 0;
-      }
-      key[1 + w] = av;
-      key[5 + w] = bv;
+      key[1 + w] = a[w]!;
+      key[5 + w] = bw[w]!;
     }
-    key[9] = srcIsA ? ((p.srcPort << 16) | p.dstPort) >>> 0 : ((p.dstPort << 16) | p.srcPort) >>> 0;
-    this.#hash = key[KEY_HASH] = flowHashAt(b, p.srcAddrOff, p.dstAddrOff, words * 4, p.srcPort, p.dstPort);
+    key[9] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    this.#hash = key[KEY_HASH] = flowHashAt(b, so, d, 16, sp, dp);
     this.fromA = srcIsA;
   }
 
@@ -125,6 +142,16 @@ export class FlowTable<T> {
     this.#makeKey(p);
     let s = this.#heads[this.#hash & this.#mask]!;
     const keys = this.#keys;
+    if (key[0] !== 6) {
+      // IPv4: the other address words are 0 in every IPv4 key, so version, ports and addresses decide
+      const k9 = key[9]!, k1 = key[1]!, k5 = key[5]!, k0 = key[0]!;
+      while (s >= 0) {
+        const o = s * KEY_WORDS;
+        if (keys[o + 9] === k9 && keys[o + 1] === k1 && keys[o + 5] === k5 && keys[o] === k0) return s;
+        s = this.#next[s]!;
+      }
+      return -1;
+    }
     while (s >= 0) {
       const o = s * KEY_WORDS;
       if (keys[o + 9] === key[9] && keys[o + 1] === key[1] && keys[o + 5] === key[5] && keys[o] === key[0] &&

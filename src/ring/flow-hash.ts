@@ -60,6 +60,16 @@ export function flowHashAt(buf: Uint8Array, srcOff: number, dstOff: number, alen
   return combine(endpoint(buf, srcOff, alen, srcPort), endpoint(buf, dstOff, alen, dstPort), proto);
 }
 
+/**
+ * flowHashAt for IPv4 with the addresses already read as big-endian 32-bit words (signed or
+ * unsigned alike): the flow table's per-packet path reads each address once (issue 13).
+ */
+export function flowHashV4(srcWord: number, srcPort: number, dstWord: number, dstPort: number): number {
+  const ea = Math.imul(Math.imul(FNV_OFFSET ^ srcWord, FNV_PRIME) ^ srcPort, FNV_PRIME) >>> 0;
+  const eb = Math.imul(Math.imul(FNV_OFFSET ^ dstWord, FNV_PRIME) ^ dstPort, FNV_PRIME) >>> 0;
+  return combine(ea, eb, IPPROTO_TCP);
+}
+
 const scratchAnomalies = new AnomalyCounters();
 
 /**

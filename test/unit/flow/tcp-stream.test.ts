@@ -27,3 +27,28 @@ describe('TcpStream holes', () => {
     expect(an.toObject().too_many_sequence_holes).toBeUndefined();
   });
 });
+
+describe('TcpStream segment rings reused after release (issue 13)', () => {
+  it('a new stream never sees a released stream\'s segments, of any ring size', () => {
+    for (const n of [3, 20, 100]) {
+      const old = new TcpStream(new AnomalyCounters());
+      old.setIsn(1000);
+      for (let i = 0; i < n; i++) old.classify(i * 100, 100, 1 + i, []);
+      old.release();
+      old.release(); // twice: the ring goes back once
+      const a = new TcpStream(new AnomalyCounters());
+      const b = new TcpStream(new AnomalyCounters());
+      for (const s of [a, b]) {
+        s.setIsn(5000);
+        const loss: number[] = [];
+        // a retransmission of bytes this stream never sent: no original time to find
+        expect(s.classify(0, 100, 500, loss)).toBe(1);
+        expect(s.classify(0, 100, 900, loss)).toBe(3);
+        expect(loss).toEqual([500, 900]);
+        for (let i = 1; i < 300; i++) s.classify(i * 100, 100, 1000 + i, loss);
+        expect(s.classify(29_850, 100, 5000, loss)).toBe(3); // the ring grew and wrapped as before
+        expect(loss.slice(-2)).toEqual([1298, 5000]);
+      }
+    }
+  });
+});
