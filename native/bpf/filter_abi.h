@@ -33,15 +33,20 @@ enum flow_phase {
 #define FLOW_CLIENT_IS_A 0x01  /* the SYN came from endpoint A */
 #define FLOW_CLIENT_DATA 0x02  /* the client sent a segment starting a TLS application-data record */
 #define FLOW_TAIL 0x04         /* then the server did too: `tail` packets left before FLOW_DATA */
+#define FLOW_SERVER_SENT 0x08  /* the server sent payload before the client's first application-data segment */
 
-/* Packets a flow may still pass once both sides sent application data (see handshake_filter.bpf.c). */
+/* Packets a flow may still pass once both sides sent application data (see handshake_filter.bpf.c):
+ * FLOW_DATA_TAIL when the client's data came before any server payload (TLS 1.3 early data: the
+ * server's flight and the client's Finished may still follow), FLOW_DATA_TAIL_AFTER otherwise (the
+ * handshake is over; a few packets of slack for reordering). */
 #define FLOW_DATA_TAIL 32
+#define FLOW_DATA_TAIL_AFTER 4
 
 struct flow_state {
   __u64 syn_ns;  /* bpf_ktime_get_ns() at the (last) SYN */
   __u32 packets; /* packets seen since the SYN, the SYN included */
   __u16 phase;   /* enum flow_phase */
-  __u8 flags;    /* FLOW_CLIENT_IS_A, FLOW_CLIENT_DATA, FLOW_TAIL */
+  __u8 flags;    /* FLOW_CLIENT_IS_A, FLOW_CLIENT_DATA, FLOW_TAIL, FLOW_SERVER_SENT */
   __u8 tail;     /* packets left while FLOW_TAIL */
 };
 

@@ -14,9 +14,11 @@
  * a segment that starts a TLS application-data record (17 03 03) and then the server does too,
  * the handshake is over in every TLS version (TLS 1.3: the client's first such record is its
  * encrypted Finished, or its certificate; TLS 1.2: the client's first request after both
- * Finished), and the flow passes FLOW_DATA_TAIL more packets, then only FIN/RST. The tail covers
- * the rare case where the client's data came first (TLS 1.3 early data): the server's flight
- * and the client's Finished are then still to come. A segment that starts mid-record matches by
+ * Finished), and the flow passes a tail of a few more packets, then only FIN/RST. The tail is
+ * FLOW_DATA_TAIL_AFTER (4, slack for reordering) when the server had sent payload (its flight)
+ * before the client's first application-data segment, and FLOW_DATA_TAIL (32) when the client's
+ * data came first (TLS 1.3 early data): the server's flight and the client's Finished are then
+ * still to come. A segment that starts mid-record matches by
  * chance once in 2^24.
  *
  * Packet data is read with bpf_skb_load_bytes (socket filters have no direct packet access);
@@ -276,16 +278,17 @@ int handshake_filter(struct __sk_buff* skb) {
   } else {
     /* A segment whose payload starts a TLS application-data record (17 03 03). */
     const __u32 pay = l4 + ((th[12] >> 4) * 4);
+    const int from_client = src_is_a == !!(st->flags & FLOW_CLIENT_IS_A);
     __u8 rh[3];
     if (end >= pay + 3 && bpf_skb_load_bytes(skb, pay, rh, sizeof(rh)) == 0 && rh[0] == 0x17 && rh[1] == 0x03 && rh[2] == 0x03) {
-      const int from_client = src_is_a == !!(st->flags & FLOW_CLIENT_IS_A);
       if (from_client) {
         st->flags |= FLOW_CLIENT_DATA;
       } else if (st->flags & FLOW_CLIENT_DATA) {
         st->flags |= FLOW_TAIL;
-        st->tail = FLOW_DATA_TAIL;
+        st->tail = (st->flags & FLOW_SERVER_SENT) ? FLOW_DATA_TAIL_AFTER : FLOW_DATA_TAIL;
       }
     }
+    if (!from_client && end > pay && !(st->flags & FLOW_CLIENT_DATA)) st->flags |= FLOW_SERVER_SENT;
   }
   /* Not atomic: two CPUs counting one flow's packets at once may lose an increment, which only
    * lets that flow pass a packet more. */

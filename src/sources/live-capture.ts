@@ -93,7 +93,7 @@ export interface FilterStats {
   preAttachDiscarded: number;
   /** Flows whose budget ran out before they were marked done. */
   budgetEnded: number;
-  /** Dropped: both sides sent application data (the handshake is over) and the flow's tail of FLOW_DATA_TAIL packets passed. */
+  /** Dropped: both sides sent application data (the handshake is over) and the flow's tail of FLOW_DATA_TAIL_AFTER packets (FLOW_DATA_TAIL after early data) passed. */
   droppedData: number;
   /** Flows ended that way before user space marked them done. */
   dataEnded: number;

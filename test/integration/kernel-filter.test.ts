@@ -238,7 +238,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'kernel filter on a live capture' : `kernel 
     expect(bulk).toBeGreaterThan(5000);
     expect(passed).toBeGreaterThan(10);
     expect(passed / bulk).toBeLessThan(0.1);
-    // Application data both ways ends the flow in the kernel (FLOW_DATA_TAIL = 32 more packets)
+    // Application data both ways ends the flow in the kernel (FLOW_DATA_TAIL_AFTER = 4 more packets)
     // before user space marks it done: the handshake, that tail and the FIN, not the whole
     // 128-packet budget (130 passed before the rule).
     expect(passed).toBeLessThan(100);
