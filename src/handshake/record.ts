@@ -8,8 +8,8 @@ import { versionName } from '../decode/tls-hello.js';
 import { formatEndpoint } from './addr.js';
 import { MAX_HOLES } from '../flow/tcp-stream.js';
 import { cipherName } from './ciphers.js';
-import { computePhases, flowRtt, PHASES, type PhaseName } from './phases.js';
-import { T, TIMELINE_POINTS, type TimelinePoint } from './timeline.js';
+import { computePhases, flowRtt, PHASES, type PhaseBreakdown, type PhaseName } from './phases.js';
+import { T, TIMELINE_POINTS, type Timeline, type TimelinePoint } from './timeline.js';
 import { MAX_KEPT_PACKETS, type HandshakeTracker } from './tracker.js';
 import { decideVerdict, type Verdict } from './verdict.js';
 
@@ -106,26 +106,50 @@ export function missingFlowRecord(client: string, server: string, sni: string | 
 
 const ms = (us: number | null): number | null => (us === null ? null : Math.round(us) / 1000);
 
+const at = (v: number): number | null => (v >= 0 ? v : null);
+
+/**
+ * The record's timeline as one object literal in TIMELINE_POINTS order (the JSON key order): one
+ * shape for every record, not fourteen keyed stores per record (issue 13: the loop was most of
+ * buildRecord's own time). timeline-shape.test.ts checks the order against TIMELINE_POINTS.
+ */
+export function timelineObject(tl: Timeline): Record<TimelinePoint, number | null> {
+  return {
+    syn: at(tl[T.SYN]!), syn_ack: at(tl[T.SYN_ACK]!), ack: at(tl[T.ACK]!), client_hello: at(tl[T.CLIENT_HELLO]!),
+    client_hello_end: at(tl[T.CLIENT_HELLO_END]!), hello_retry_request: at(tl[T.HELLO_RETRY_REQUEST]!),
+    client_hello2: at(tl[T.CLIENT_HELLO2]!), client_hello2_end: at(tl[T.CLIENT_HELLO2_END]!),
+    server_hello: at(tl[T.SERVER_HELLO]!), server_flight_end: at(tl[T.SERVER_FLIGHT_END]!), client_ack: at(tl[T.CLIENT_ACK]!),
+    client_finished: at(tl[T.CLIENT_FINISHED]!), client_flight_end: at(tl[T.CLIENT_FLIGHT_END]!), done: at(tl[T.DONE]!),
+  };
+}
+
+/** `phases_ms` as one object literal in PHASES order, then loss, cwnd_stall, total (as timelineObject). */
+export function phasesObject(b: PhaseBreakdown): PhasesMs {
+  const p = b.phases;
+  return {
+    syn_ack_delay: ms(p.syn_ack_delay), tcp_rtt: ms(p.tcp_rtt), client_hello_wait: ms(p.client_hello_wait),
+    client_hello_xfer: ms(p.client_hello_xfer), server_hello_delay: ms(p.server_hello_delay), hrr_rtt: ms(p.hrr_rtt),
+    hrr_server_delay: ms(p.hrr_server_delay), server_flight: ms(p.server_flight), flight_rtt: ms(p.flight_rtt),
+    client_think: ms(p.client_think), client_flight_xfer: ms(p.client_flight_xfer), server_finish: ms(p.server_finish),
+    loss: ms(b.loss), cwnd_stall: ms(b.cwndStall), total: ms(b.total),
+  };
+}
+
 export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowRecord {
   const tl = t.timeline;
   const b = computePhases(tl, t.firstTs, t.loss, t.stalls, t.tfoRefused ? t.tfoResentTs : -1);
-  const timeline = {} as Record<TimelinePoint, number | null>;
+  const timeline = timelineObject(tl);
   const missing: string[] = [];
   for (let i = 0; i < TIMELINE_POINTS.length; i++) {
     const v = tl[i]!;
     const name = TIMELINE_POINTS[i]!;
-    timeline[name] = v >= 0 ? v : null;
     const hrrPoint = i === T.HELLO_RETRY_REQUEST || i === T.CLIENT_HELLO2 || i === T.CLIENT_HELLO2_END;
     if (v < 0 && (!hrrPoint || t.hrr)) missing.push(name);
   }
   // The verdict needs the handshake's end and its ServerHello; earlier points may be missing (a
   // capture that starts mid-handshake), in which case it covers the phases that were captured.
   const complete = tl[T.DONE]! >= 0 && tl[T.SERVER_HELLO]! >= 0;
-  const phases = {} as PhasesMs;
-  for (const p of PHASES) phases[p] = ms(b.phases[p]);
-  phases.loss = ms(b.loss);
-  phases.cwnd_stall = ms(b.cwndStall);
-  phases.total = ms(b.total);
+  const phases = phasesObject(b);
   const observed = t.lastTs - b.start;
   const slow = b.total !== null ? b.total >= slowThresholdMs * 1000 : observed >= slowThresholdMs * 1000;
   const notes: string[] = [];
