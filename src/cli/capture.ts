@@ -369,9 +369,9 @@ export async function run(argv: string[]): Promise<number> {
         if ('event' in r) engine.onEvent(r.event, Date.now());
         else notEvents++;
       },
-      onWarning: (w) => {
-        // rate-limited: the first few pass, the rest are counted in the summary
-        if (++journalWarnings <= 5) process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: warning: ${w}\n`);
+      onWarning: (w, once) => {
+        // rate-limited: the first few pass, the rest are counted in the summary; a once-only state change always passes
+        if (once === true || ++journalWarnings <= 5) process.stderr.write(`${tty ? '\r\x1b[K' : ''}slowshake: warning: ${w}\n`);
       },
     })
     : null;

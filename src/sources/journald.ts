@@ -84,7 +84,12 @@ export interface JournalStats {
 
 export interface JournalFollowerOptions {
   onEntry: (entry: Record<string, unknown>) => void;
-  onWarning?: (message: string) => void;
+  /**
+   * `once`: a state change said at most once per follower (journal files appeared, or appeared
+   * unreadable): a caller that rate-limits warnings must still show it (the repeated journalctl
+   * restarts of an unreadable journal used to use up capture's five and hide the one that says why).
+   */
+  onWarning?: (message: string, once?: boolean) => void;
   /** First restart delay; doubles up to maxBackoffMs, resets after a child ran for 10 s. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -146,18 +151,25 @@ export class JournalFollower {
     if (this.#cursor === null) this.#cursor = this.#tailCursor();
     // The same folders and readability rule as capture's start check (journal-files.ts).
     const loc = journalLocation(this.config.directory);
-    if (this.#cursor === null && !holdsJournalFiles(loc)) {
+    // Also when files are there but unreadable (no cursor, yet files: a journald starting with us
+    // created them after the tail cursor above): the user capture dropped to could never read
+    // them, unsaid; the poll says so, once, within 1 s.
+    const existed = holdsJournalFiles(loc);
+    if (this.#cursor === null && (!existed || journalAccessProblem(loc) !== null)) {
       let deniedSaid = false;
       this.#filesPoll = setInterval(() => {
         const denied = journalAccessProblem(loc);
         if (denied !== null && !deniedSaid) { // say so once; following starts if access is granted
           deniedSaid = true;
           this.opts.onWarning?.(`journal files appeared, but ${denied.path} is not readable by this process (uid ${process.geteuid?.()}), so no events can arrive: ` +
-            'give the journal group systemd-journal (systemd-tmpfiles --create --prefix=/run/log/journal --prefix=/var/log/journal), or run capture with --user root');
+            'give the journal group systemd-journal (systemd-tmpfiles --create --prefix=/run/log/journal --prefix=/var/log/journal), or run capture with --user root', true);
         }
         if (denied !== null || !holdsJournalFiles(loc)) return;
         this.#stopFilesPoll();
-        this.opts.onWarning?.(`journal files appeared in ${loc.roots.join(' or ')}: following them from their first entry`);
+        // Files that were there (unreadable) at start may hold old entries: journalctl, restarted
+        // as it exits on them, follows from now, as on any journal.
+        if (existed) return;
+        this.opts.onWarning?.(`journal files appeared in ${loc.roots.join(' or ')}: following them from their first entry`, true);
         this.#fromStart = true;
         if (this.#child) { this.#quietRestart = true; this.#child.kill('SIGTERM'); }
       }, 1000);

@@ -122,7 +122,7 @@ describe.runIf(root)('a journald that starts after capture', () => {
     const r = await runFresh(['capture', '-i', 'lo', '--identifier', `ss-late-${process.pid}`, '--duration', '8s', '--format', 'ndjson', '--out', out], 60_000, then);
     expect(r.code, r.stderr).toBe(0);
     const said = r.stderr.split('\n').filter((l) => / is not readable by this process/.test(l));
-    expect(said).toHaveLength(1);
+    expect(said, r.stderr).toHaveLength(1);
     expect(said[0]).toMatch(/^slowshake: warning: journal files appeared, but \/run\/log\/journal\/\S+ is not readable by this process \(uid \d+\), so no events can arrive: .*systemd-tmpfiles.*or run capture with --user root$/);
   }, 90_000);
 });
