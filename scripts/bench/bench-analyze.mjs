@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
 import { topFunctions } from './cpuprofile-top.mjs';
+import { buildRef } from './build-ref.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -43,7 +44,10 @@ function usage() {
   --profile          also run analyze once under node --cpu-prof and list the hottest functions
   --dir DIR          where the captures go (default bench-out/, gitignored)
   --keep             keep the generated captures (default: deleted at the end)
-  --no-build         do not run npm run build first`;
+  --no-build         do not run npm run build first
+  --before REF       also time the analyzer of git REF (git archive + tsc, the work tree is not
+                     touched) in the same rounds, check that its records are byte-identical, and
+                     print before and after ratios to each round's own tcpdump run`;
 }
 
 function num(s, name) {
@@ -141,6 +145,7 @@ function tsharkHelloStreams(file) {
 const summarize = (rs) => ({
   wall: median(rs.map((r) => r.wall)), rssKiB: Math.max(...rs.map((r) => r.rssKiB)), cpu: median(rs.map((r) => r.cpu)),
   walls: rs.map((r) => r.wall),
+  runs: rs,
   // averaged over the runs: one 10 ms clock tick is already 20% of a 50 ms tcpdump run
   otherPct: (100 * rs.reduce((a, r) => a + r.otherCpu, 0)) / rs.reduce((a, r) => a + r.wall, 0),
 });
@@ -173,7 +178,7 @@ async function main() {
       options: {
         packets: { type: 'string' }, handshakes: { type: 'string' }, runs: { type: 'string' }, scales: { type: 'string' },
         'tshark-packets': { type: 'string' }, threads: { type: 'string' }, bulk: { type: 'string' }, rate: { type: 'string' }, profile: { type: 'boolean' },
-        dir: { type: 'string' }, keep: { type: 'boolean' }, 'no-build': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        dir: { type: 'string' }, keep: { type: 'boolean' }, 'no-build': { type: 'boolean' }, before: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (err) {
@@ -252,7 +257,13 @@ async function bench({ v, packets, handshakes, runs, tsharkPackets, scales, bulk
   const git = (...a) => spawnSync('git', a, { cwd: ROOT }).stdout?.toString().trim() ?? '';
   const version = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') !== '' ? ' + uncommitted src changes' : ''}`;
   const cli = join(snap, 'dist/cli/index.js');
-  const analyzeArgs = (file) => [cli, 'analyze', file, '--format', 'ndjson', ...(v.threads ? ['--threads', v.threads] : [])];
+  const argsFor = (c, file) => [c, 'analyze', file, '--format', 'ndjson', ...(v.threads ? ['--threads', v.threads] : [])];
+  const analyzeArgs = (file) => argsFor(cli, file);
+  let before = null;
+  if (v.before) {
+    log(`building ${v.before} for the before runs`);
+    before = buildRef(ROOT, v.before, join(dir, 'before'));
+  }
 
   // ---- captures: 1× plus the other sizes (all on disk at once so every job joins one round-robin).
   const caps = new Map(scales.map((sc) => [sc, gen(sc)]));
@@ -264,6 +275,14 @@ async function bench({ v, packets, handshakes, runs, tsharkPackets, scales, bulk
   const chk = await measure(process.execPath, analyzeArgs(main.file), { ...opts, stdoutFile: ndjson });
   const ssFlows = countLines(ndjson);
   const ssSummary = chk.stderr.split('\n').find((l) => l.startsWith('Summary:')) ?? '';
+  let beforeSame = null;
+  if (before) {
+    const bj = join(dir, 'check-before.ndjson');
+    await measure(process.execPath, argsFor(join(before.app, 'dist/cli/index.js'), main.file), { ...opts, stdoutFile: bj });
+    beforeSame = readFileSync(bj).equals(readFileSync(ndjson));
+    rmSync(bj);
+    log(`check: records of ${v.before} vs this build: ${beforeSame ? 'byte-identical' : 'DIFFERENT'}`);
+  }
   rmSync(ndjson);
 
   let tsFile = main.file, tsPackets = main.packets, tsBytes = main.bytes;
@@ -281,14 +300,18 @@ async function bench({ v, packets, handshakes, runs, tsharkPackets, scales, bulk
     others.map((sc) => `, slowshake ${sc}×`).join(''));
   const timed = await timeRoundRobin([
     { label: 'slowshake', cmd: process.execPath, args: analyzeArgs(main.file), opts },
+    // right after this build's run, so both meet the same state of the machine
+    ...(before ? [{ label: `slowshake ${before.rev}`, cmd: process.execPath, args: argsFor(join(before.app, 'dist/cli/index.js'), main.file), opts }] : []),
     { label: 'tcpdump', cmd: 'tcpdump', args: ['-r', main.file, '-w', '/dev/null'], opts },
     { label: 'tshark', cmd: 'tshark', args: tsharkArgs, opts: { ...opts, stdoutFile: tsOut } },
     ...others.map((sc) => ({ label: `slowshake ${sc}×`, cmd: process.execPath, args: analyzeArgs(caps.get(sc).file), opts })),
   ], runs);
-  const res = { slowshake: timed[0], tcpdump: timed[1], tshark: timed[2] };
+  const b = before ? 1 : 0;
+  const res = { slowshake: timed[0], tcpdump: timed[1 + b], tshark: timed[2 + b] };
+  const resBefore = before ? timed[1] : null;
   const tsHello = tsharkHelloStreams(tsOut);
   rmSync(tsOut);
-  const sizes = scales.map((sc) => ({ scale: sc, g: caps.get(sc), r: sc === 1 ? res.slowshake : timed[3 + others.indexOf(sc)] }));
+  const sizes = scales.map((sc) => ({ scale: sc, g: caps.get(sc), r: sc === 1 ? res.slowshake : timed[3 + b + others.indexOf(sc)] }));
   if (!v.keep) for (const sc of others) rmSync(caps.get(sc).file);
 
   let prof = null;
@@ -353,6 +376,19 @@ async function bench({ v, packets, handshakes, runs, tsharkPackets, scales, bulk
   p(table(['size', 'packets', 'MB', 'handshakes', 'wall s (median)', 'packets/s', 'MB/s', 'peak RSS MiB'],
     sizes.map(({ scale, g, r }) => [`${scale}×`, fmtInt(g.packets), fmt(g.bytes / 1e6, 0), fmtInt(g.tlsFlows), fmt(r.wall, 2), fmtInt(g.packets / r.wall), fmt(g.bytes / 1e6 / r.wall, 1), fmt(r.rssKiB / 1024, 1)]),
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  if (resBefore) {
+    p();
+    p(`before (${v.before} = ${before.rev}) and after (${version}), paired: each round's slowshake runs ÷ that round's tcpdump run; records ${beforeSame ? 'byte-identical' : 'DIFFERENT'}`);
+    const ratios = (r, key) => r.runs.map((x, i) => res.tcpdump.runs[i][key] / x[key]);
+    const span = (xs, d) => `${fmt(median(xs), d)} (${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)})`;
+    p(table(['build', 'cpu s median (range)', 'wall s median (range)', 'tcpdump ÷ slowshake by cpu', 'by wall'], [
+      [`before ${before.rev}`, span(resBefore.runs.map((x) => x.cpu), 2), span(resBefore.runs.map((x) => x.wall), 2), span(ratios(resBefore, 'cpu'), 3), span(ratios(resBefore, 'wall'), 3)],
+      [`after ${version}`, span(ss.runs.map((x) => x.cpu), 2), span(ss.runs.map((x) => x.wall), 2), span(ratios(ss, 'cpu'), 3), span(ratios(ss, 'wall'), 3)],
+      ['tcpdump', span(res.tcpdump.runs.map((x) => x.cpu), 2), span(res.tcpdump.runs.map((x) => x.wall), 2), '', ''],
+    ], ['l', 'r', 'r', 'r', 'r']));
+    const cpuGain = ss.runs.map((x, i) => resBefore.runs[i].cpu / x.cpu);
+    p(`  before ÷ after cpu, per round: ${cpuGain.map((x) => fmt(x, 2)).join(' ')} (median ${fmt(median(cpuGain), 2)})`);
+  }
   if (prof) {
     p();
     p(`slowshake hottest functions (self time, node --cpu-prof, ${fmt(prof.totalMs / 1000, 1)} s sampled)`);
@@ -361,7 +397,7 @@ async function bench({ v, packets, handshakes, runs, tsharkPackets, scales, bulk
   p();
   p(`commands: node dist/cli/index.js analyze FILE --format ndjson > /dev/null | tcpdump -r FILE -w /dev/null | tshark ${tsharkArgs.join(' ').replace(tsFile, 'FILE')}`);
   console.log(out.join('\n'));
-  return flowsOk ? 0 : 1;
+  return flowsOk && beforeSame !== false ? 0 : 1;
 }
 
 main().then((c) => { process.exitCode = c; }, (err) => { console.error(`bench-analyze: ${err.message}`); process.exitCode = 1; });

@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createVethTopology, destroyNamespace, killTracked, Proc as TrackedProc } from './proc.mjs';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
+import { buildRef } from './build-ref.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -116,20 +117,8 @@ function privateApp() {
   return app;
 }
 
-/** REF's analyzer: src/ from git archive, compiled with this tree's TypeScript (the work tree is not touched). */
-function buildRef(ref) {
-  const dir = join(WORK, 'before');
-  mkdirSync(dir, { recursive: true });
-  const tar = spawnSync('git', ['-C', ROOT, 'archive', '--format=tar', ref, 'src', 'tsconfig.json', 'package.json'], { maxBuffer: 256 * MiB });
-  if (tar.status !== 0) throw new Error(`--before ${ref}: git archive failed: ${tar.stderr.toString().trim()}`);
-  const x = spawnSync('tar', ['-x', '-C', dir], { input: tar.stdout });
-  if (x.status !== 0) throw new Error(`--before ${ref}: tar failed: ${x.stderr.toString().trim()}`);
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.json')], { ok: true, timeoutMs: 300_000 });
-  if (!existsSync(join(dir, 'dist/cli/index.js'))) throw new Error(`--before ${ref}: the build produced no dist/cli/index.js`);
-  const rev = run('git', ['-C', ROOT, 'rev-parse', '--short', ref]).trim();
-  return { app: dir, rev };
-}
+/** REF's analyzer, built into WORK/before (build-ref.mjs). */
+const buildBefore = (ref) => buildRef(ROOT, ref, join(WORK, 'before'));
 
 // ---------------------------------------------------------------------------------------------
 // Flood generation
@@ -385,7 +374,7 @@ async function main() {
   mkdirSync(WORK, { recursive: true, mode: 0o700 });
   if (!v['no-build']) { log('npm run build'); run('npm', ['run', 'build'], { cwd: ROOT, timeoutMs: 300_000 }); }
   const app = privateApp();
-  const before = v.before ? buildRef(v.before) : null;
+  const before = v.before ? buildBefore(v.before) : null;
   const git = (...a) => spawnSync('git', a, { cwd: ROOT }).stdout?.toString().trim() ?? '';
   const version = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') !== '' ? ' + uncommitted src changes' : ''}`;
 
