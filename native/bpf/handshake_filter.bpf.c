@@ -54,6 +54,8 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 #define IP6_MAX_EXT 3
+#define VLAN_MAX_TAGS 4
+#define ETH_P_QINQ_OLD 0x9100
 
 /* Why the rules drop a packet (the counter `drop` increments). */
 #define DROP_UNTRACKED 0
@@ -196,10 +198,15 @@ int handshake_filter(struct __sk_buff* skb) {
     if (bpf_skb_load_bytes(skb, 12, eh, 2) < 0) goto non_tcp;
     ethertype = (eh[0] << 8) | eh[1];
     off = 14;
-    if (ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD) {
-      if (bpf_skb_load_bytes(skb, 16, eh, 2) < 0) goto non_tcp;
+    /* VLAN tags still in the packet (a tag the NIC or the receive path took off is not): up to
+     * VLAN_MAX_TAGS of them, 802.1Q, 802.1ad and the older 0x9100 QinQ, as the user-space
+     * decoder reads them (src/decode/link.ts); more is not TCP to either. */
+#pragma unroll
+    for (int i = 0; i < VLAN_MAX_TAGS; i++) {
+      if (ethertype != ETH_P_8021Q && ethertype != ETH_P_8021AD && ethertype != ETH_P_QINQ_OLD) break;
+      if (bpf_skb_load_bytes(skb, off + 2, eh, 2) < 0) goto non_tcp;
       ethertype = (eh[0] << 8) | eh[1];
-      off = 18;
+      off += 4;
     }
   } else if (cfg.link == FILTER_LINK_NETWORK) {
     ethertype = bpf_ntohs(skb->protocol);
