@@ -187,8 +187,12 @@ std::unique_ptr<Capture> Capture::Open(const CaptureOptions& o, std::string* err
     }
   }
   if (classic) {
-    std::string expr = std::string("(") + kClassicHandshakeFilter + ")";
-    if (!o.filter.empty()) expr += " and (" + o.filter + ")";
+    std::string hs = std::string("(") + kClassicHandshakeFilter + ")";
+    // On Ethernet, frames with one or two VLAN tags still in the packet too (the eBPF filter reads
+    // up to four). `vlan` moves every later offset of the expression, so the tagged cases nest
+    // and the user's filter comes first (a `vlan` of theirs then moves ours alike).
+    if (c->link_type_ == DLT_EN10MB) hs = "(" + hs + " or (vlan and (" + hs + " or (vlan and " + hs + "))))";
+    std::string expr = o.filter.empty() ? hs : "(" + o.filter + ") and " + hs;
     if (!c->InstallClassic(where, expr, err)) return nullptr;
     c->filter_mode_ = "classic";
   } else if (!c->kfilter_ && !o.filter.empty()) {
