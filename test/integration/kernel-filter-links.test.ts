@@ -16,12 +16,11 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAPTURE_DEFAULTS, LiveCapture, type FilterStats, type KernelFilterOptions } from '../../src/sources/live-capture.js';
 import { Analyzer } from '../../src/handshake/analyzer.js';
-import type { FlowRecord } from '../../src/handshake/record.js';
 import { recordToJson } from '../../src/handshake/record-json.js';
-import { parseEndpoint } from '../../src/correlate/journal-event.js';
 import { RingFollower } from '../../src/live/ring-follower.js';
 import { analyzeCaptures } from '../../src/index.js';
 import { ROOT } from '../helpers/cli.js';
+import { byFlow, expectLiveEqualsOffline, markRecordDone, type Rec } from '../helpers/live-records.js';
 import { LINK_REWRITES, LT_RAW, privateTempDir, readCapture, rewriteLink, writePcap, type Capture, type LinkRewrite, type Packet } from '../helpers/capture-variants.js';
 import { createVethPair, IS_ROOT, killAllTracked, NEEDS_ROOT, run, settle, sleep, spawnTracked, startTcpdump, stopTcpdump, type VethPair } from '../helpers/netns.js';
 
@@ -31,8 +30,6 @@ const EBPF: KernelFilterOptions = { mode: 'ebpf', flowPackets: 128, flowTimeMs: 
 const SOURCES = ['fast-tls13', 'fast-tls12', 'hrr', 'ipv6', 'loss-client', 'small-mss', 'resumption'];
 /** Replay speed-up (tcpreplay --multiplier): the phases shrink alike in both captures. */
 const SPEEDUP = '4';
-
-type Rec = { client: string; server: string; sni: string | null; ja4: string | null; notes: string[]; timeline: Record<string, number | null>; phases_ms: Record<string, number | null> };
 
 /** A source's untagged Ethernet frame that is not TCP (the captures hold ARP and neighbour discovery too). */
 function notTcp(f: Uint8Array): boolean {
@@ -67,16 +64,6 @@ function replayFile(rw: LinkRewrite, file: string): { sent: number; nonTcp: numb
   const out: Capture = { linkType, snaplen: 262144, packets };
   writeFileSync(file, writePcap(out), { mode: 0o600 });
   return { sent: packets.length, nonTcp };
-}
-
-function byFlow(xs: string[]): Map<string, Rec> {
-  return new Map(xs.map((j) => { const r = JSON.parse(j) as Rec; return [`${r.client} ${r.server}`, r]; }));
-}
-
-function markRecordDone(cap: LiveCapture, r: FlowRecord): void {
-  const c = parseEndpoint(r.client), s = parseEndpoint(r.server);
-  if (c === null || s === null) throw new Error(`unparsable record endpoints ${r.client} ${r.server}`);
-  cap.markDone(c.addr.length === 16 ? 6 : 4, c.addr, c.port, s.addr, s.port);
 }
 
 interface Replayed { live: Map<string, Rec>; offline: Map<string, Rec>; stats: FilterStats; ringPackets: number; kernelDrops: number; linkType: number }
@@ -120,24 +107,10 @@ async function replay(dev: string, file: string, dir: string, tag: string, kerne
   return { live: byFlow(live), offline: byFlow(offline), stats: stats!, ringPackets, kernelDrops, linkType: readCapture(pcap).linkType };
 }
 
-/** Live records equal analyze's on the full capture (timestamps within the two sockets' stamping difference). */
+/** Live records equal analyze's on the full capture, flow for flow. */
 function expectSameRecords(r: Replayed, label: string): void {
   expect([...r.live.keys()].sort(), label).toEqual([...r.offline.keys()].sort());
-  for (const [k, rec] of r.live) {
-    const o = r.offline.get(k)!;
-    for (const [point, t] of Object.entries(rec.timeline)) {
-      const u = o.timeline[point]!;
-      if (t === null || u === null) expect(t, `${label} ${k} ${point}`).toBe(u);
-      else expect(Math.abs(t - u), `${label} ${k} ${point}`).toBeLessThanOrEqual(100);
-    }
-    for (const [phase, v] of Object.entries(rec.phases_ms)) {
-      const u = o.phases_ms[phase]!;
-      if (v === null || u === null) expect(v, `${label} ${k} ${phase}`).toBe(u);
-      else expect(Math.abs(v - u), `${label} ${k} ${phase}`).toBeLessThanOrEqual(0.3);
-    }
-    const rest = (x: Rec): unknown => ({ ...x, timeline: undefined, phases_ms: undefined, notes: x.notes.map((n) => n.replace(/\d+(\.\d+)?/g, '#')) });
-    expect(rest(rec), `${label} ${k}`).toEqual(rest(o));
-  }
+  expectLiveEqualsOffline(r.live, r.offline, `${label} `);
 }
 
 describe.skipIf(!IS_ROOT)(IS_ROOT ? 'eBPF filter: VLAN tags and raw IP' : `eBPF filter: VLAN tags and raw IP (skipped: ${NEEDS_ROOT})`, () => {

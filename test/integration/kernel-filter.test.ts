@@ -21,12 +21,11 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { CAPTURE_DEFAULTS, LiveCapture, type FilterStats, type KernelFilterOptions } from '../../src/sources/live-capture.js';
 import { Analyzer } from '../../src/handshake/analyzer.js';
-import type { FlowRecord } from '../../src/handshake/record.js';
 import { recordToJson } from '../../src/handshake/record-json.js';
-import { parseEndpoint } from '../../src/correlate/journal-event.js';
 import { RingFollower } from '../../src/live/ring-follower.js';
 import { analyzeCaptures } from '../../src/index.js';
 import { ROOT } from '../helpers/cli.js';
+import { byFlow, expectLiveEqualsOffline, markRecordDone, type Rec } from '../helpers/live-records.js';
 import { DELAYLINE, ensureDelayline } from '../helpers/edge.js';
 import { createVethPair, IS_ROOT, killAllTracked, NEEDS_ROOT, run, settle, sleep, spawnTracked, startTcpdump, stopTcpdump, type Proc, type VethPair } from '../helpers/netns.js';
 
@@ -36,8 +35,6 @@ const BULK_BYTES = 8 * 1024 * 1024;
 // run's TIME_WAIT sockets never collide.
 const PORT_BASE = 41000 + ((process.pid * 31 + Math.floor(Date.now() / 1000)) % 1500) * 10;
 const EBPF: KernelFilterOptions = { mode: 'ebpf', flowPackets: 128, flowTimeMs: 10_000, maxFlows: 65536 };
-
-type Rec = { client: string; server: string; hrr: boolean; notes: string[]; retransmits: { client: number; server: number }; timeline: Record<string, number | null>; phases_ms: Record<string, number | null> };
 
 async function curl(host: string, port: number, path: string, localPort: number | null = null): Promise<void> {
   const p = spawnTracked('curl', 'curl', ['-sS', '-k', '-g', '--max-time', '20', '-o', '/dev/null', ...(localPort ? ['--local-port', String(localPort)] : []),
@@ -59,23 +56,12 @@ function bigHello(host: string, port: number): Promise<void> {
   });
 }
 
-/** Endpoint bytes of a record's "ip:port" strings, for markDone. */
-function markRecordDone(cap: LiveCapture, r: FlowRecord): void {
-  const c = parseEndpoint(r.client), s = parseEndpoint(r.server);
-  if (c === null || s === null) throw new Error(`unparsable record endpoints ${r.client} ${r.server}`);
-  cap.markDone(c.addr.length === 16 ? 6 : 4, c.addr, c.port, s.addr, s.port);
-}
-
 interface Run {
   live: Map<string, Rec>; offline: Map<string, Rec>; cap: LiveCapture; pcap: string; follower: RingFollower;
   /** The filter's counters just before the capture thread stopped (after a quiet period). */
   atStop: FilterStats;
   /** Packets the ring held per client port (TCP; decoded by the analyzer). */
   ringByPort: Map<number, number>;
-}
-
-function byFlow(xs: string[]): Map<string, Rec> {
-  return new Map(xs.map((j) => { const r = JSON.parse(j) as Rec; return [`${r.client} ${r.server}`, r]; }));
 }
 
 /** Packets of the flow on client port `port` in a pcap file (tcpdump's count). */
@@ -194,23 +180,7 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'kernel filter on a live capture' : `kernel 
     const { live, offline, cap, pcap, follower } = r;
     expect([...live.keys()].sort()).toEqual([...offline.keys()].sort());
     expect(live.size).toBe(11); // 10 handshakes and the bulk download's
-    for (const [k, rec] of live) {
-      const o = offline.get(k)!;
-      // Two packet sockets stamp one packet up to a few µs apart (live-capture.test.ts allows 100 µs).
-      for (const [point, t] of Object.entries(rec.timeline)) {
-        const u = o.timeline[point]!;
-        if (t === null || u === null) expect(t, `${k} ${point}`).toBe(u);
-        else expect(Math.abs(t - u), `${k} ${point}`).toBeLessThanOrEqual(100);
-      }
-      for (const [phase, v] of Object.entries(rec.phases_ms)) {
-        const u = o.phases_ms[phase]!;
-        if (v === null || u === null) expect(v, `${k} ${phase}`).toBe(u);
-        else expect(Math.abs(v - u), `${k} ${phase}`).toBeLessThanOrEqual(0.3);
-      }
-      // Notes quote durations, which carry the same µs stamping difference: compared without them.
-      const rest = (x: Rec): unknown => ({ ...x, timeline: undefined, phases_ms: undefined, notes: x.notes.map((n) => n.replace(/\d+(\.\d+)?/g, '#')) });
-      expect(rest(rec), k).toEqual(rest(o));
-    }
+    expectLiveEqualsOffline(live, offline);
     // The scenarios really happened (as the full capture shows them).
     const recs = [...offline.values()];
     expect(recs.filter((x) => x.hrr).length).toBe(2);
