@@ -43,7 +43,12 @@ export interface TlsStreamOwner {
 
 export class TlsStream {
   #state = READ_HEADER;
-  readonly #hdr = new Uint8Array(5);
+  /**
+   * A record header split across segments: its first four bytes big-endian in #hdrWord, the
+   * fifth in #hdrLast (integer fields, not a 5-byte Uint8Array per stream: issue 13).
+   */
+  #hdrWord = 0;
+  #hdrLast = 0;
   #hdrHave = 0;
   #recStartTs = 0;
   #recType = 0;
@@ -53,8 +58,8 @@ export class TlsStream {
   #ccsSeen = false;
   /** Set by the owner once the negotiated version is known to be TLS 1.3. */
   tls13 = false;
-  // handshake message reassembly
-  readonly #hsHdr = new Uint8Array(4);
+  // handshake message reassembly; a header split across records or segments gathers in #hsHdrWord
+  #hsHdrWord = 0;
   #hsHdrHave = 0;
   #hsType = 0;
   #hsLeft = 0;
@@ -88,14 +93,26 @@ export class TlsStream {
   push(buf: Uint8Array, off: number, end: number, ts: number): void {
     while (off < end) {
       if (this.#state === READ_HEADER) {
-        if (this.#hdrHave === 0) this.#recStartTs = ts;
-        while (this.#hdrHave < 5 && off < end) this.#hdr[this.#hdrHave++] = buf[off++]!;
-        if (this.#hdrHave < 5) return;
+        let w: number, last: number;
+        if (this.#hdrHave === 0 && off + 5 <= end) { // the whole header in this segment: read in place
+          w = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+          last = buf[off + 4]!;
+          off += 5;
+          this.#recStartTs = ts;
+        } else {
+          if (this.#hdrHave === 0) this.#recStartTs = ts;
+          while (this.#hdrHave < 4 && off < end) { this.#hdrWord = ((this.#hdrWord << 8) | buf[off++]!) >>> 0; this.#hdrHave++; }
+          if (this.#hdrHave === 4 && off < end) { this.#hdrLast = buf[off++]!; this.#hdrHave++; }
+          if (this.#hdrHave < 5) return;
+          w = this.#hdrWord;
+          last = this.#hdrLast;
+          this.#hdrWord = 0;
+        }
         this.#hdrHave = 0;
-        const h = this.#hdr;
-        const type = h[0]!;
-        const len = (h[3]! << 8) | h[4]!;
-        if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || h[1] !== 3 || h[2]! > 4 || len > MAX_RECORD) {
+        // RFC 8446 §5.1: type u8, legacy_record_version u16, length u16
+        const type = w >>> 24;
+        const len = ((w & 0xff) << 8) | last;
+        if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || ((w >>> 16) & 0xff) !== 3 || ((w >>> 8) & 0xff) > 4 || len > MAX_RECORD) {
           this.#state = FAILED;
           this.owner.onTlsError(this.fromClient, Anomaly.BAD_TLS_RECORD);
           return;
@@ -132,11 +149,19 @@ export class TlsStream {
   #feedHandshake(buf: Uint8Array, off: number, end: number, ts: number): void {
     while (off < end && this.#state !== FAILED) {
       if (this.#hsLeft === 0 && this.#hsHdrHave < 4) {
-        while (this.#hsHdrHave < 4 && off < end) this.#hsHdr[this.#hsHdrHave++] = buf[off++]!;
-        if (this.#hsHdrHave < 4) return;
-        const hh = this.#hsHdr;
-        this.#hsType = hh[0]!;
-        this.#hsLen = (hh[1]! << 16) | (hh[2]! << 8) | hh[3]!;
+        let w: number;
+        if (this.#hsHdrHave === 0 && off + 4 <= end) { // the whole header here: read in place
+          w = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+          off += 4;
+          this.#hsHdrHave = 4;
+        } else {
+          while (this.#hsHdrHave < 4 && off < end) { this.#hsHdrWord = ((this.#hsHdrWord << 8) | buf[off++]!) >>> 0; this.#hsHdrHave++; }
+          if (this.#hsHdrHave < 4) return;
+          w = this.#hsHdrWord;
+          this.#hsHdrWord = 0;
+        }
+        this.#hsType = w >>> 24;
+        this.#hsLen = w & 0xffffff;
         this.#hsLeft = this.#hsLen;
         this.#hsBodyHave = 0;
         this.#hsBody = null;
