@@ -36,8 +36,12 @@ export interface TlsStreamOwner {
    * the packet that completed it (the same packet as onTlsRecord's for a record in one segment).
    */
   onTlsRecordEnd(fromClient: boolean, contentType: number, encrypted: boolean, len: number, ts: number): void;
-  /** A plaintext handshake message completed. `body` is null for messages not kept. */
-  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void;
+  /**
+   * A plaintext handshake message completed. Its body is `body[bodyOff, bodyOff + bodyLen)`;
+   * `body` is null for messages not kept. It is only valid during the call: a body that arrived in
+   * one segment is the packet's own buffer (parsed in place, not copied).
+   */
+  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyOff: number, bodyLen: number, ts: number): void;
   onTlsError(fromClient: boolean, anomaly: Anomaly): void;
 }
 
@@ -166,14 +170,24 @@ export class TlsStream {
         this.#hsBodyHave = 0;
         this.#hsBody = null;
         if (this.#hsType === HS_CLIENT_HELLO || this.#hsType === HS_SERVER_HELLO) {
-          if (this.#hsLen <= MAX_HELLO) this.#hsBody = new Uint8Array(this.#hsLen);
-          else this.owner.onTlsError(this.fromClient, Anomaly.TLS_MESSAGE_TOO_LARGE);
+          if (this.#hsLen > MAX_HELLO) this.owner.onTlsError(this.fromClient, Anomaly.TLS_MESSAGE_TOO_LARGE);
+          else if (off + this.#hsLen <= end) {
+            // The whole body is in this segment (the common case): the owner parses it in place.
+            const bodyOff = off;
+            off += this.#hsLen;
+            this.#hsLeft = 0;
+            this.#hsHdrHave = 0;
+            this.owner.onTlsHandshake(this.fromClient, this.#hsType, buf, bodyOff, this.#hsLen, ts);
+            continue;
+          } else this.#hsBody = new Uint8Array(this.#hsLen); // reassembled across segments or records
         }
         if (this.#hsLen === 0) { this.#endMessage(ts); continue; }
       }
       const n = Math.min(this.#hsLeft, end - off);
-      if (this.#hsBody !== null) {
-        this.#hsBody.set(buf.subarray(off, off + n), this.#hsBodyHave);
+      const body = this.#hsBody;
+      if (body !== null) {
+        // a byte loop, not set(buf.subarray(…)): no view object per segment
+        for (let i = 0, h = this.#hsBodyHave; i < n; i++) body[h + i] = buf[off + i]!;
         this.#hsBodyHave += n;
       }
       off += n;
@@ -186,6 +200,6 @@ export class TlsStream {
     this.#hsHdrHave = 0;
     const body = this.#hsBody;
     this.#hsBody = null;
-    this.owner.onTlsHandshake(this.fromClient, this.#hsType, body, this.#hsLen, ts);
+    this.owner.onTlsHandshake(this.fromClient, this.#hsType, body, 0, this.#hsLen, ts);
   }
 }

@@ -425,7 +425,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     if ((v === 0x0304 || this.abbreviated || v === 0) && tl[T.DONE]! < 0) tl[T.DONE] = ts;
   }
 
-  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void {
+  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyOff: number, bodyLen: number, ts: number): void {
     const tl = this.timeline;
     if (fromClient) {
       if (hsType === HS_CERTIFICATE && bodyLen > EMPTY_CERTIFICATE_BODY) this.clientCert = true; // TLS 1.2, in the clear
@@ -434,7 +434,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       if (this.#chCount === 1) {
         tl[T.CLIENT_HELLO_END] = ts;
         if (body !== null) {
-          this.clientHello = decodeClientHello(body, 0, bodyLen);
+          this.clientHello = decodeClientHello(body, bodyOff, bodyOff + bodyLen);
           if (this.clientHello === null) this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
         }
       } else if (this.#chCount === 2 && this.hrr) {
@@ -444,7 +444,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       return;
     }
     if (hsType !== HS_SERVER_HELLO || body === null) return;
-    const sh = decodeServerHello(body, 0, bodyLen);
+    const sh = decodeServerHello(body, bodyOff, bodyOff + bodyLen);
     if (sh === null) {
       this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
       return;
