@@ -50,29 +50,65 @@ export type Ja4Transport = 't' | 'q' | 'd';
  *   the transport; it is not inferred from extensions.
  */
 export function ja4(ch: ClientHelloInfo, transport: Ja4Transport = 't'): string {
-  const key = memoKey(ch, transport);
-  const hit = memo.get(key);
-  if (hit !== undefined) return hit;
+  const n = memoKey(ch, transport);
+  const h = keyHash;
+  const head = memo.get(h);
+  for (let e = head; e !== undefined; e = e.next) if (sameKey(e.key, n)) return e.fp;
   const p = parts(ch, transport);
   const fp = `${p.a}_${hash12(p.ciphers)}_${hash12(p.extsSigs)}`;
-  if (memo.size >= MEMO_MAX) memo.clear();
-  memo.set(key, fp);
+  if (memoEntries >= MEMO_MAX) { memo.clear(); memoEntries = 0; }
+  memo.set(h, { key: keyBuf.slice(0, n), fp, next: memo.get(h) });
+  memoEntries++;
   return fp;
 }
 
 /**
  * Fingerprints repeat: an edge sees many connections from few client stacks. The key holds every
- * input JA4 reads (lists as UTF-16 code units, one per 16-bit value, so it is cheap to build), so
- * a hit skips the sorting, hex formatting and two SHA-256 runs — 11% of analyze time on the
- * 50k-handshake benchmark.
+ * input JA4 reads, so a hit skips the sorting, hex formatting and two SHA-256 runs — 11% of
+ * analyze time on the 50k-handshake benchmark. It is a list of numbers in a reused scratch array
+ * with its 32-bit hash, looked up by the hash and compared in full, so a hit builds nothing (the
+ * string key built with String.fromCharCode(...list) was 4% of the allocation on a
+ * handshake-dense capture, issue 13). Collisions chain.
  */
 const MEMO_MAX = 4096;
-const memo = new Map<string, string>();
+interface MemoEntry { key: number[]; fp: string; next: MemoEntry | undefined }
+const memo = new Map<number, MemoEntry>();
+let memoEntries = 0;
+const keyBuf: number[] = [0];
+let keyHash = 0;
 
-function memoKey(ch: ClientHelloInfo, transport: string): string {
-  const alpn = ch.alpn.length > 0 ? ch.alpn.join('\u0000') : '';
-  return `${transport}${ch.legacyVersion}|${String.fromCharCode(...ch.supportedVersions)}|${String.fromCharCode(...ch.cipherSuites)}|` +
-    `${String.fromCharCode(...ch.extensions)}|${String.fromCharCode(...ch.signatureAlgorithms)}|${alpn}`;
+/** Writes the key of `ch` into keyBuf (each list preceded by its length) and its hash into keyHash; returns its length. */
+function memoKey(ch: ClientHelloInfo, transport: string): number {
+  let n = 0;
+  keyBuf[n++] = transport.charCodeAt(0);
+  keyBuf[n++] = ch.legacyVersion;
+  n = putList(ch.supportedVersions, n);
+  n = putList(ch.cipherSuites, n);
+  n = putList(ch.extensions, n);
+  n = putList(ch.signatureAlgorithms, n);
+  const alpn = ch.alpn;
+  keyBuf[n++] = alpn.length;
+  for (let i = 0; i < alpn.length; i++) {
+    const a = alpn[i]!;
+    keyBuf[n++] = a.length;
+    for (let j = 0; j < a.length; j++) keyBuf[n++] = a.charCodeAt(j);
+  }
+  let h = 0x811c9dc5; // FNV-1a over the values
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ keyBuf[i]!, 0x01000193);
+  keyHash = h >>> 0;
+  return n;
+}
+
+function putList(list: readonly number[], n: number): number {
+  keyBuf[n++] = list.length;
+  for (let i = 0; i < list.length; i++) keyBuf[n++] = list[i]!;
+  return n;
+}
+
+function sameKey(key: readonly number[], n: number): boolean {
+  if (key.length !== n) return false;
+  for (let i = 0; i < n; i++) if (key[i] !== keyBuf[i]) return false;
+  return true;
 }
 
 /**

@@ -472,3 +472,38 @@ describe('ja4 sections b and c', () => {
     expect(ja4(specChromeHello())).toMatch(/^[tqd][0-9a-z]{2}[di]\d{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/);
   });
 });
+
+describe('ja4 memo (issue 13: numeric key, hashed, compared in full)', () => {
+  it('gives every hello its own fingerprint however many were fingerprinted before', () => {
+    // Variants that differ only in where a value sits between two lists, or in one ALPN byte:
+    // a key that did not record list lengths would mix these up.
+    const variants = [
+      hello({ ciphers: [0x1301, 0x1302], extensions: [sigAlgs(0x0403)] }),
+      hello({ ciphers: [0x1301], extensions: [sigAlgs(0x0403)] }),
+      hello({ ciphers: [0x1301], extensions: [sigAlgs(0x1302, 0x0403)] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h2')] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h3')] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h2', 'x')] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h2x')] }),
+      hello({ legacyVersion: 0x0301, ciphers: [0x1301], extensions: [alpn('h2')] }),
+    ];
+    const first = variants.map((ch) => ja4Raw(ch));
+    // Enough other hellos to fill the memo and wrap it (MEMO_MAX 4096).
+    for (let i = 0; i < 5000; i++) {
+      const ch = hello({ ciphers: [0x1301, 0x0a00 + (i & 0xff), 0x1000 + (i >> 8)] });
+      if (i % 997 === 0) expect(ja4(ch)).toBe(ja4(hello({ ciphers: [0x1301, 0x0a00 + (i & 0xff), 0x1000 + (i >> 8)] })));
+      ja4(ch);
+      if (i % 500 === 0) {
+        for (let k = 0; k < variants.length; k++) {
+          expect(ja4(variants[k]!, 't')).toBe(ja4(variants[k]!));
+          expect(ja4(variants[k]!).split('_')[0]).toBe(first[k]!.split('_')[0]);
+        }
+      }
+    }
+    const fps = variants.map((ch) => ja4(ch));
+    expect(new Set(fps.slice(0, 3)).size).toBe(3);
+    expect(fps[3]).not.toBe(fps[4]); // ja4_a ends with the ALPN's first and last character: h2 vs h3
+    expect(ja4(variants[3]!, 'q')).not.toBe(fps[3]); // the transport is part of the key
+    expect(ja4(variants[3]!, 'q').startsWith('q')).toBe(true);
+  });
+});
