@@ -143,6 +143,7 @@ export class HandshakeTracker implements TlsStreamOwner {
 
   constructor(
     readonly ipVersion: number,
+    /** Address bytes (4 or 16); may be shared with other trackers (analyzer.ts internV4): never modify. */
     readonly clientAddr: Uint8Array,
     readonly serverAddr: Uint8Array,
     readonly clientPort: number,
