@@ -32,7 +32,7 @@
  * - Duplicate cipher or extension values are kept (counted and listed once per occurrence).
  */
 import { createHash } from 'node:crypto';
-import { isGrease, type ClientHelloInfo } from './tls-hello.js';
+import { clientHelloInfo, isGrease, type ClientHelloInfo, type HelloScan } from './tls-hello.js';
 
 const EXT_SERVER_NAME = 0x0000; // RFC 6066 §3
 const EXT_ALPN = 0x0010; // RFC 7301 §3.1
@@ -50,10 +50,24 @@ export type Ja4Transport = 't' | 'q' | 'd';
  *   the transport; it is not inferred from extensions.
  */
 export function ja4(ch: ClientHelloInfo, transport: Ja4Transport = 't'): string {
-  const n = memoKey(ch, transport);
+  const n = memoKey(transport, ch.legacyVersion, ch.supportedVersions, ch.supportedVersions.length, ch.cipherSuites, ch.cipherSuites.length,
+    ch.extensions, ch.extensions.length, ch.signatureAlgorithms, ch.signatureAlgorithms.length, ch.alpn, ch.alpn.length);
+  return memoLookup(n) ?? memoAdd(n, ch, transport);
+}
+
+/** ja4() of a hello just scanned (tls-hello.ts scanClientHello): no lists are copied unless the memo misses. */
+export function ja4OfScan(x: HelloScan, transport: Ja4Transport = 't'): string {
+  const n = memoKey(transport, x.legacyVersion, x.versions, x.nVersions, x.ciphers, x.nCiphers, x.exts, x.nExts, x.sigs, x.nSigs, x.alpn, x.nAlpn);
+  return memoLookup(n) ?? memoAdd(n, clientHelloInfo(x), transport);
+}
+
+function memoLookup(n: number): string | null {
+  for (let e = memo.get(keyHash); e !== undefined; e = e.next) if (sameKey(e.key, n)) return e.fp;
+  return null;
+}
+
+function memoAdd(n: number, ch: ClientHelloInfo, transport: Ja4Transport): string {
   const h = keyHash;
-  const head = memo.get(h);
-  for (let e = head; e !== undefined; e = e.next) if (sameKey(e.key, n)) return e.fp;
   const p = parts(ch, transport);
   const fp = `${p.a}_${hash12(p.ciphers)}_${hash12(p.extsSigs)}`;
   if (memoEntries >= MEMO_MAX) { memo.clear(); memoEntries = 0; }
@@ -77,18 +91,21 @@ let memoEntries = 0;
 const keyBuf: number[] = [0];
 let keyHash = 0;
 
-/** Writes the key of `ch` into keyBuf (each list preceded by its length) and its hash into keyHash; returns its length. */
-function memoKey(ch: ClientHelloInfo, transport: string): number {
+/**
+ * Writes the key into keyBuf (each list preceded by its length; only the first `n…` entries of
+ * each list count) and its hash into keyHash; returns its length.
+ */
+function memoKey(transport: string, legacyVersion: number, sv: readonly number[], nSv: number, cs: readonly number[], nCs: number,
+  ext: readonly number[], nExt: number, sig: readonly number[], nSig: number, alpn: readonly string[], nAlpn: number): number {
   let n = 0;
   keyBuf[n++] = transport.charCodeAt(0);
-  keyBuf[n++] = ch.legacyVersion;
-  n = putList(ch.supportedVersions, n);
-  n = putList(ch.cipherSuites, n);
-  n = putList(ch.extensions, n);
-  n = putList(ch.signatureAlgorithms, n);
-  const alpn = ch.alpn;
-  keyBuf[n++] = alpn.length;
-  for (let i = 0; i < alpn.length; i++) {
+  keyBuf[n++] = legacyVersion;
+  n = putList(sv, nSv, n);
+  n = putList(cs, nCs, n);
+  n = putList(ext, nExt, n);
+  n = putList(sig, nSig, n);
+  keyBuf[n++] = nAlpn;
+  for (let i = 0; i < nAlpn; i++) {
     const a = alpn[i]!;
     keyBuf[n++] = a.length;
     for (let j = 0; j < a.length; j++) keyBuf[n++] = a.charCodeAt(j);
@@ -99,9 +116,9 @@ function memoKey(ch: ClientHelloInfo, transport: string): number {
   return n;
 }
 
-function putList(list: readonly number[], n: number): number {
-  keyBuf[n++] = list.length;
-  for (let i = 0; i < list.length; i++) keyBuf[n++] = list[i]!;
+function putList(list: readonly number[], count: number, n: number): number {
+  keyBuf[n++] = count;
+  for (let i = 0; i < count; i++) keyBuf[n++] = list[i]!;
   return n;
 }
 

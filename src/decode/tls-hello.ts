@@ -86,11 +86,18 @@ function latin1(buf: Uint8Array, off: number, len: number): string {
  * garbage per ClientHello, the largest allocation on a handshake-dense capture (issue 13).
  */
 const scratch = {
+  legacyVersion: 0, sessionIdLength: 0,
   ciphers: [0], nCiphers: 0, exts: [0], nExts: 0, versions: [0], nVersions: 0, sigs: [0], nSigs: 0, groups: [0], nGroups: 0,
   alpn: [''], nAlpn: 0, sni: null as string | null, ticket: false, psk: false,
   /** ServerHello: the negotiated version and the selected ALPN protocol. */
   version: 0, selected: null as string | null,
 };
+
+/**
+ * A ClientHello as scanClientHello leaves it: the lists are the first `n…` entries of reused
+ * arrays, valid until the next hello is parsed. Read it at once (ja4OfScan, clientHelloInfo).
+ */
+export type HelloScan = Readonly<typeof scratch>;
 
 function resetScratch(): void {
   const x = scratch;
@@ -101,6 +108,33 @@ function resetScratch(): void {
 
 /** Parses a ClientHello body in `buf[off, end)`. Returns null (and sets `helloStatus`) on bad input. */
 export function decodeClientHello(buf: Uint8Array, off: number, end: number): ClientHelloInfo | null {
+  const x = scanClientHello(buf, off, end);
+  return x === null ? null : clientHelloInfo(x);
+}
+
+/** A scanned ClientHello's lists copied out at their exact size. */
+export function clientHelloInfo(x: HelloScan): ClientHelloInfo {
+  return {
+    legacyVersion: x.legacyVersion,
+    sessionIdLength: x.sessionIdLength,
+    cipherSuites: x.ciphers.slice(0, x.nCiphers),
+    extensions: x.exts.slice(0, x.nExts),
+    sni: x.sni,
+    alpn: x.alpn.slice(0, x.nAlpn),
+    supportedVersions: x.versions.slice(0, x.nVersions),
+    signatureAlgorithms: x.sigs.slice(0, x.nSigs),
+    keyShareGroups: x.groups.slice(0, x.nGroups),
+    offersTicket: x.ticket,
+    offersPsk: x.psk,
+  };
+}
+
+/**
+ * decodeClientHello without the copy: parses into the module's scratch and returns it (null, and
+ * `helloStatus`, on bad input). For a caller that takes what it needs at once (the tracker: SNI,
+ * ALPN, JA4), so nothing per hello outlives the parse.
+ */
+export function scanClientHello(buf: Uint8Array, off: number, end: number): HelloScan | null {
   helloStatus.status = Status.OK;
   const legacyVersion = u16(buf, off, end);
   let p = off + 2 + 32;
@@ -126,19 +160,9 @@ export function decodeClientHello(buf: Uint8Array, off: number, end: number): Cl
     const st = walkExtensions(buf, p, end, true);
     if (st !== Status.OK) return fail(st);
   }
-  return {
-    legacyVersion,
-    sessionIdLength: sidLen,
-    cipherSuites: x.ciphers.slice(0, x.nCiphers),
-    extensions: x.exts.slice(0, x.nExts),
-    sni: x.sni,
-    alpn: x.alpn.slice(0, x.nAlpn),
-    supportedVersions: x.versions.slice(0, x.nVersions),
-    signatureAlgorithms: x.sigs.slice(0, x.nSigs),
-    keyShareGroups: x.groups.slice(0, x.nGroups),
-    offersTicket: x.ticket,
-    offersPsk: x.psk,
-  };
+  x.legacyVersion = legacyVersion;
+  x.sessionIdLength = sidLen;
+  return x;
 }
 
 /** One ClientHello extension's data buf[d, dEnd) (`len` bytes) into `scratch`. */

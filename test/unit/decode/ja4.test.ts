@@ -10,8 +10,8 @@
  * decoder's GREASE, ALPN and signature-algorithm handling is exercised too.
  */
 import { describe, expect, it } from 'vitest';
-import { ja4, ja4Raw } from '../../../src/decode/ja4.js';
-import { decodeClientHello, type ClientHelloInfo } from '../../../src/decode/tls-hello.js';
+import { ja4, ja4OfScan, ja4Raw } from '../../../src/decode/ja4.js';
+import { clientHelloInfo, decodeClientHello, scanClientHello, type ClientHelloInfo } from '../../../src/decode/tls-hello.js';
 
 // ---- ClientHello builder (RFC 8446 §4.1.2 layout, also valid for RFC 5246 §7.4.1.2) ----------
 
@@ -505,5 +505,27 @@ describe('ja4 memo (issue 13: numeric key, hashed, compared in full)', () => {
     expect(fps[3]).not.toBe(fps[4]); // ja4_a ends with the ALPN's first and last character: h2 vs h3
     expect(ja4(variants[3]!, 'q')).not.toBe(fps[3]); // the transport is part of the key
     expect(ja4(variants[3]!, 'q').startsWith('q')).toBe(true);
+  });
+});
+
+describe('scanClientHello and ja4OfScan (issue 13: the tracker keeps no hello)', () => {
+  it('give what decodeClientHello and ja4 give, hello after hello', () => {
+    const bodies = [
+      helloBody({ ciphers: [0x1301, 0x1302], extensions: [sni('a.example'), alpn('h2', 'http/1.1'), sigAlgs(0x0403)] }),
+      helloBody({ ciphers: [0x0a0a, 0x1301], extensions: [supportedVersions(0x0a0a, 0x0304), keyShare([0x001d, 32])] }),
+      helloBody({ ciphers: [0x1301] }),
+      helloBody({ legacyVersion: 0x0301, ciphers: [0x002f, 0x0035], extensions: [alpn('h3')] }),
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const b of bodies) {
+        const ch = decodeClientHello(b, 0, b.length)!;
+        const expected = ja4(ch);
+        const x = scanClientHello(b, 0, b.length)!;
+        expect(clientHelloInfo(x)).toEqual(ch);
+        expect(ja4OfScan(x)).toBe(expected);
+        expect(ja4OfScan(scanClientHello(b, 0, b.length)!, 'q')).toBe(ja4(ch, 'q'));
+      }
+    }
+    expect(scanClientHello(bodies[0]!, 0, 20)).toBeNull();
   });
 });
