@@ -6,7 +6,7 @@
  * they may allocate the small result object; every read is bounds-checked and a malformed body
  * yields a status, never an exception.
  */
-import { Status, u8, u16 } from './reader.js';
+import { Status, copyBytes, u8, u16 } from './reader.js';
 
 export const EXT_SERVER_NAME = 0; // RFC 6066 §3
 export const EXT_SIGNATURE_ALGORITHMS = 13; // RFC 8446 §4.2.3
@@ -71,8 +71,33 @@ export const helloStatus = { status: Status.OK as Status };
 /** Names up to this long are decoded in one call (the arguments go on the stack). */
 const LATIN1_ONE_CALL = 1024;
 
+/**
+ * Recent short names (SNI, ALPN) by a hash of their bytes, direct-mapped: an edge sees the same
+ * few names over and over, so most hellos find theirs here, compared byte for byte, and build no
+ * string (issue 13).
+ */
+const NAME_CACHE = 256;
+const NAME_CACHE_MAX_LEN = 64;
+const nameBytes: Uint8Array[] = new Array<Uint8Array>(NAME_CACHE).fill(new Uint8Array(0));
+const nameText: string[] = new Array<string>(NAME_CACHE).fill('');
+
 /** buf[off, off+len) as a string of one char per byte: one flat string, not one per appended char. */
 function latin1(buf: Uint8Array, off: number, len: number): string {
+  if (len <= NAME_CACHE_MAX_LEN) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[off + i]!, 0x01000193);
+    const slot = h >>> 24; // NAME_CACHE = 2^8
+    const b = nameBytes[slot]!;
+    if (b.length === len) {
+      let i = 0;
+      while (i < len && b[i] === buf[off + i]) i++;
+      if (i === len) return nameText[slot]!;
+    }
+    const t = len === 0 ? '' : String.fromCharCode.apply(null, buf.subarray(off, off + len) as unknown as number[]);
+    nameBytes[slot] = copyBytes(buf, off, off + len);
+    nameText[slot] = t;
+    return t;
+  }
   if (len <= LATIN1_ONE_CALL) return String.fromCharCode.apply(null, buf.subarray(off, off + len) as unknown as number[]);
   let s = '';
   for (let i = 0; i < len; i++) s += String.fromCharCode(buf[off + i]!);

@@ -529,3 +529,22 @@ describe('scanClientHello and ja4OfScan (issue 13: the tracker keeps no hello)',
     expect(scanClientHello(bodies[0]!, 0, 20)).toBeNull();
   });
 });
+
+describe('SNI and ALPN names (issue 13: recent names cached by their bytes)', () => {
+  it('decode to their own bytes whatever was decoded before (cache collisions included)', () => {
+    let seed = 7;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const names: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const len = 1 + rnd(i % 10 === 0 ? 90 : 12);
+      let s = '';
+      for (let j = 0; j < len; j++) s += String.fromCharCode(i % 7 === 0 ? rnd(256) : 97 + rnd(4));
+      names.push(s);
+    }
+    for (const name of [...names, ...names.slice(0, 500)]) {
+      const ch = hello({ ciphers: [0x1301], extensions: [sni(name), alpn(name, 'h2')] });
+      expect(ch.sni).toBe(name);
+      expect(ch.alpn).toEqual([name, 'h2']);
+    }
+  });
+});
