@@ -32,7 +32,7 @@
  * - Duplicate cipher or extension values are kept (counted and listed once per occurrence).
  */
 import { createHash } from 'node:crypto';
-import { isGrease, type ClientHelloInfo } from './tls-hello.js';
+import { clientHelloInfo, isGrease, type ClientHelloInfo, type HelloScan } from './tls-hello.js';
 
 const EXT_SERVER_NAME = 0x0000; // RFC 6066 §3
 const EXT_ALPN = 0x0010; // RFC 7301 §3.1
@@ -50,29 +50,82 @@ export type Ja4Transport = 't' | 'q' | 'd';
  *   the transport; it is not inferred from extensions.
  */
 export function ja4(ch: ClientHelloInfo, transport: Ja4Transport = 't'): string {
-  const key = memoKey(ch, transport);
-  const hit = memo.get(key);
-  if (hit !== undefined) return hit;
+  const n = memoKey(transport, ch.legacyVersion, ch.supportedVersions, ch.supportedVersions.length, ch.cipherSuites, ch.cipherSuites.length,
+    ch.extensions, ch.extensions.length, ch.signatureAlgorithms, ch.signatureAlgorithms.length, ch.alpn, ch.alpn.length);
+  return memoLookup(n) ?? memoAdd(n, ch, transport);
+}
+
+/** ja4() of a hello just scanned (tls-hello.ts scanClientHello): no lists are copied unless the memo misses. */
+export function ja4OfScan(x: HelloScan, transport: Ja4Transport = 't'): string {
+  const n = memoKey(transport, x.legacyVersion, x.versions, x.nVersions, x.ciphers, x.nCiphers, x.exts, x.nExts, x.sigs, x.nSigs, x.alpn, x.nAlpn);
+  return memoLookup(n) ?? memoAdd(n, clientHelloInfo(x), transport);
+}
+
+function memoLookup(n: number): string | null {
+  for (let e = memo.get(keyHash); e !== undefined; e = e.next) if (sameKey(e.key, n)) return e.fp;
+  return null;
+}
+
+function memoAdd(n: number, ch: ClientHelloInfo, transport: Ja4Transport): string {
+  const h = keyHash;
   const p = parts(ch, transport);
   const fp = `${p.a}_${hash12(p.ciphers)}_${hash12(p.extsSigs)}`;
-  if (memo.size >= MEMO_MAX) memo.clear();
-  memo.set(key, fp);
+  if (memoEntries >= MEMO_MAX) { memo.clear(); memoEntries = 0; }
+  memo.set(h, { key: keyBuf.slice(0, n), fp, next: memo.get(h) });
+  memoEntries++;
   return fp;
 }
 
 /**
  * Fingerprints repeat: an edge sees many connections from few client stacks. The key holds every
- * input JA4 reads (lists as UTF-16 code units, one per 16-bit value, so it is cheap to build), so
- * a hit skips the sorting, hex formatting and two SHA-256 runs — 11% of analyze time on the
- * 50k-handshake benchmark.
+ * input JA4 reads, so a hit skips the sorting, hex formatting and two SHA-256 runs — 11% of
+ * analyze time on the 50k-handshake benchmark. It is a list of numbers in a reused scratch array
+ * with its 32-bit hash, looked up by the hash and compared in full, so a hit builds nothing (the
+ * string key built with String.fromCharCode(...list) was 4% of the allocation on a
+ * handshake-dense capture, issue 13). Collisions chain.
  */
 const MEMO_MAX = 4096;
-const memo = new Map<string, string>();
+interface MemoEntry { key: number[]; fp: string; next: MemoEntry | undefined }
+const memo = new Map<number, MemoEntry>();
+let memoEntries = 0;
+const keyBuf: number[] = [0];
+let keyHash = 0;
 
-function memoKey(ch: ClientHelloInfo, transport: string): string {
-  const alpn = ch.alpn.length > 0 ? ch.alpn.join('\u0000') : '';
-  return `${transport}${ch.legacyVersion}|${String.fromCharCode(...ch.supportedVersions)}|${String.fromCharCode(...ch.cipherSuites)}|` +
-    `${String.fromCharCode(...ch.extensions)}|${String.fromCharCode(...ch.signatureAlgorithms)}|${alpn}`;
+/**
+ * Writes the key into keyBuf (each list preceded by its length; only the first `n…` entries of
+ * each list count) and its hash into keyHash; returns its length.
+ */
+function memoKey(transport: string, legacyVersion: number, sv: readonly number[], nSv: number, cs: readonly number[], nCs: number,
+  ext: readonly number[], nExt: number, sig: readonly number[], nSig: number, alpn: readonly string[], nAlpn: number): number {
+  let n = 0;
+  keyBuf[n++] = transport.charCodeAt(0);
+  keyBuf[n++] = legacyVersion;
+  n = putList(sv, nSv, n);
+  n = putList(cs, nCs, n);
+  n = putList(ext, nExt, n);
+  n = putList(sig, nSig, n);
+  keyBuf[n++] = nAlpn;
+  for (let i = 0; i < nAlpn; i++) {
+    const a = alpn[i]!;
+    keyBuf[n++] = a.length;
+    for (let j = 0; j < a.length; j++) keyBuf[n++] = a.charCodeAt(j);
+  }
+  let h = 0x811c9dc5; // FNV-1a over the values
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ keyBuf[i]!, 0x01000193);
+  keyHash = h >>> 0;
+  return n;
+}
+
+function putList(list: readonly number[], count: number, n: number): number {
+  keyBuf[n++] = count;
+  for (let i = 0; i < count; i++) keyBuf[n++] = list[i]!;
+  return n;
+}
+
+function sameKey(key: readonly number[], n: number): boolean {
+  if (key.length !== n) return false;
+  for (let i = 0; i < n; i++) if (key[i] !== keyBuf[i]) return false;
+  return true;
 }
 
 /**

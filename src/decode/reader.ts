@@ -32,7 +32,12 @@ export function u16(buf: Uint8Array, off: number, end: number): number {
  * Buffers, whose `slice` is a view, and the file reader reuses its buffer for the next chunk.
  */
 export function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
-  out.set(buf.subarray(start, end));
+  const n = end - start;
+  const out = new Uint8Array(n);
+  // Short copies (addresses) by a loop: set(buf.subarray(…)) made a view object for each.
+  if (n <= COPY_LOOP_MAX) for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
+  else out.set(buf.subarray(start, end));
   return out;
 }
+
+const COPY_LOOP_MAX = 64;

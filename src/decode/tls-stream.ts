@@ -36,14 +36,23 @@ export interface TlsStreamOwner {
    * the packet that completed it (the same packet as onTlsRecord's for a record in one segment).
    */
   onTlsRecordEnd(fromClient: boolean, contentType: number, encrypted: boolean, len: number, ts: number): void;
-  /** A plaintext handshake message completed. `body` is null for messages not kept. */
-  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void;
+  /**
+   * A plaintext handshake message completed. Its body is `body[bodyOff, bodyOff + bodyLen)`;
+   * `body` is null for messages not kept. It is only valid during the call: a body that arrived in
+   * one segment is the packet's own buffer (parsed in place, not copied).
+   */
+  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyOff: number, bodyLen: number, ts: number): void;
   onTlsError(fromClient: boolean, anomaly: Anomaly): void;
 }
 
 export class TlsStream {
   #state = READ_HEADER;
-  readonly #hdr = new Uint8Array(5);
+  /**
+   * A record header split across segments: its first four bytes big-endian in #hdrWord, the
+   * fifth in #hdrLast (integer fields, not a 5-byte Uint8Array per stream: issue 13).
+   */
+  #hdrWord = 0;
+  #hdrLast = 0;
   #hdrHave = 0;
   #recStartTs = 0;
   #recType = 0;
@@ -53,8 +62,8 @@ export class TlsStream {
   #ccsSeen = false;
   /** Set by the owner once the negotiated version is known to be TLS 1.3. */
   tls13 = false;
-  // handshake message reassembly
-  readonly #hsHdr = new Uint8Array(4);
+  // handshake message reassembly; a header split across records or segments gathers in #hsHdrWord
+  #hsHdrWord = 0;
   #hsHdrHave = 0;
   #hsType = 0;
   #hsLeft = 0;
@@ -88,14 +97,26 @@ export class TlsStream {
   push(buf: Uint8Array, off: number, end: number, ts: number): void {
     while (off < end) {
       if (this.#state === READ_HEADER) {
-        if (this.#hdrHave === 0) this.#recStartTs = ts;
-        while (this.#hdrHave < 5 && off < end) this.#hdr[this.#hdrHave++] = buf[off++]!;
-        if (this.#hdrHave < 5) return;
+        let w: number, last: number;
+        if (this.#hdrHave === 0 && off + 5 <= end) { // the whole header in this segment: read in place
+          w = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+          last = buf[off + 4]!;
+          off += 5;
+          this.#recStartTs = ts;
+        } else {
+          if (this.#hdrHave === 0) this.#recStartTs = ts;
+          while (this.#hdrHave < 4 && off < end) { this.#hdrWord = ((this.#hdrWord << 8) | buf[off++]!) >>> 0; this.#hdrHave++; }
+          if (this.#hdrHave === 4 && off < end) { this.#hdrLast = buf[off++]!; this.#hdrHave++; }
+          if (this.#hdrHave < 5) return;
+          w = this.#hdrWord;
+          last = this.#hdrLast;
+          this.#hdrWord = 0;
+        }
         this.#hdrHave = 0;
-        const h = this.#hdr;
-        const type = h[0]!;
-        const len = (h[3]! << 8) | h[4]!;
-        if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || h[1] !== 3 || h[2]! > 4 || len > MAX_RECORD) {
+        // RFC 8446 §5.1: type u8, legacy_record_version u16, length u16
+        const type = w >>> 24;
+        const len = ((w & 0xff) << 8) | last;
+        if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || ((w >>> 16) & 0xff) !== 3 || ((w >>> 8) & 0xff) > 4 || len > MAX_RECORD) {
           this.#state = FAILED;
           this.owner.onTlsError(this.fromClient, Anomaly.BAD_TLS_RECORD);
           return;
@@ -132,23 +153,41 @@ export class TlsStream {
   #feedHandshake(buf: Uint8Array, off: number, end: number, ts: number): void {
     while (off < end && this.#state !== FAILED) {
       if (this.#hsLeft === 0 && this.#hsHdrHave < 4) {
-        while (this.#hsHdrHave < 4 && off < end) this.#hsHdr[this.#hsHdrHave++] = buf[off++]!;
-        if (this.#hsHdrHave < 4) return;
-        const hh = this.#hsHdr;
-        this.#hsType = hh[0]!;
-        this.#hsLen = (hh[1]! << 16) | (hh[2]! << 8) | hh[3]!;
+        let w: number;
+        if (this.#hsHdrHave === 0 && off + 4 <= end) { // the whole header here: read in place
+          w = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+          off += 4;
+          this.#hsHdrHave = 4;
+        } else {
+          while (this.#hsHdrHave < 4 && off < end) { this.#hsHdrWord = ((this.#hsHdrWord << 8) | buf[off++]!) >>> 0; this.#hsHdrHave++; }
+          if (this.#hsHdrHave < 4) return;
+          w = this.#hsHdrWord;
+          this.#hsHdrWord = 0;
+        }
+        this.#hsType = w >>> 24;
+        this.#hsLen = w & 0xffffff;
         this.#hsLeft = this.#hsLen;
         this.#hsBodyHave = 0;
         this.#hsBody = null;
         if (this.#hsType === HS_CLIENT_HELLO || this.#hsType === HS_SERVER_HELLO) {
-          if (this.#hsLen <= MAX_HELLO) this.#hsBody = new Uint8Array(this.#hsLen);
-          else this.owner.onTlsError(this.fromClient, Anomaly.TLS_MESSAGE_TOO_LARGE);
+          if (this.#hsLen > MAX_HELLO) this.owner.onTlsError(this.fromClient, Anomaly.TLS_MESSAGE_TOO_LARGE);
+          else if (off + this.#hsLen <= end) {
+            // The whole body is in this segment (the common case): the owner parses it in place.
+            const bodyOff = off;
+            off += this.#hsLen;
+            this.#hsLeft = 0;
+            this.#hsHdrHave = 0;
+            this.owner.onTlsHandshake(this.fromClient, this.#hsType, buf, bodyOff, this.#hsLen, ts);
+            continue;
+          } else this.#hsBody = new Uint8Array(this.#hsLen); // reassembled across segments or records
         }
         if (this.#hsLen === 0) { this.#endMessage(ts); continue; }
       }
       const n = Math.min(this.#hsLeft, end - off);
-      if (this.#hsBody !== null) {
-        this.#hsBody.set(buf.subarray(off, off + n), this.#hsBodyHave);
+      const body = this.#hsBody;
+      if (body !== null) {
+        // a byte loop, not set(buf.subarray(…)): no view object per segment
+        for (let i = 0, h = this.#hsBodyHave; i < n; i++) body[h + i] = buf[off + i]!;
         this.#hsBodyHave += n;
       }
       off += n;
@@ -161,6 +200,6 @@ export class TlsStream {
     this.#hsHdrHave = 0;
     const body = this.#hsBody;
     this.#hsBody = null;
-    this.owner.onTlsHandshake(this.fromClient, this.#hsType, body, this.#hsLen, ts);
+    this.owner.onTlsHandshake(this.fromClient, this.#hsType, body, 0, this.#hsLen, ts);
   }
 }

@@ -50,6 +50,9 @@ export interface EnricherStats {
   pending: number;
 }
 
+/** IPv4 prefix texts remembered at most (Enricher #prefix4). */
+const PREFIX_CACHE_MAX = 4096;
+
 interface Waiting { rec: FlowRecord; lookup: RdnsLookup; emit: (rec: FlowRecord) => void; deadline: number }
 
 export class Enricher {
@@ -66,6 +69,7 @@ export class Enricher {
   #timerAt = Infinity;
   #drains: (() => void)[] = [];
   readonly #stats = { records: 0, range_matches: 0, asn_matches: 0, rdns_wait_expired: 0, rdns_wait_overflow: 0, rdns_wait_closed: 0 };
+  readonly #prefixes = new Map<number, string>();
   readonly #onTimer = (): void => { this.#timer = null; this.#timerAt = Infinity; this.pump(); };
 
   constructor(opts: EnricherOptions = {}) {
@@ -102,14 +106,18 @@ export class Enricher {
     this.#stats.records++;
     const info: ClientInfo = { rdns: null, provider: null, service: null, region: null, asn: null, as_org: null, prefix: null };
     rec.client_info = info;
-    let ip: string;
+    // The address text is only needed for the ASN and PTR lookups: not built without them.
+    const wantIp = this.#asn !== null || this.#rdns !== null;
+    let ip = '';
     const v4 = endpointV4(rec.client);
     if (v4 >= 0) {
-      const colon = rec.client.indexOf(':');
-      ip = colon < 0 ? rec.client : rec.client.slice(0, colon);
+      if (wantIp) {
+        const colon = rec.client.indexOf(':');
+        ip = colon < 0 ? rec.client : rec.client.slice(0, colon);
+      }
       const r = this.#ranges?.lookup4(v4) ?? null;
       if (r !== null) this.#fromRange(info, r);
-      else info.prefix = `${v4Text(this.#v4len === 0 ? 0 : (v4 & (0xffffffff << (32 - this.#v4len))) >>> 0)}/${this.#v4len}`;
+      else info.prefix = this.#prefix4(this.#v4len === 0 ? 0 : (v4 & (0xffffffff << (32 - this.#v4len))) >>> 0);
     } else {
       const raw = endpointAddress(rec.client);
       if (raw === null) return null;
@@ -117,7 +125,7 @@ export class Enricher {
       const r = this.#ranges?.lookup(a) ?? null;
       if (r !== null) this.#fromRange(info, r);
       else info.prefix = prefixText(a, a.length === 4 ? this.#v4len : this.#v6len);
-      ip = formatIp(a);
+      if (wantIp) ip = formatIp(a);
     }
     if (this.#asn !== null) {
       const x = this.#asn.lookup(ip);
@@ -149,6 +157,20 @@ export class Enricher {
     }
     const raw = endpointAddress(client);
     if (raw !== null) this.#rdns.lookup(formatIp(unmapV4(raw)));
+  }
+
+  /**
+   * CIDR text of an IPv4 prefix (host bits already zero), remembered: clients come from few
+   * prefixes, so most records reuse the string (bounded: cleared past PREFIX_CACHE_MAX).
+   */
+  #prefix4(masked: number): string {
+    let t = this.#prefixes.get(masked);
+    if (t === undefined) {
+      if (this.#prefixes.size >= PREFIX_CACHE_MAX) this.#prefixes.clear();
+      t = `${v4Text(masked)}/${this.#v4len}`;
+      this.#prefixes.set(masked, t);
+    }
+    return t;
   }
 
   #fromRange(info: ClientInfo, r: RangeInfo): void {

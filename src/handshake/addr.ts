@@ -19,6 +19,34 @@ export function formatIp(a: Uint8Array): string {
   return `${hex.slice(0, bestS).join(':')}::${hex.slice(bestS + bestL).join(':')}`;
 }
 
+/**
+ * Recent IPv4 endpoints and addresses as text, direct-mapped by a hash of the address (and port):
+ * a record's server endpoint and its client's address repeat across flows, so most records
+ * format each once (issue 13). Strings are immutable, so records may share them.
+ */
+const CACHE_SIZE = 1024;
+const epWord = new Float64Array(CACHE_SIZE).fill(-1);
+const epText: string[] = new Array<string>(CACHE_SIZE).fill('');
+const ipWord = new Float64Array(CACHE_SIZE).fill(-1);
+const ipText: string[] = new Array<string>(CACHE_SIZE).fill('');
+
+function v4Text(a: Uint8Array, w: number): string {
+  const i = Math.imul(w, 0x9e3779b1) >>> 22; // top 10 bits: CACHE_SIZE slots
+  if (ipWord[i] === w) return ipText[i]!;
+  const t = formatIp(a);
+  ipWord[i] = w;
+  ipText[i] = t;
+  return t;
+}
+
 export function formatEndpoint(a: Uint8Array, port: number): string {
-  return a.length === 4 ? `${formatIp(a)}:${port}` : `[${formatIp(a)}]:${port}`;
+  if (a.length !== 4) return `[${formatIp(a)}]:${port}`;
+  const w = ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+  const key = w * 65536 + port; // < 2^48: exact in a double
+  const i = Math.imul(w ^ Math.imul(port, 0x85ebca6b), 0x9e3779b1) >>> 22;
+  if (epWord[i] === key) return epText[i]!;
+  const t = `${v4Text(a, w)}:${port}`;
+  epWord[i] = key;
+  epText[i] = t;
+  return t;
 }

@@ -60,6 +60,25 @@ export const DEFAULT_MAX_FLOWS = 1 << 19;
  */
 export const DEFAULT_MAX_FLOWS_KEPT = 1 << 18;
 
+/**
+ * Recent IPv4 addresses as 4-byte arrays, direct-mapped by the address: trackers of the same
+ * server (or client) share one array instead of a copy each (issue 13: a small Uint8Array is
+ * ~200 bytes, two per handshake). Tracker addresses are read-only.
+ */
+const INTERN_SIZE = 1024;
+const internWord = new Float64Array(INTERN_SIZE).fill(-1);
+const internAddr: Uint8Array[] = new Array<Uint8Array>(INTERN_SIZE).fill(new Uint8Array(4));
+
+function internV4(buf: Uint8Array, off: number): Uint8Array {
+  const w = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+  const i = Math.imul(w, 0x9e3779b1) >>> 22; // top 10 bits
+  if (internWord[i] === w) return internAddr[i]!;
+  const a = copyBytes(buf, off, off + 4);
+  internWord[i] = w;
+  internAddr[i] = a;
+  return a;
+}
+
 export interface AnalyzerOptions {
   slowMs: number;
   /** Keep every tracked flow's packets (for --out). */
@@ -293,8 +312,8 @@ export class Analyzer {
   #tracker(p: DecodedPacket, srcIsClient: boolean): HandshakeTracker {
     this.stats.trackers++;
     const alen = p.ipVersion === 6 ? 16 : 4;
-    const src = copyBytes(p.buf, p.srcAddrOff, p.srcAddrOff + alen);
-    const dst = copyBytes(p.buf, p.dstAddrOff, p.dstAddrOff + alen);
+    const src = alen === 4 ? internV4(p.buf, p.srcAddrOff) : copyBytes(p.buf, p.srcAddrOff, p.srcAddrOff + alen);
+    const dst = alen === 4 ? internV4(p.buf, p.dstAddrOff) : copyBytes(p.buf, p.dstAddrOff, p.dstAddrOff + alen);
     const t = srcIsClient
       ? new HandshakeTracker(p.ipVersion, src, dst, p.srcPort, p.dstPort, this.anomalies)
       : new HandshakeTracker(p.ipVersion, dst, src, p.dstPort, p.srcPort, this.anomalies);

@@ -93,21 +93,55 @@ export function flowRtt(tl: Timeline): number {
   return tl[T.SYN_ACK]! >= 0 && tl[T.ACK]! >= tl[T.SYN_ACK]! ? tl[T.ACK]! - tl[T.SYN_ACK]! : -1;
 }
 
-/** Sorted, merged union of [s, e] pairs clipped to [lo, hi]. */
-export function mergeIntervals(pairs: readonly number[], lo: number, hi: number): number[] {
-  const iv: [number, number][] = [];
+const NO_INTERVALS: readonly number[] = [];
+/** Up to this many pairs are sorted in place by insertion; more (a pathological flow) by Array.sort. */
+const INSERTION_SORT_MAX = 16;
+
+/**
+ * Sorted, merged union of [s, e] pairs clipped to [lo, hi]. Most flows have no loss and no
+ * stall: they get a shared empty union, and the rest one flat array sorted in place, not a tuple
+ * per pair (issue 13: the tuples were 6% of the allocation on a handshake-dense capture).
+ */
+export function mergeIntervals(pairs: readonly number[], lo: number, hi: number): readonly number[] {
+  if (pairs.length < 2) return NO_INTERVALS;
+  const out: number[] = [];
+  let n = 0; // pairs in out
   for (let i = 0; i + 1 < pairs.length; i += 2) {
     const s = Math.max(pairs[i]!, lo), e = Math.min(pairs[i + 1]!, hi);
-    if (e > s) iv.push([s, e]);
+    if (e > s) { out.push(s, e); n++; }
   }
+  if (n === 0) return NO_INTERVALS;
+  if (n > INSERTION_SORT_MAX) return mergeSorted(sortPairs(out));
+  for (let i = 1; i < n; i++) { // insertion sort by start; ties keep their order (as a stable sort)
+    const s = out[2 * i]!, e = out[2 * i + 1]!;
+    let j = i - 1;
+    while (j >= 0 && out[2 * j]! > s) { out[2 * j + 2] = out[2 * j]!; out[2 * j + 3] = out[2 * j + 1]!; j--; }
+    out[2 * j + 2] = s;
+    out[2 * j + 3] = e;
+  }
+  return mergeSorted(out);
+}
+
+/** Flat pairs sorted by start (stable). */
+function sortPairs(flat: number[]): number[] {
+  const iv: [number, number][] = [];
+  for (let i = 0; i < flat.length; i += 2) iv.push([flat[i]!, flat[i + 1]!]);
   iv.sort((a, b) => a[0] - b[0]);
   const out: number[] = [];
-  for (const [s, e] of iv) {
-    const n = out.length;
-    if (n > 0 && s <= out[n - 1]!) out[n - 1] = Math.max(out[n - 1]!, e);
-    else out.push(s, e);
-  }
+  for (const [s, e] of iv) out.push(s, e);
   return out;
+}
+
+/** Merges sorted flat pairs in place: overlapping or touching ones become one. */
+function mergeSorted(a: number[]): number[] {
+  let w = 0; // length of the merged prefix
+  for (let i = 0; i < a.length; i += 2) {
+    const s = a[i]!, e = a[i + 1]!;
+    if (w > 0 && s <= a[w - 1]!) a[w - 1] = Math.max(a[w - 1]!, e);
+    else { a[w] = s; a[w + 1] = e; w += 2; }
+  }
+  a.length = w;
+  return a;
 }
 
 /** Length of the part of [a, b] covered by a merged union. */
@@ -120,10 +154,9 @@ export function overlap(union: readonly number[], a: number, b: number): number 
   return sum;
 }
 
-const NO_INTERVALS: readonly number[] = [];
-
 /** Union minus another union (both merged). */
-function subtract(u: readonly number[], minus: readonly number[]): number[] {
+function subtract(u: readonly number[], minus: readonly number[]): readonly number[] {
+  if (u.length === 0 || minus.length === 0) return u;
   const out: number[] = [];
   for (let i = 0; i < u.length; i += 2) {
     let s = u[i]!;
@@ -154,6 +187,11 @@ export interface PhaseBreakdown {
 
 /** Index of client_hello_xfer in PHASES (it takes the time of refused TCP Fast Open data). */
 const CH_XFER = 3;
+const CAT_CLIENT = 0, CAT_NETWORK = 1, CAT_SERVER = 2;
+/** PHASE_CATEGORY by PHASES index, as small integers. */
+const CATEGORY_OF = Uint8Array.from(PHASES, (p) => (PHASE_CATEGORY[p] === 'client' ? CAT_CLIENT : PHASE_CATEGORY[p] === 'network' ? CAT_NETWORK : CAT_SERVER));
+/** Scratch for one computePhases call: µs per phase by PHASES index, null when unbounded. */
+const phaseValues: (number | null)[] = PHASES.map(() => null);
 
 /**
  * `tfoResend`: capture time of the client's copy of SYN data the server refused (TCP Fast Open),
@@ -167,26 +205,33 @@ export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly
   const stall = subtract(mergeIntervals(stallPairs, start, end), loss);
   const resend = tfoResend > start && tl[T.SYN]! >= 0 && tl[T.CLIENT_HELLO]! >= 0 && tl[T.CLIENT_HELLO_END]! >= 0 ? subtract(mergeIntervals([start, tfoResend], start, end), loss) : NO_INTERVALS;
   const resendUs = overlap(resend, start, end);
-  const phases = {} as Record<PhaseName, number | null>;
-  const byCategory = { client: 0, network: 0, server: 0, loss: 0 };
+  const v = phaseValues;
+  let client = 0, network = 0, server = 0;
   const split = flightSplitPoint(tl);
   let cursor = start; // where the phases so far ended
   for (let i = 0; i < PHASES.length; i++) {
-    const name = PHASES[i]!;
     const a0 = phaseStart(i, tl, split), b0 = phaseEnd(i, tl, split);
-    if (a0 < 0 || b0 < 0) { phases[name] = null; continue; }
+    if (a0 < 0 || b0 < 0) { v[i] = null; continue; }
     const a = Math.max(a0, cursor), b = Math.max(b0, a);
     cursor = b;
-    let v = Math.max(0, b - a - overlap(loss, a, b) - overlap(stall, a, b) - overlap(resend, a, b));
-    if (i === CH_XFER) v += resendUs;
-    phases[name] = v;
-    byCategory[PHASE_CATEGORY[name]] += v;
+    let x = Math.max(0, b - a - overlap(loss, a, b) - overlap(stall, a, b) - overlap(resend, a, b));
+    if (i === CH_XFER) x += resendUs;
+    v[i] = x;
+    const c = CATEGORY_OF[i];
+    if (c === CAT_CLIENT) client += x;
+    else if (c === CAT_NETWORK) network += x;
+    else server += x;
   }
+  // One literal in PHASES order (one shape for every flow, not twelve keyed stores per flow).
+  const phases: Record<PhaseName, number | null> = {
+    syn_ack_delay: v[0]!, tcp_rtt: v[1]!, client_hello_wait: v[2]!, client_hello_xfer: v[3]!, server_hello_delay: v[4]!,
+    hrr_rtt: v[5]!, hrr_server_delay: v[6]!, server_flight: v[7]!, flight_rtt: v[8]!, client_think: v[9]!,
+    client_flight_xfer: v[10]!, server_finish: v[11]!,
+  };
   const hi = done >= 0 ? done : start;
   const lossUs = done >= 0 ? overlap(loss, start, hi) : 0;
   const stallUs = done >= 0 ? overlap(stall, start, hi) : 0;
-  byCategory.loss = lossUs;
-  byCategory.network += stallUs;
+  const byCategory = { client, network: network + stallUs, server, loss: lossUs };
   const flightSplit = split >= 0 ? tl[T.CLIENT_ACK]! - split : 0;
   return { phases, loss: lossUs, cwndStall: stallUs, total: done >= 0 ? done - start : null, start, flightSplit, byCategory };
 }

@@ -3,7 +3,6 @@
  * tracker. Timeline values are µs since the epoch exactly as captured; phases are ms with µs
  * precision.
  */
-import { ja4 } from '../decode/ja4.js';
 import { versionName } from '../decode/tls-hello.js';
 import { formatEndpoint } from './addr.js';
 import { MAX_HOLES } from '../flow/tcp-stream.js';
@@ -183,18 +182,17 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   if (t.keptLostEarly > 0) {
     notes.push(`${t.keptLostEarly} packet(s) from before the first payload not kept for the per-flow pcap (the area they waited in, shared by all flows without payload, was reused by newer flows)`);
   }
-  const ch = t.clientHello;
   const sh = t.serverHello;
   const resumed = sh !== null && (sh.version === 0x0304 ? sh.pskAccepted : t.abbreviated);
   const rec: FlowRecord = {
     client: formatEndpoint(t.clientAddr, t.clientPort),
     server: formatEndpoint(t.serverAddr, t.serverPort),
-    sni: ch?.sni ?? null,
-    alpn: ch && ch.alpn.length > 0 ? ch.alpn.join(',') : null,
+    sni: t.sni,
+    alpn: t.alpnOffered,
     alpn_selected: sh?.alpn ?? null,
     tls_version: sh ? versionName(sh.version) : null,
     cipher: sh && !sh.hrr ? cipherName(sh.cipherSuite) : null,
-    ja4: ch ? ja4(ch) : null,
+    ja4: t.ja4,
     hrr: t.hrr,
     resumed,
     slow,

@@ -19,7 +19,8 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { TlsStream, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
-import { decodeClientHello, decodeServerHello, type ClientHelloInfo, type ServerHelloInfo } from '../decode/tls-hello.js';
+import { scanClientHello, decodeServerHello, type ServerHelloInfo } from '../decode/tls-hello.js';
+import { ja4OfScan } from '../decode/ja4.js';
 import { TcpStream, SEG_NEW, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
 import { IpIdSequence } from '../flow/ip-id.js';
 import { copyBytes } from '../decode/reader.js';
@@ -74,7 +75,13 @@ export class HandshakeTracker implements TlsStreamOwner {
   /** Loss repair intervals [start, end, …] and cwnd-stall waits, µs. */
   readonly loss: number[] = [];
   readonly stalls: number[] = [];
-  clientHello: ClientHelloInfo | null = null;
+  /**
+   * From the first ClientHello, taken when it is parsed (nothing of the hello is kept): its
+   * server_name, its ALPN list comma-joined (null: none offered), its JA4. All null without one.
+   */
+  sni: string | null = null;
+  alpnOffered: string | null = null;
+  ja4: string | null = null;
   serverHello: ServerHelloInfo | null = null;
   hrr = false;
   /** TLS 1.2 abbreviated handshake: the server's CCS came in its first flight. */
@@ -143,6 +150,7 @@ export class HandshakeTracker implements TlsStreamOwner {
 
   constructor(
     readonly ipVersion: number,
+    /** Address bytes (4 or 16); may be shared with other trackers (analyzer.ts internV4): never modify. */
     readonly clientAddr: Uint8Array,
     readonly serverAddr: Uint8Array,
     readonly clientPort: number,
@@ -425,7 +433,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     if ((v === 0x0304 || this.abbreviated || v === 0) && tl[T.DONE]! < 0) tl[T.DONE] = ts;
   }
 
-  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyLen: number, ts: number): void {
+  onTlsHandshake(fromClient: boolean, hsType: number, body: Uint8Array | null, bodyOff: number, bodyLen: number, ts: number): void {
     const tl = this.timeline;
     if (fromClient) {
       if (hsType === HS_CERTIFICATE && bodyLen > EMPTY_CERTIFICATE_BODY) this.clientCert = true; // TLS 1.2, in the clear
@@ -434,8 +442,17 @@ export class HandshakeTracker implements TlsStreamOwner {
       if (this.#chCount === 1) {
         tl[T.CLIENT_HELLO_END] = ts;
         if (body !== null) {
-          this.clientHello = decodeClientHello(body, 0, bodyLen);
-          if (this.clientHello === null) this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
+          const ch = scanClientHello(body, bodyOff, bodyOff + bodyLen);
+          if (ch === null) this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
+          else {
+            this.sni = ch.sni;
+            if (ch.nAlpn > 0) {
+              let a = ch.alpn[0]!;
+              for (let i = 1; i < ch.nAlpn; i++) a += ',' + ch.alpn[i]!;
+              this.alpnOffered = a;
+            }
+            this.ja4 = ja4OfScan(ch);
+          }
         }
       } else if (this.#chCount === 2 && this.hrr) {
         tl[T.CLIENT_HELLO2_END] = ts;
@@ -444,7 +461,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       return;
     }
     if (hsType !== HS_SERVER_HELLO || body === null) return;
-    const sh = decodeServerHello(body, 0, bodyLen);
+    const sh = decodeServerHello(body, bodyOff, bodyOff + bodyLen);
     if (sh === null) {
       this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
       return;

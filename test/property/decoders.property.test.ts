@@ -401,10 +401,10 @@ function runTls(stream: Uint8Array, fromClient: boolean, tls13: boolean, sizes: 
   let s: TlsStream;
   const owner: TlsStreamOwner = {
     onTlsRecord: (c, t, e, ts) => { calls.push(['record', c, t, e, ts]); },
-    onTlsHandshake: (c, t, b, n, ts) => {
-      calls.push(['hs', c, t, b ? Buffer.from(b).toString('hex') : null, n, ts]);
+    onTlsHandshake: (c, t, b, o, n, ts) => {
+      calls.push(['hs', c, t, b ? Buffer.from(b.subarray(o, o + n)).toString('hex') : null, n, ts]);
       // The tracker's policy: a TLS 1.3 ServerHello switches the encryption rules.
-      if (t === 2 && b !== null && decodeServerHello(b, 0, n)?.version === 0x0304) s.tls13 = true;
+      if (t === 2 && b !== null && decodeServerHello(b, o, o + n)?.version === 0x0304) s.tls13 = true;
     },
     onTlsError: (c, a) => { calls.push(['error', c, a]); },
     onTlsRecordEnd: (c, t, e, len, ts) => { calls.push(['end', c, t, e, len, ts]); },

@@ -414,7 +414,7 @@ function recorder(an = new AnomalyCounters()): { owner: TlsStreamOwner; calls: C
     owner: {
       onTlsRecord: (c, t, e, ts) => { calls.push(['record', c, t, e, ts]); },
       onTlsRecordEnd: () => {},
-      onTlsHandshake: (c, t, b, n, ts) => { calls.push(['hs', c, t, b ? [...b] : null, n, ts]); },
+      onTlsHandshake: (c, t, b, o, n, ts) => { calls.push(['hs', c, t, b ? [...b.subarray(o, o + n)] : null, n, ts]); },
       onTlsError: (c, a) => { calls.push(['error', c, a]); an.bump(a); },
     },
   };

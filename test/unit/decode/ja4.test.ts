@@ -10,8 +10,8 @@
  * decoder's GREASE, ALPN and signature-algorithm handling is exercised too.
  */
 import { describe, expect, it } from 'vitest';
-import { ja4, ja4Raw } from '../../../src/decode/ja4.js';
-import { decodeClientHello, type ClientHelloInfo } from '../../../src/decode/tls-hello.js';
+import { ja4, ja4OfScan, ja4Raw } from '../../../src/decode/ja4.js';
+import { clientHelloInfo, decodeClientHello, scanClientHello, type ClientHelloInfo } from '../../../src/decode/tls-hello.js';
 
 // ---- ClientHello builder (RFC 8446 §4.1.2 layout, also valid for RFC 5246 §7.4.1.2) ----------
 
@@ -470,5 +470,81 @@ describe('ja4 sections b and c', () => {
 
   it('section b/c hashes are 12 lowercase hex characters', () => {
     expect(ja4(specChromeHello())).toMatch(/^[tqd][0-9a-z]{2}[di]\d{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/);
+  });
+});
+
+describe('ja4 memo (issue 13: numeric key, hashed, compared in full)', () => {
+  it('gives every hello its own fingerprint however many were fingerprinted before', () => {
+    // Variants that differ only in where a value sits between two lists, or in one ALPN byte:
+    // a key that did not record list lengths would mix these up.
+    const variants = [
+      hello({ ciphers: [0x1301, 0x1302], extensions: [sigAlgs(0x0403)] }),
+      hello({ ciphers: [0x1301], extensions: [sigAlgs(0x0403)] }),
+      hello({ ciphers: [0x1301], extensions: [sigAlgs(0x1302, 0x0403)] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h2')] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h3')] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h2', 'x')] }),
+      hello({ ciphers: [0x1301], extensions: [alpn('h2x')] }),
+      hello({ legacyVersion: 0x0301, ciphers: [0x1301], extensions: [alpn('h2')] }),
+    ];
+    const first = variants.map((ch) => ja4Raw(ch));
+    // Enough other hellos to fill the memo and wrap it (MEMO_MAX 4096).
+    for (let i = 0; i < 5000; i++) {
+      const ch = hello({ ciphers: [0x1301, 0x0a00 + (i & 0xff), 0x1000 + (i >> 8)] });
+      if (i % 997 === 0) expect(ja4(ch)).toBe(ja4(hello({ ciphers: [0x1301, 0x0a00 + (i & 0xff), 0x1000 + (i >> 8)] })));
+      ja4(ch);
+      if (i % 500 === 0) {
+        for (let k = 0; k < variants.length; k++) {
+          expect(ja4(variants[k]!, 't')).toBe(ja4(variants[k]!));
+          expect(ja4(variants[k]!).split('_')[0]).toBe(first[k]!.split('_')[0]);
+        }
+      }
+    }
+    const fps = variants.map((ch) => ja4(ch));
+    expect(new Set(fps.slice(0, 3)).size).toBe(3);
+    expect(fps[3]).not.toBe(fps[4]); // ja4_a ends with the ALPN's first and last character: h2 vs h3
+    expect(ja4(variants[3]!, 'q')).not.toBe(fps[3]); // the transport is part of the key
+    expect(ja4(variants[3]!, 'q').startsWith('q')).toBe(true);
+  });
+});
+
+describe('scanClientHello and ja4OfScan (issue 13: the tracker keeps no hello)', () => {
+  it('give what decodeClientHello and ja4 give, hello after hello', () => {
+    const bodies = [
+      helloBody({ ciphers: [0x1301, 0x1302], extensions: [sni('a.example'), alpn('h2', 'http/1.1'), sigAlgs(0x0403)] }),
+      helloBody({ ciphers: [0x0a0a, 0x1301], extensions: [supportedVersions(0x0a0a, 0x0304), keyShare([0x001d, 32])] }),
+      helloBody({ ciphers: [0x1301] }),
+      helloBody({ legacyVersion: 0x0301, ciphers: [0x002f, 0x0035], extensions: [alpn('h3')] }),
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const b of bodies) {
+        const ch = decodeClientHello(b, 0, b.length)!;
+        const expected = ja4(ch);
+        const x = scanClientHello(b, 0, b.length)!;
+        expect(clientHelloInfo(x)).toEqual(ch);
+        expect(ja4OfScan(x)).toBe(expected);
+        expect(ja4OfScan(scanClientHello(b, 0, b.length)!, 'q')).toBe(ja4(ch, 'q'));
+      }
+    }
+    expect(scanClientHello(bodies[0]!, 0, 20)).toBeNull();
+  });
+});
+
+describe('SNI and ALPN names (issue 13: recent names cached by their bytes)', () => {
+  it('decode to their own bytes whatever was decoded before (cache collisions included)', () => {
+    let seed = 7;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const names: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const len = 1 + rnd(i % 10 === 0 ? 90 : 12);
+      let s = '';
+      for (let j = 0; j < len; j++) s += String.fromCharCode(i % 7 === 0 ? rnd(256) : 97 + rnd(4));
+      names.push(s);
+    }
+    for (const name of [...names, ...names.slice(0, 500)]) {
+      const ch = hello({ ciphers: [0x1301], extensions: [sni(name), alpn(name, 'h2')] });
+      expect(ch.sni).toBe(name);
+      expect(ch.alpn).toEqual([name, 'h2']);
+    }
   });
 });
