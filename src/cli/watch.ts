@@ -254,10 +254,13 @@ export async function run(argv: string[]): Promise<number> {
   });
   const cursors = new CursorTracker();
   const alerts = new Alerts(cfg, { registry: metrics.registry, widener: widenerOf(cap), log });
-  /** Each record's client network key (set for every handshake, read when its evidence is out). */
-  const netOf = new WeakMap<FlowRecord, string>();
+  /**
+   * An output record's client network key. (No per-handshake memo: the records that come out are
+   * the correlator's copies, never the objects onHandshake saw; a WeakMap entry per handshake was
+   * never read.)
+   */
   const networkKey = (rec: FlowRecord): string => {
-    const known = netOf.get(rec) ?? groupOf(rec)?.key;
+    const known = groupOf(rec)?.key;
     if (known !== undefined) return known;
     const addr = endpointAddress(rec.client);
     return addr !== null ? networkOf(addr, cfg.metrics.ipv4Prefix, cfg.metrics.ipv6Prefix) : rec.client;
@@ -278,7 +281,6 @@ export async function run(argv: string[]): Promise<number> {
       // from all of them, the rate rules and the metric labels count the slow ones.
       enricher.attribute(rec, false);
       const net = groupOf(rec)?.key ?? networkOf(flow.clientAddr, cfg.metrics.ipv4Prefix, cfg.metrics.ipv6Prefix);
-      netOf.set(rec, net);
       const now = Date.now();
       alerts.observe(rec, net, now);
       if (rec.slow) metrics.networkSlow(networks.countKey(net, now), rec.verdict);

@@ -18,6 +18,7 @@
  *    networks live/networks.ts gave one of its N slots; every other is `other`.
  */
 import { createServer, type Server } from 'node:http';
+import { format } from 'node:util';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FlowRecord } from '../handshake/record.js';
 import { PHASES } from '../handshake/phases.js';
@@ -29,6 +30,9 @@ export const PHASE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0
 
 const PHASE_LABELS = [...PHASES, 'loss', 'cwnd_stall'] as const;
 const TLS_VERSIONS = new Set(['1.0', '1.1', '1.2', '1.3']);
+/** The handshake counter's label sets as keys, made once: verdict → TLS version → [not slow, slow]. */
+const HANDSHAKE_KEYS = new Map(['client', 'network', 'server', 'loss', 'incomplete'].map((v) => [v,
+  new Map([...TLS_VERSIONS, 'unknown'].map((t) => [t, [`${v}\u0000${t}\u0000false`, `${v}\u0000${t}\u0000true`] as const]))]));
 
 /** A counter that mirrors an engine total (a number that only grows) without double counting. */
 class Mirror {
@@ -80,6 +84,66 @@ export interface FilterTotals {
   analyzerFlowsEvicted: number;
 }
 
+/** prom-client's per-series state of a histogram (15.x: `hashMap[hash]`, what its exposition reads). */
+interface HistogramEntry { labels: object; bucketValues: Record<string, number>; sum: number; count: number }
+
+/**
+ * One series of a prom-client histogram, observed without prom-client's per-call work: its
+ * observe() builds a closure and a label object and hashes the labels on every call, which for
+ * ~17 observations per handshake was a fifth of watch's allocation and a tenth of its main
+ * thread (profiled under scripts/bench-watch). Counts, sum and count are kept here exactly as
+ * prom-client keeps them (sum += value in arrival order) and copied into its series when it is
+ * collected (scraped), so the exposition is the same. Where prom-client's series state does not
+ * look as expected (another version), every observation goes through its own API instead.
+ */
+class HistogramSeries {
+  readonly #counts: Float64Array;
+  #sum = 0;
+  #count = 0;
+  readonly #fast: boolean;
+
+  constructor(readonly hist: Histogram<string>, readonly labels: Record<string, string>, readonly bounds: readonly number[]) {
+    hist.zero(labels);
+    this.#counts = new Float64Array(bounds.length);
+    this.#fast = this.#entry() !== null;
+  }
+
+  /** prom-client's state of this series, when it has the shape this class writes; else null. */
+  #entry(): HistogramEntry | null {
+    const map = (this.hist as unknown as { hashMap?: Record<string, HistogramEntry> }).hashMap;
+    if (map === null || typeof map !== 'object') return null;
+    for (const e of Object.values(map)) {
+      if (e === null || typeof e !== 'object' || e.labels !== this.labels) continue;
+      if (typeof e.sum !== 'number' || typeof e.count !== 'number' || e.bucketValues === null || typeof e.bucketValues !== 'object') return null;
+      for (const b of this.bounds) if (!Object.prototype.hasOwnProperty.call(e.bucketValues, b)) return null;
+      return e;
+    }
+    return null;
+  }
+
+  observe(v: number): void {
+    if (!this.#fast) { this.hist.observe(this.labels, v); return; }
+    if (!Number.isFinite(v)) throw new TypeError(`Value is not a valid number: ${format(v)}`); // as prom-client
+    const b = this.bounds;
+    for (let i = 0; i < b.length; i++) {
+      if (v <= b[i]!) { this.#counts[i]!++; break; }
+    }
+    this.#sum += v;
+    this.#count++;
+  }
+
+  /** Into prom-client's series (at collection); a series reset meanwhile is made again. */
+  publish(): void {
+    if (!this.#fast) return;
+    let e = this.#entry();
+    if (e === null) { this.hist.zero(this.labels); e = this.#entry(); }
+    if (e === null) return;
+    for (let i = 0; i < this.bounds.length; i++) e.bucketValues[this.bounds[i]!] = this.#counts[i]!;
+    e.sum = this.#sum;
+    e.count = this.#count;
+  }
+}
+
 const FILTER_MODES = ['ebpf', 'classic', 'off'] as const;
 /** Verdicts as label values (a fixed set). */
 const VERDICTS = ['client', 'network', 'server', 'loss', 'incomplete'] as const;
@@ -87,8 +151,12 @@ const VERDICTS = ['client', 'network', 'server', 'loss', 'incomplete'] as const;
 export class HandshakeMetrics {
   readonly registry = new Registry();
   readonly #handshakes: Counter<'verdict' | 'tls_version' | 'slow'>;
+  /** Handshakes counted since the last collection, by label set (first seen first: series order). */
+  readonly #handshakesPending = new Map<string, { labels: { verdict: string; tls_version: string; slow: string }; n: number }>();
   readonly #duration: Histogram<'verdict'>;
+  readonly #durationBy = new Map<string, HistogramSeries>();
   readonly #phase: Histogram<'phase'>;
+  readonly #phaseSeries: HistogramSeries[] = [];
   readonly #capture: Record<CaptureCounter, Mirror>;
   readonly #reach: Gauge;
   readonly #journalEntries: Mirror;
@@ -116,17 +184,24 @@ export class HandshakeMetrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const r = this.registry;
+    const pending = this.#handshakesPending;
     this.#handshakes = new Counter({
       name: 'slowshake_handshakes_total', help: 'TLS handshakes measured, each counted once when its record is built.',
       labelNames: ['verdict', 'tls_version', 'slow'], registers: [r],
+      collect(this: Counter<'verdict' | 'tls_version' | 'slow'>) {
+        for (const p of pending.values()) if (p.n > 0) { this.inc(p.labels, p.n); p.n = 0; }
+      },
     });
+    const durationBy = this.#durationBy, phaseSeries = this.#phaseSeries;
     this.#duration = new Histogram({
       name: 'slowshake_handshake_duration_seconds', help: 'Handshake time on the wire, SYN (or first packet) to done.',
       labelNames: ['verdict'], buckets: HANDSHAKE_BUCKETS, registers: [r],
+      collect() { for (const s of durationBy.values()) s.publish(); },
     });
     this.#phase = new Histogram({
       name: 'slowshake_handshake_phase_seconds', help: 'Time of each handshake phase (design.md phase model; loss and cwnd_stall included).',
       labelNames: ['phase'], buckets: PHASE_BUCKETS, registers: [r],
+      collect() { for (const s of phaseSeries) s.publish(); },
     });
     const counter = (name: string, help: string): Mirror => new Mirror(new Counter({ name, help, registers: [r] }));
     this.#capture = {
@@ -168,19 +243,32 @@ export class HandshakeMetrics {
     // first increment and dashboards show zeros instead of gaps.
     for (const verdict of ['client', 'network', 'server', 'loss', 'incomplete']) {
       for (const slow of ['true', 'false']) for (const tls_version of ['1.2', '1.3']) this.#handshakes.inc({ verdict, tls_version, slow }, 0);
-      this.#duration.zero({ verdict });
+      this.#durationBy.set(verdict, new HistogramSeries(this.#duration, { verdict }, HANDSHAKE_BUCKETS));
     }
-    for (const phase of PHASE_LABELS) this.#phase.zero({ phase });
+    for (const phase of PHASE_LABELS) this.#phaseSeries.push(new HistogramSeries(this.#phase, { phase }, PHASE_BUCKETS));
   }
 
-  /** Counts one handshake's record. */
+  /** Counts one handshake's record (no allocation once its label set was seen). */
   observe(rec: FlowRecord): void {
     const tls = rec.tls_version !== null && TLS_VERSIONS.has(rec.tls_version) ? rec.tls_version : 'unknown';
-    this.#handshakes.inc({ verdict: rec.verdict, tls_version: tls, slow: rec.slow ? 'true' : 'false' });
-    if (rec.phases_ms.total !== null) this.#duration.observe({ verdict: rec.verdict }, rec.phases_ms.total / 1000);
-    for (const p of PHASE_LABELS) {
-      const v = rec.phases_ms[p];
-      if (v !== null) this.#phase.observe({ phase: p }, v / 1000);
+    const slow = rec.slow ? 'true' : 'false';
+    const key = HANDSHAKE_KEYS.get(rec.verdict)?.get(tls)?.[rec.slow ? 1 : 0] ?? `${rec.verdict}\u0000${tls}\u0000${slow}`;
+    let p = this.#handshakesPending.get(key);
+    if (p === undefined) {
+      this.#handshakes.inc({ verdict: rec.verdict, tls_version: tls, slow }, 0); // validates the labels, and the series exists in first-seen order
+      p = { labels: { verdict: rec.verdict, tls_version: tls, slow }, n: 0 };
+      this.#handshakesPending.set(key, p);
+    }
+    p.n++;
+    if (rec.phases_ms.total !== null) {
+      const d = this.#durationBy.get(rec.verdict);
+      if (d !== undefined) d.observe(rec.phases_ms.total / 1000);
+      else this.#duration.observe({ verdict: rec.verdict }, rec.phases_ms.total / 1000);
+    }
+    const series = this.#phaseSeries;
+    for (let i = 0; i < PHASE_LABELS.length; i++) {
+      const v = rec.phases_ms[PHASE_LABELS[i]!];
+      if (v !== null) series[i]!.observe(v / 1000);
     }
   }
 
