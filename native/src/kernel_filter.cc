@@ -4,6 +4,8 @@
 #include <bpf/bpf.h>     // bpf_map_update_elem, bpf_map_lookup_elem
 #include <bpf/libbpf.h>  // bpf_object__open_mem, ...
 #include <errno.h>       // errno values
+#include <pthread.h>     // pthread_sigmask around the load
+#include <signal.h>      // sigfillset
 #include <sys/socket.h>  // setsockopt, SO_ATTACH_BPF
 #include <time.h>        // clock_gettime
 
@@ -162,7 +164,15 @@ std::unique_ptr<KernelFilter> KernelFilter::Attach(int sock_fd, int link_type, c
     *err = "cannot size the eBPF flow map to " + std::to_string(o.max_flows) + " entries";
     return nullptr;
   }
-  if (const int rc = bpf_object__load(f->obj_); rc != 0) {
+  // The verifier gives up with EAGAIN when a signal is pending for this thread (node --cpu-prof
+  // sends SIGPROF every millisecond, which made the load fail and watch fall back to classic):
+  // signals wait while it runs, and are delivered as the mask is restored.
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
+  const int load_rc = bpf_object__load(f->obj_);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  if (const int rc = load_rc; rc != 0) {
     *err = "cannot load the eBPF filter: " + Cause(-rc, log);
     return nullptr;
   }

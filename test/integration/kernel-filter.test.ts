@@ -297,6 +297,29 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'kernel filter on a live capture' : `kernel 
     expect(JSON.parse(asNobody(['net_raw', 'bpf'], 'auto'))).toEqual({ mode: 'ebpf', reason: null });
   }, 60_000);
 
+  it('eBPF loads while signals keep arriving (node --cpu-prof: SIGPROF every 100 µs)', () => {
+    // The verifier gives up with EAGAIN when a signal is pending; the load now runs with signals
+    // held back (before: every one of these loads failed, and watch fell back to classic).
+    const dir2 = mkdtempSync(join(tmpdir(), 'ssit-kf-prof-'));
+    try {
+      const script = `import('${join(ROOT, 'dist/sources/live-capture.js')}').then(({ LiveCapture, CAPTURE_DEFAULTS }) => {
+        const out = [];
+        for (let i = 0; i < 5; i++) {
+          try {
+            const c = LiveCapture.open({ ...CAPTURE_DEFAULTS, device: '${pair.hostDev}', ringSize: 4 << 20, kernelFilter: { mode: 'ebpf', flowPackets: 128, flowTimeMs: 10000, maxFlows: 65536 } });
+            out.push(c.kernelFilter.mode); c.stop();
+          } catch (e) { out.push('ERROR ' + e.message); }
+        }
+        console.log(JSON.stringify(out));
+      });`;
+      const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', dir2, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim())).toEqual(['ebpf', 'ebpf', 'ebpf', 'ebpf', 'ebpf']);
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('markDone and the counters work after dropping root (no capabilities left)', () => {
     // Opened as root, then setgroups/setgid/setuid to nobody as capture's privilege drop does
     // (src/cli/privileges.ts); a loopback connection on "lo" shows the mark taking effect.
