@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCapture, loadTemplates } from './gen-capture.mjs';
 import { createVethTopology, destroyNamespace, killTracked, Proc } from './proc.mjs';
+import { buildRef } from './build-ref.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -47,6 +48,8 @@ function usage() {
   --runs N       measurements per tool (default 2; tools alternate)
   --tools LIST   any of watch,capture,tcpdump (default all three), and the variants watch-full (watch with
                  --kernel-filter off) and capture-hs (capture --handshake-only)
+  --before REF   also measure watch as git REF had it (its src/ built with git archive + tsc; this tree's
+                 native addon), as the tool watch-before right after each watch run
   --keep         keep bench-out/bench-watch-<tag>/`;
 }
 
@@ -152,6 +155,7 @@ function metricSum(text, name) {
 
 async function measure(kind, file, o, i) {
   const cli = join(ROOT, 'dist/cli/index.js');
+  const beforeCli = o.before ? join(o.before.app, 'dist/cli/index.js') : null;
   const out = join(WORK, `${kind}-out-${i}`);
   const port = 29000 + (process.pid % 1000) + i;
   // BENCH_WATCH_NODE_FLAGS: extra node flags for watch and capture (e.g. --cpu-prof --cpu-prof-dir=DIR).
@@ -163,6 +167,8 @@ async function measure(kind, file, o, i) {
     capture: [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--out', out],
     // Variants, to see what the kernel filter itself changes: watch with full capture, capture with the filter.
     'watch-full': [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--kernel-filter', 'off', '--out', out, '--state-dir', join(WORK, `state-f${i}`), '--metrics-listen', `127.0.0.1:${port + 100}`],
+    'watch-before': [process.execPath, ...nodeFlags, beforeCli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-b${i}`), '--metrics-listen', `127.0.0.1:${port + 200}`,
+      ...(process.env.BENCH_WATCH_ARGS ?? '').split(' ').filter(Boolean)],
     'capture-hs': [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--handshake-only', '--out', out],
     tcpdump: ['tcpdump', '-i', RX_DEV, '-w', '/dev/null', '-n', '-Z', 'root'],
   }[kind];
@@ -181,7 +187,7 @@ async function measure(kind, file, o, i) {
   if (kind.startsWith('watch')) {
     await sleep(1200); // one metrics publication after the replay
     // watch listens on loopback inside the namespace.
-    const text = run('ip', ['netns', 'exec', NS, 'curl', '-sf', `http://127.0.0.1:${kind === 'watch' ? port : port + 100}/metrics`]);
+    const text = run('ip', ['netns', 'exec', NS, 'curl', '-sf', `http://127.0.0.1:${port + { watch: 0, 'watch-full': 100, 'watch-before': 200 }[kind]}/metrics`]);
     const passed = metricSum(text, 'slowshake_kernel_filter_passed_packets_total');
     const dropped = metricSum(text, 'slowshake_kernel_filter_dropped_packets_total');
     const mode = /^slowshake_kernel_filter_mode\{mode="(\w+)"\} 1$/m.exec(text)?.[1] ?? '?';
@@ -201,6 +207,7 @@ async function main() {
     options: {
       pps: { type: 'string' }, packets: { type: 'string' }, loops: { type: 'string' }, bulk: { type: 'string' },
       runs: { type: 'string' }, tools: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' }, 'slow-share': { type: 'string' },
+      before: { type: 'string' },
     },
   });
   if (v.help) { console.log(usage()); return; }
@@ -209,11 +216,19 @@ async function main() {
     runs: num(v.runs ?? '2', '--runs'), tools: (v.tools ?? 'watch,capture,tcpdump').split(','),
     bulk: (v.bulk ?? '120-140').split('-').map(Number),
     slowShare: Number(v['slow-share'] ?? '0.02'),
+    before: null,
   };
   if (!existsSync('/run/systemd/journal/socket')) throw new Error('no journald running: watch and capture follow the system journal (start systemd-journald first)');
   // 0711: watch and capture drop to an unprivileged user that must reach its directories inside.
   mkdirSync(WORK, { recursive: true, mode: 0o711 });
   spawnSync('chmod', ['0711', WORK]);
+  if (v.before) {
+    o.before = buildRef(ROOT, v.before, join(WORK, 'before'));
+    spawnSync('chmod', ['-R', 'a+rX', o.before.app]);
+    const w = o.tools.indexOf('watch');
+    o.tools.splice(w < 0 ? 0 : w + 1, 0, 'watch-before');
+    console.log(`before: ${v.before} = ${o.before.rev}`);
+  }
   const file = join(WORK, 'replay.pcap');
   const templates = loadTemplates(readdirSync(join(ROOT, 'captures/tls')).filter((f) => f.endsWith('.pcap')).map((f) => join(ROOT, 'captures/tls', f)));
   // An edge's handshakes are mostly fast: the templates that took under 50 ms make up all but
@@ -245,6 +260,12 @@ async function main() {
     const pps = med(rs.map((r) => r.sent / r.seconds));
     byTool[kind] = share;
     console.log(`${kind.padEnd(9)} ${(100 * share).toFixed(2).padStart(8)}%                      ${(100 * share * 1e5 / pps).toFixed(2).padStart(6)}%       ${(med(rs.map((r) => r.peak)) / 2 ** 20).toFixed(0)} MiB`);
+  }
+  if (byTool['watch-before'] !== undefined && byTool.watch !== undefined) {
+    const w = results.filter((r) => r.kind === 'watch'), b = results.filter((r) => r.kind === 'watch-before');
+    console.log(`\nbefore (${o.before.rev}) → after, paired per run: CPU-s ${b.map((r, i) => `${r.cpu.toFixed(2)} → ${w[i].cpu.toFixed(2)}`).join(', ')}` +
+      `; median ${(100 * byTool['watch-before']).toFixed(2)}% → ${(100 * byTool.watch).toFixed(2)}% of a core`);
+    for (let i = 0; i < w.length; i++) console.log(`  run ${i + 1} by thread: before ${b[i].threads} | after ${w[i].threads}`);
   }
   if (byTool.watch !== undefined) {
     const ratio = (k) => byTool[k] !== undefined ? `, ${(byTool.watch / byTool[k]).toFixed(2)}× ${k}` : '';
