@@ -39,11 +39,17 @@ import { controlWords, MERGED, POSTED, ShareAnalysis, WINDOW, type Batch, type R
 export const MIN_THREADED_BYTES = 16 * 1024 * 1024;
 
 /**
- * Threads by default. Measured on 2 shared CPUs (issue 13), CPU-s per run: a reader thread
- * decoding every packet for two workers cost 2.1-2.7x one thread and was slower by the wall
- * clock; the design here (1. above) is measured in the README's performance table. A speed-up
- * with more CPUs is not measured (no such machine here), so the default is 1 everywhere and
- * threads are asked for with --threads N; `cpus` stays for when it is measured.
+ * Threads by default: 1. Measured on 2 shared CPUs (issue 13, paired runs, medians, CPU-s =
+ * user + sys): the design above costs 1.8x the CPU-seconds of one thread on the dense benchmark
+ * (2.41 vs 1.33) and 1.7x on the bulk one (5.17 vs 2.75), less than the reader-thread design
+ * before it (2.80, 6.22), and was slower than one thread by the wall clock in all 14 dense and 8
+ * of 11 bulk rounds (the machine's other load left less than two cores).
+ * Each extra thread pays a read and walk of the whole file (~0.07 s dense, ~0.35 s bulk), its own
+ * start-up and its own TurboFan compiles (the V8 platform threads' CPU doubles, ~0.5 -> ~1.1 s).
+ * Two separate processes each given one share did no better by the wall clock here, so the limit
+ * is the CPUs, not the merge. The reader-thread design before it cost 2.1-2.7x. A speed-up with
+ * more (or idle) CPUs is not measured, so threads are asked for with --threads N; `cpus` stays
+ * for when it is.
  */
 export function defaultThreads(cpus = availableParallelism()): number {
   void cpus;
