@@ -46,8 +46,9 @@ export const MIN_THREADED_BYTES = 16 * 1024 * 1024;
  * of 11 bulk rounds (the machine's other load left less than two cores).
  * Each extra thread pays a read and walk of the whole file (~0.07 s dense, ~0.35 s bulk), its own
  * start-up and its own TurboFan compiles (the V8 platform threads' CPU doubles, ~0.5 -> ~1.1 s).
- * Two separate processes each given one share did no better by the wall clock here, so the limit
- * is the CPUs, not the merge. The reader-thread design before it cost 2.1-2.7x. A speed-up with
+ * Two separate processes each given one share of the bulk file (no merge, no output) took
+ * 1.65-1.82 s against 1.87-1.93 s for one process doing all (2 rounds each): the limit here is
+ * the CPUs, not the merge. The reader-thread design before it cost 2.1-2.7x. A speed-up with
  * more (or idle) CPUs is not measured, so threads are asked for with --threads N; `cpus` stays
  * for when it is.
  */
