@@ -40,10 +40,10 @@ export const MIN_THREADED_BYTES = 16 * 1024 * 1024;
 
 /**
  * Threads by default: 1. Measured on 2 shared CPUs (issue 13, paired runs, medians, CPU-s =
- * user + sys): the design above costs 1.8x the CPU-seconds of one thread on the dense benchmark
- * (2.41 vs 1.33) and 1.7x on the bulk one (5.17 vs 2.75), less than the reader-thread design
- * before it (2.80, 6.22), and was slower than one thread by the wall clock in all 14 dense and 8
- * of 11 bulk rounds (the machine's other load left less than two cores).
+ * user + sys). At load ~2 (other jobs on the machine): dense 1.19 s, 2.20 CPU-s against one
+ * thread's 0.91 s, 1.20; bulk 2.05 s, 3.85 against 1.98 s, 2.36 (5 rounds each). At load 3-8:
+ * dense 2.41 CPU-s vs 1.33, bulk 5.17 vs 2.75, slower by the wall clock in all 14 dense and 8 of
+ * 11 bulk rounds. The reader-thread design before it: dense 2.45-2.80, bulk 5.10-6.22 CPU-s.
  * Each extra thread pays a read and walk of the whole file (~0.07 s dense, ~0.35 s bulk), its own
  * start-up and its own TurboFan compiles (the V8 platform threads' CPU doubles, ~0.5 -> ~1.1 s).
  * Two separate processes each given one share of the bulk file (no merge, no output) took
