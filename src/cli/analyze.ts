@@ -58,10 +58,9 @@ const HELP = `usage: slowshake analyze [options] FILE... (pcap, pcapng, optional
   --flow IP:PORT              select one flow by an endpoint ([v6]:port for IPv6); with --ladder
   --ladder                    draw the selected flow as a packet ladder
   --no-progress               never draw a progress bar
-  --threads N                 worker threads, flows split between them by hash (plus a reader thread);
-                              the output is the same for any N (default: CPUs - 1 with 3 CPUs or more,
-                              for regular uncompressed files of 16 MiB or more, else 1; always 1 for
-                              stdin, pipes and gzip)  [SLOWSHAKE_THREADS]
+  --threads N                 threads, flows split between them by hash (each reads the file and
+                              analyses its share); the output is the same for any N (default 1;
+                              always 1 for stdin, pipes and gzip)  [SLOWSHAKE_THREADS]
 
 client attribution (client_info on every record, "Top slow networks" in the summary):
   --ranges FILE               cloud IP-range file: AWS ip-ranges.json, Google cloud.json/goog.json
@@ -85,7 +84,7 @@ interface Opts {
   flow: string | null;
   ladder: boolean;
   progress: boolean;
-  /** null: chosen by chooseThreads (CPUs - 1 where it helps). */
+  /** null: chosen by chooseThreads (defaultThreads). */
   threads: number | null;
   files: string[];
   /** The defaults until run() has checked the enrich flags (`enrichFlags`) against the schema. */
@@ -300,7 +299,7 @@ export async function run(argv: string[]): Promise<number> {
   let single = true;
   const threads = chooseThreads(opts.files, opts.threads);
   if (threads > 1) {
-    // Text mode: the workers attribute and serialise each ndjson line themselves.
+    // Text mode: the worker threads attribute and serialise each ndjson line themselves (share 0, on this thread, goes through onRecord).
     const text = opts.format === 'ndjson' && !opts.ladder && matcher === null && opts.out === null && recordSink === null && opts.flow === null && !opts.enrich.rdns;
     const r = await analyzeThreaded({
       files: opts.files, threads, slowMs: opts.slowMs, keepPackets: opts.out !== null, flowFilter: opts.flow, maxFlows: analyzer.maxFlows,

@@ -59,6 +59,11 @@ describe('analyze --threads 2 equals --threads 1 byte for byte', () => {
     const nd = both([big, big2, '--format', 'ndjson']);
     expect(nd[0].stdout.split('\n').length).toBeGreaterThan(1600);
     expectSame(nd);
+    // this thread and two workers: a three-way merge
+    for (const format of ['ndjson', 'json']) {
+      const one = runCli(['analyze', big, big2, '--format', format, '--all', '--threads', '1']);
+      expectSame([one, runCli(['analyze', big, big2, '--format', format, '--all', '--threads', '3'])]);
+    }
   });
 
   it('per-flow pcaps (--out) and record files (--records) are the same files', () => {
@@ -111,7 +116,7 @@ describe('analyze --threads 2 equals --threads 1 byte for byte', () => {
     expectSame(both([big2, join(dir, 'missing.pcap'), '--format', 'ndjson']));
   });
 
-  it('the default: CPUs - 1 from 3 CPUs on, for large regular uncompressed files only', () => {
+  it('the default: 1 thread (opt-in), and only for large regular uncompressed files when not asked', () => {
     expect([1, 2, 3, 4, 8].map((n) => defaultThreads(n))).toEqual([1, 1, 1, 1, 1]); // opt-in: no speed-up measured on any machine here
     expect(chooseThreads([big], 4)).toBe(4);
     expect(chooseThreads([big2], null)).toBe(1); // under 16 MiB
