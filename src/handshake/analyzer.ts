@@ -21,7 +21,7 @@
  * 7. Every record has an order key (`keyPos`, `keySub`, set while `onRecord` runs): records of a
  *    packet's own flow come at that packet's place; records a sweep or the end of input emits
  *    come in the order their flows got a tracker. So the records of a run split by flow hash
- *    (`share`, analyze --threads) merge back into exactly the single run's order (issue 13).
+ *    (analyze --threads) merge back into exactly the single run's order (issue 13).
  */
 import { decodePacket } from '../decode/dispatch.js';
 import { Status, copyBytes } from '../decode/reader.js';
@@ -100,14 +100,10 @@ export interface AnalyzerOptions {
    */
   keptAreaBytes?: number;
   /**
-   * One of `count` analyzers each given the packets of its share of the flows (analyze
-   * --threads): `onPacket` gets the share's packets, `skipPacket` every other one, so the clock
-   * and the packet/byte counts are the single run's. Decode anomalies are left to whoever
-   * decoded every packet to split them (the reader), so the counters add up.
-   */
-  share?: { count: number };
-  /**
-   * With `share`: the first time a new flow finds this many flows of the share already tracked,
+   * One of the analyzers of analyze --threads, each given the packets of its share of the flows
+   * (cli/analyze-share.ts; `skipPacket` gets every other one, so the clock and the packet/byte
+   * counts are the single run's, and `keptAreaBytes` is its part of the area): the first time a
+   * new flow finds this many flows of the share already tracked,
    * `unsafeAt` records the packet's index. Until then the sum over the shares stayed below
    * `maxFlows`, so no single run would have evicted a flow. (The kept-packet area is shared the
    * same way: see keptAreaWrapped.)
@@ -178,15 +174,13 @@ export class Analyzer {
   unsafeAt = -1;
 
   /**
-   * With `share`: whether this share's part of the kept-packet area has been reused. Until then
-   * the single run's whole area would not have been either (see the constructor).
+   * With `shareFlowLimit`: whether this share's part of the kept-packet area has been reused.
+   * Until then the single run's whole area would not have been either.
    */
   get keptAreaWrapped(): boolean {
     return this.#preKept !== null && this.#preKept.written > this.#preKept.areaBytes;
   }
-  readonly #shareCount: number;
   readonly #shareLimit: number;
-  readonly #decodeAnomalies: AnomalyCounters;
   /** A sweep (or the end) is emitting: keyPos is its position, keySub each flow's seq. */
   #sweeping = false;
   #sweepPos = 0;
@@ -199,12 +193,8 @@ export class Analyzer {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`analyzer: maxFlows must be a positive integer, got ${max}`);
     this.maxFlows = max;
     this.table = new FlowTable<Entry>(1 << 14, max, this.anomalies);
-    this.#shareCount = opts.share?.count ?? 1;
-    // a share gets its part of the area: while no share's part has wrapped, the whole one would not have
-    const area = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
-    this.#keptAreaBytes = this.#shareCount > 1 ? Math.max(1024, Math.floor(area / this.#shareCount / 8) * 8) : area;
+    this.#keptAreaBytes = opts.keptAreaBytes ?? PRE_KEPT_AREA_BYTES;
     this.#shareLimit = opts.shareFlowLimit ?? Infinity;
-    this.#decodeAnomalies = opts.share !== undefined ? new AnomalyCounters() : this.anomalies;
   }
 
   onPacket(p: DecodedPacket): void {
@@ -215,7 +205,7 @@ export class Analyzer {
       this.#nowSec = p.tsSec;
       if (p.tsSec >= this.#nextSweep) this.#sweep(p.tsSec, 2 * st.packets - 2);
     }
-    if (decodePacket(p, this.#decodeAnomalies) !== Status.OK) return;
+    if (decodePacket(p, this.anomalies) !== Status.OK) return;
     st.tcpPackets++;
     const table = this.table;
     let slot = table.lookup(p);
@@ -256,7 +246,7 @@ export class Analyzer {
     this.#after(slot, e, p);
   }
 
-  /** A packet of another share (see AnalyzerOptions.share): it only counts and moves the clock, as in onPacket. */
+  /** A packet of another share (see AnalyzerOptions.shareFlowLimit): it only counts and moves the clock, as in onPacket. */
   skipPacket(tsSec: number, origLen: number): void {
     const st = this.stats;
     st.packets++;
