@@ -30,7 +30,7 @@ const epText: string[] = new Array<string>(CACHE_SIZE).fill('');
 const ipWord = new Float64Array(CACHE_SIZE).fill(-1);
 const ipText: string[] = new Array<string>(CACHE_SIZE).fill('');
 
-function v4Text(a: Uint8Array, w: number): string {
+function ipV4Cached(a: Uint8Array, w: number): string {
   const i = Math.imul(w, 0x9e3779b1) >>> 22; // top 10 bits: CACHE_SIZE slots
   if (ipWord[i] === w) return ipText[i]!;
   const t = formatIp(a);
@@ -45,7 +45,7 @@ export function formatEndpoint(a: Uint8Array, port: number): string {
   const key = w * 65536 + port; // < 2^48: exact in a double
   const i = Math.imul(w ^ Math.imul(port, 0x85ebca6b), 0x9e3779b1) >>> 22;
   if (epWord[i] === key) return epText[i]!;
-  const t = `${v4Text(a, w)}:${port}`;
+  const t = `${ipV4Cached(a, w)}:${port}`;
   epWord[i] = key;
   epText[i] = t;
   return t;
