@@ -17,7 +17,7 @@
  * 5. systemd: READY once capturing, WATCHDOG pings at half the interval, STATUS every few seconds,
  *    STOPPING on SIGTERM/SIGINT; pending evidence is flushed and the process exits within 5 s.
  */
-import { takeEarlyUsr1 } from './early-signals.js';
+import { takeEarlyHup, takeEarlyUsr1 } from './early-signals.js';
 import { accessSync, constants, mkdirSync, chownSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -410,6 +410,9 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGHUP', onHup);
+    // A reload asked for while watch was starting (held by early-signals.ts, which kept it from
+    // ending the process): the file is read now, once however many came.
+    if (takeEarlyHup() > 0) { log.info('SIGHUP came while watch was starting: reloading now.'); onHup(); }
     takeEarlyUsr1(); // watch has no snapshot command; a SIGUSR1 is ignored, never the inspector
     process.on('SIGUSR1', () => log.info('SIGUSR1 ignored: watch writes evidence for every slow handshake by itself.'));
     const wd = watchdogIntervalMs();
