@@ -12,11 +12,11 @@
  * with the per-flow filter (a flow's handshake packets and its FIN/RST pass either way).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, expectOneLineError, runCli } from '../helpers/cli.js';
+import { CAPTURES, CLI, expectOneLineError, runCli } from '../helpers/cli.js';
 import { CLIENT_IP, EdgeLab, fdTargets, journalctlChild } from '../helpers/edge.js';
 import { ensureJournald, journalSend, stockJournalPermissions, type JournaldHandle } from '../helpers/journald.js';
 import { IS_ROOT, NEEDS_ROOT, killAllTracked, sleep, spawnTracked, tsharkWarnings, type Proc } from '../helpers/netns.js';
@@ -84,8 +84,39 @@ describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch: the config file and the dropped user
   });
 });
 
-describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch: a SIGHUP while starting' : `watch: a SIGHUP while starting (skipped: ${NEEDS_ROOT})`, () => {
+describe.skipIf(!IS_ROOT)(IS_ROOT ? 'watch on lo: start and stop' : `watch on lo: start and stop (skipped: ${NEEDS_ROOT})`, () => {
   afterAll(killAllTracked);
+
+  it('the report at stop reads the evidence directory only until its deadline: the page written before stays, watch says so and exits 0 in time (a directory of 50,000 records took 7.5 s)', async () => {
+    const d = open('ss-wstoprep-');
+    const out = join(d, 'out');
+    const report = join(d, 'pages', 'report.html');
+    const a = runCli(['analyze', join(CAPTURES, 'server-delay.pcap'), '--format', 'ndjson', '--no-progress']);
+    expect(a.status, a.stderr).toBe(0);
+    const base = JSON.parse(a.stdout.split('\n')[0]!) as { client: string };
+    // An evidence directory as an earlier run left it: 600 records (the deadline is checked every 256).
+    mkdirSync(out, { mode: 0o755 });
+    for (let i = 0; i < 600; i++) writeFileSync(join(out, `flow-${i}.json`), `${JSON.stringify({ ...base, client: base.client.replace(/:\d+$/, `:${20000 + i}`) })}\n`, { mode: 0o644 });
+    mkdirSync(join(d, 'pages'));
+    writeFileSync(report, 'the page of the last interval', { mode: 0o644 });
+    // owned by the user watch drops to, as watch itself would have left them
+    expect(spawnSync('chown', ['-R', 'nobody:', out, join(d, 'pages')]).status).toBe(0);
+    const w = spawnTracked('watch-stop-report', 'env', ['SLOWSHAKE_STOP_REPORT=0s', process.execPath, CLI, 'watch', '-i', 'lo', '--no-journal', '--out', out,
+      '--state-dir', join(d, 'state'), '--metrics-listen', '127.0.0.1:19483', '--report', report]);
+    await w.waitFor(/^Watching /m, 15_000, 'stderr');
+    const t0 = Date.now();
+    const e = await w.stop('SIGTERM', 8000);
+    expect(e, w.stderr).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(6000);
+    const warned = w.stderr.split('\n').filter((l) => l.startsWith('{') && l.includes('Report not written')).map((l) => JSON.parse(l) as { msg: string; error: string });
+    expect(warned).toEqual([expect.objectContaining({
+      msg: 'Report not written at stop: the stop deadline came first; the page written before stays.',
+      error: `${out}: the deadline came after 256 of 600 files were read`,
+    })]);
+    expect(readFileSync(report, 'utf8')).toBe('the page of the last interval');
+    // the summary counts it with the lost results
+    expect(w.stderr).toContain(`\nReport not written at stop: 1 (${report}: ${out}: the deadline came after 256 of 600 files were read; the page written before stays)\n`);
+  });
 
   it('a reload asked for before watch is running does not end it: it is held and done once watch runs (it used to kill the daemon)', async () => {
     const d = open('ss-whup0-');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAPTURES, runCli } from '../../helpers/cli.js';
 import type { FlowRecord } from '../../../src/handshake/record.js';
-import { buildReport, loadInputs, pcapHref } from '../../../src/report/index.js';
+import { buildReport, InputDeadlineError, loadInputs, pcapHref } from '../../../src/report/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-report-page-'));
 let base: FlowRecord;
@@ -65,5 +65,41 @@ describe('every bundled capture', () => {
     writeFileSync(f, a.stdout);
     const { records } = await loadInputs([f]);
     expect(records.length).toBe(a.stdout.trimEnd().split('\n').length);
+  });
+});
+
+describe('an evidence directory', () => {
+  /** `n` records of the bundled server-delay capture as an evidence directory's .json files (each a distinct client port). */
+  function evidenceDir(n: number): string {
+    const d = mkdtempSync(join(dir, 'evidence-'));
+    for (let i = 0; i < n; i++) {
+      const port = 20000 + i;
+      writeFileSync(join(d, `flow-${String(i).padStart(5, '0')}.json`), `${JSON.stringify({ ...base, client: base.client.replace(/:\d+$/, `:${port}`) })}\n`);
+    }
+    writeFileSync(join(d, '.flow-99999.json.123.tmp'), '{"half":'); // a writer's temp file: not read
+    return d;
+  }
+
+  it('reads every record in name order, one per .json file (read in batches between turns of the event loop)', async () => {
+    const d = evidenceDir(600);
+    const { records, inputs } = await loadInputs([d]);
+    expect(inputs).toEqual([{ path: d, kind: 'directory', records: 600 }]);
+    expect(new Set(records.map((r) => r.client)).size).toBe(600);
+  });
+
+  it('the first bad file in name order is named, however the reads were batched', async () => {
+    const d = evidenceDir(600);
+    writeFileSync(join(d, 'flow-00300.json'), '{"client":1}\n');
+    writeFileSync(join(d, 'flow-00500.json'), 'not json\n');
+    await expect(loadInputs([d])).rejects.toThrow(/flow-00300\.json/);
+  });
+
+  it('a deadline that passes while reading: InputDeadlineError says how far it got (watch\'s report at stop)', async () => {
+    const d = evidenceDir(600);
+    const err = await loadInputs([d], { deadline: Date.now() - 1 }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InputDeadlineError);
+    expect((err as Error).message).toBe(`${d}: the deadline came after 256 of 600 files were read`);
+    // without one, or with one in time, the same directory reads in full
+    expect((await loadInputs([d], { deadline: Date.now() + 60_000 })).records).toHaveLength(600);
   });
 });
