@@ -19,7 +19,7 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { TlsStream, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
-import { scanClientHello, decodeServerHello, type ServerHelloInfo } from '../decode/tls-hello.js';
+import { scanClientHello, scanServerHello } from '../decode/tls-hello.js';
 import { ja4OfScan } from '../decode/ja4.js';
 import { TcpStream, SEG_NEW, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
 import { IpIdSequence } from '../flow/ip-id.js';
@@ -82,7 +82,21 @@ export class HandshakeTracker implements TlsStreamOwner {
   sni: string | null = null;
   alpnOffered: string | null = null;
   ja4: string | null = null;
-  serverHello: ServerHelloInfo | null = null;
+  /**
+   * From the ServerHello (or the HelloRetryRequest until one follows), kept as scalars, not the
+   * decoded object (issue 13: an object and an array per flow, alive as long as the flow).
+   * `shSeen` false: none parsed, and the others are 0/false/null.
+   */
+  shSeen = false;
+  /** Negotiated version: supported_versions when present, else legacy_version. */
+  shVersion = 0;
+  shCipherSuite = 0;
+  /** The kept hello is a HelloRetryRequest. */
+  shHrr = false;
+  /** pre_shared_key in it: the server accepted TLS 1.3 PSK resumption. */
+  shPskAccepted = false;
+  /** Its ALPN selection (visible in TLS ≤ 1.2), null: none. */
+  shAlpn: string | null = null;
   hrr = false;
   /** TLS 1.2 abbreviated handshake: the server's CCS came in its first flight. */
   abbreviated = false;
@@ -386,7 +400,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       if (tl[T.CLIENT_FINISHED]! < 0 && !this.tlsSrv.tls13) this.abbreviated = true;
     }
     if (!encrypted || tl[T.DONE]! >= 0 || tl[T.SERVER_HELLO]! < 0) return;
-    const v = this.serverHello?.version ?? 0;
+    const v = this.shVersion;
     if (fromClient) {
       // TLS 1.3 and TLS 1.2 resumption: the client's encrypted flight (ending with its Finished,
       // onTlsRecordEnd) completes the handshake.
@@ -403,7 +417,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (contentType !== CT_HANDSHAKE && contentType !== CT_APPLICATION_DATA && contentType !== CT_CHANGE_CIPHER_SPEC) return;
     this.#lastCliRecEndTs = ts;
     if (!encrypted) return; // TLS 1.2: Certificate, ClientKeyExchange, CertificateVerify, CCS; TLS 1.3: CCS
-    if (this.serverHello?.version === 0x0304) {
+    if (this.shVersion === 0x0304) {
       if (contentType === CT_APPLICATION_DATA && this.#finishedLen > 0 && len === this.#finishedLen) this.#clientFlightEnd(ts, false);
       else {
         this.#cliFlightEncRecs++;
@@ -420,7 +434,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     const tl = this.timeline;
     tl[T.CLIENT_FLIGHT_END] = ts;
     this.finishedFallback = fallback;
-    const v = this.serverHello?.version ?? 0;
+    const v = this.shVersion;
     if (v === 0x0304 && !this.clientCert) {
       // The fallback took the flight's last encrypted record as the Finished: the rest came before it.
       const recs = fallback ? this.#cliFlightEncRecs - 1 : this.#cliFlightEncRecs;
@@ -461,7 +475,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       return;
     }
     if (hsType !== HS_SERVER_HELLO || body === null) return;
-    const sh = decodeServerHello(body, bodyOff, bodyOff + bodyLen);
+    const sh = scanServerHello(body, bodyOff, bodyOff + bodyLen);
     if (sh === null) {
       this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
       return;
@@ -474,12 +488,21 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (sh.hrr && !this.hrr && tl[T.SERVER_HELLO]! < 0) {
       this.hrr = true;
       tl[T.HELLO_RETRY_REQUEST] = this.#firstServerAfterCh >= 0 ? this.#firstServerAfterCh : ts;
-      this.serverHello = sh;
+      this.#takeServerHello(sh.version, sh.cipherSuite, true, sh.psk, sh.selected);
       return;
     }
     if (sh.hrr) return;
-    this.serverHello = sh;
+    this.#takeServerHello(sh.version, sh.cipherSuite, false, sh.psk, sh.selected);
     if (tl[T.SERVER_HELLO]! < 0) tl[T.SERVER_HELLO] = this.#firstServerAfterCh >= 0 && !this.hrr ? this.#firstServerAfterCh : ts;
+  }
+
+  #takeServerHello(version: number, cipherSuite: number, hrr: boolean, psk: boolean, alpn: string | null): void {
+    this.shSeen = true;
+    this.shVersion = version;
+    this.shCipherSuite = cipherSuite;
+    this.shHrr = hrr;
+    this.shPskAccepted = psk;
+    this.shAlpn = alpn;
   }
 
   onTlsError(fromClient: boolean, anomaly: Anomaly): void {
