@@ -71,6 +71,33 @@ function newTrackerTimes(): Timeline {
   return a;
 }
 
+/**
+ * Recently joined ALPN lists: the names come interned from the hello parser (tls-hello.ts
+ * latin1), so a list equal to a cached one has the very same strings, and its comma-joined form
+ * is reused instead of concatenated again per flow (a few lists repeat across all clients).
+ */
+const ALPN_CACHE = 8;
+const alpnParts: (readonly string[])[] = new Array<readonly string[]>(ALPN_CACHE).fill([]);
+const alpnJoined: string[] = new Array<string>(ALPN_CACHE).fill('');
+let alpnNext = 0;
+
+function joinedAlpn(names: readonly string[], n: number): string {
+  for (let k = 0; k < ALPN_CACHE; k++) {
+    const parts = alpnParts[k]!;
+    if (parts.length !== n) continue;
+    let i = 0;
+    while (i < n && parts[i] === names[i]) i++;
+    if (i === n) return alpnJoined[k]!;
+  }
+  let a = names[0]!;
+  for (let i = 1; i < n; i++) a += ',' + names[i]!;
+  const k = alpnNext;
+  alpnNext = (k + 1) % ALPN_CACHE;
+  alpnParts[k] = names.slice(0, n);
+  alpnJoined[k] = a;
+  return a;
+}
+
 export const TLS_UNKNOWN = 0;
 export const TLS_YES = 1;
 export const TLS_NO = 2;
@@ -484,11 +511,7 @@ export class HandshakeTracker implements TlsStreamOwner {
           if (ch === null) this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
           else {
             this.sni = ch.sni;
-            if (ch.nAlpn > 0) {
-              let a = ch.alpn[0]!;
-              for (let i = 1; i < ch.nAlpn; i++) a += ',' + ch.alpn[i]!;
-              this.alpnOffered = a;
-            }
+            if (ch.nAlpn > 0) this.alpnOffered = joinedAlpn(ch.alpn, ch.nAlpn);
             this.ja4 = ja4OfScan(ch);
           }
         }
