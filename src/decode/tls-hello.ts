@@ -114,8 +114,8 @@ const scratch = {
   legacyVersion: 0, sessionIdLength: 0,
   ciphers: [0], nCiphers: 0, exts: [0], nExts: 0, versions: [0], nVersions: 0, sigs: [0], nSigs: 0, groups: [0], nGroups: 0,
   alpn: [''], nAlpn: 0, sni: null as string | null, ticket: false, psk: false,
-  /** ServerHello: the negotiated version and the selected ALPN protocol. */
-  version: 0, selected: null as string | null,
+  /** ServerHello: the negotiated version, the selected ALPN protocol, the suite, whether it is an HRR. */
+  version: 0, selected: null as string | null, cipherSuite: 0, hrr: false,
 };
 
 /**
@@ -281,6 +281,27 @@ function walkExtensions(buf: Uint8Array, p: number, end: number, client: boolean
 
 /** Parses a ServerHello body in `buf[off, end)`. Returns null (and sets `helloStatus`) on bad input. */
 export function decodeServerHello(buf: Uint8Array, off: number, end: number): ServerHelloInfo | null {
+  const x = scanServerHello(buf, off, end);
+  if (x === null) return null;
+  return {
+    legacyVersion: x.legacyVersion,
+    version: x.version,
+    cipherSuite: x.cipherSuite,
+    sessionIdLength: x.sessionIdLength,
+    hrr: x.hrr,
+    pskAccepted: x.psk,
+    extensions: x.exts.slice(0, x.nExts),
+    alpn: x.selected,
+  };
+}
+
+/**
+ * decodeServerHello without the copy (as scanClientHello): parses into the module's scratch and
+ * returns it (`version`, `cipherSuite`, `hrr`, `psk`, `selected`, the extension list), null on bad
+ * input. For the tracker, which keeps a few scalars of it: no object or array per ServerHello
+ * outlives the parse (issue 13: they lived as long as the flow).
+ */
+export function scanServerHello(buf: Uint8Array, off: number, end: number): HelloScan | null {
   helloStatus.status = Status.OK;
   const legacyVersion = u16(buf, off, end);
   if (legacyVersion < 0 || off + 2 + 32 > end) return fail(Status.TRUNCATED);
@@ -306,16 +327,11 @@ export function decodeServerHello(buf: Uint8Array, off: number, end: number): Se
     const st = walkExtensions(buf, p, end, false);
     if (st !== Status.OK) return fail(st);
   }
-  return {
-    legacyVersion,
-    version: x.version,
-    cipherSuite,
-    sessionIdLength: sidLen,
-    hrr,
-    pskAccepted: x.psk,
-    extensions: x.exts.slice(0, x.nExts),
-    alpn: x.selected,
-  };
+  x.legacyVersion = legacyVersion;
+  x.sessionIdLength = sidLen;
+  x.cipherSuite = cipherSuite;
+  x.hrr = hrr;
+  return x;
 }
 
 /** One ServerHello extension's data buf[d, dEnd) (`len` bytes) into `scratch`. */

@@ -54,7 +54,12 @@ export class TlsStream {
   #hdrWord = 0;
   #hdrLast = 0;
   #hdrHave = 0;
-  #recStartTs = 0;
+  /**
+   * Capture time of a split header's first byte (null: none pending). Tagged, not a number field:
+   * V8 boxes a number field holding µs timestamps in a heap number per stream, two per flow, where
+   * only a header split across segments needs one (issue 13).
+   */
+  #splitTs: number | null = null;
   #recType = 0;
   #recLeft = 0;
   #recLen = 0;
@@ -97,20 +102,21 @@ export class TlsStream {
   push(buf: Uint8Array, off: number, end: number, ts: number): void {
     while (off < end) {
       if (this.#state === READ_HEADER) {
-        let w: number, last: number;
+        let w: number, last: number, startTs = ts;
         if (this.#hdrHave === 0 && off + 5 <= end) { // the whole header in this segment: read in place
           w = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
           last = buf[off + 4]!;
           off += 5;
-          this.#recStartTs = ts;
         } else {
-          if (this.#hdrHave === 0) this.#recStartTs = ts;
+          if (this.#hdrHave === 0) this.#splitTs = ts;
           while (this.#hdrHave < 4 && off < end) { this.#hdrWord = ((this.#hdrWord << 8) | buf[off++]!) >>> 0; this.#hdrHave++; }
           if (this.#hdrHave === 4 && off < end) { this.#hdrLast = buf[off++]!; this.#hdrHave++; }
           if (this.#hdrHave < 5) return;
           w = this.#hdrWord;
           last = this.#hdrLast;
           this.#hdrWord = 0;
+          startTs = this.#splitTs!;
+          this.#splitTs = null;
         }
         this.#hdrHave = 0;
         // RFC 8446 §5.1: type u8, legacy_record_version u16, length u16
@@ -127,7 +133,7 @@ export class TlsStream {
         this.#recEnc = this.#encrypted(type);
         this.records++;
         this.#state = READ_BODY;
-        this.owner.onTlsRecord(this.fromClient, type, this.#recEnc, this.#recStartTs);
+        this.owner.onTlsRecord(this.fromClient, type, this.#recEnc, startTs);
         if (this.#state !== READ_BODY) return; // owner stopped us
         if (len === 0) this.#endRecord(ts);
       } else if (this.#state === READ_BODY) {

@@ -198,6 +198,27 @@ const phaseValues: (number | null)[] = PHASES.map(() => null);
  * -1 when there is none.
  */
 export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly number[], stallPairs: readonly number[], tfoResend = -1): PhaseBreakdown {
+  return computePhasesInto(newBreakdown(), tl, firstTs, lossPairs, stallPairs, tfoResend);
+}
+
+/** An empty breakdown for computePhasesInto. */
+export function newBreakdown(): PhaseBreakdown {
+  return {
+    phases: {
+      syn_ack_delay: null, tcp_rtt: null, client_hello_wait: null, client_hello_xfer: null, server_hello_delay: null,
+      hrr_rtt: null, hrr_server_delay: null, server_flight: null, flight_rtt: null, client_think: null,
+      client_flight_xfer: null, server_finish: null,
+    },
+    loss: 0, cwndStall: 0, total: null, start: 0, flightSplit: 0,
+    byCategory: { client: 0, network: 0, server: 0, loss: 0 },
+  };
+}
+
+/**
+ * computePhases into `out` (every field overwritten): a caller that reads the breakdown at once
+ * (buildRecord) reuses one, so the three objects per flow are not garbage (issue 13).
+ */
+export function computePhasesInto(out: PhaseBreakdown, tl: Timeline, firstTs: number, lossPairs: readonly number[], stallPairs: readonly number[], tfoResend = -1): PhaseBreakdown {
   const start = tl[T.SYN]! >= 0 ? tl[T.SYN]! : firstTs;
   const done = tl[T.DONE]!;
   const end = done >= 0 ? done : Number.MAX_SAFE_INTEGER;
@@ -222,16 +243,20 @@ export function computePhases(tl: Timeline, firstTs: number, lossPairs: readonly
     else if (c === CAT_NETWORK) network += x;
     else server += x;
   }
-  // One literal in PHASES order (one shape for every flow, not twelve keyed stores per flow).
-  const phases: Record<PhaseName, number | null> = {
-    syn_ack_delay: v[0]!, tcp_rtt: v[1]!, client_hello_wait: v[2]!, client_hello_xfer: v[3]!, server_hello_delay: v[4]!,
-    hrr_rtt: v[5]!, hrr_server_delay: v[6]!, server_flight: v[7]!, flight_rtt: v[8]!, client_think: v[9]!,
-    client_flight_xfer: v[10]!, server_finish: v[11]!,
-  };
+  // Named stores in PHASES order (one shape for every flow, not twelve keyed stores per flow).
+  const phases = out.phases;
+  phases.syn_ack_delay = v[0]!; phases.tcp_rtt = v[1]!; phases.client_hello_wait = v[2]!; phases.client_hello_xfer = v[3]!;
+  phases.server_hello_delay = v[4]!; phases.hrr_rtt = v[5]!; phases.hrr_server_delay = v[6]!; phases.server_flight = v[7]!;
+  phases.flight_rtt = v[8]!; phases.client_think = v[9]!; phases.client_flight_xfer = v[10]!; phases.server_finish = v[11]!;
   const hi = done >= 0 ? done : start;
   const lossUs = done >= 0 ? overlap(loss, start, hi) : 0;
   const stallUs = done >= 0 ? overlap(stall, start, hi) : 0;
-  const byCategory = { client, network: network + stallUs, server, loss: lossUs };
-  const flightSplit = split >= 0 ? tl[T.CLIENT_ACK]! - split : 0;
-  return { phases, loss: lossUs, cwndStall: stallUs, total: done >= 0 ? done - start : null, start, flightSplit, byCategory };
+  const bc = out.byCategory;
+  bc.client = client; bc.network = network + stallUs; bc.server = server; bc.loss = lossUs;
+  out.loss = lossUs;
+  out.cwndStall = stallUs;
+  out.total = done >= 0 ? done - start : null;
+  out.start = start;
+  out.flightSplit = split >= 0 ? tl[T.CLIENT_ACK]! - split : 0;
+  return out;
 }

@@ -7,7 +7,7 @@ import { versionName } from '../decode/tls-hello.js';
 import { formatEndpoint } from './addr.js';
 import { MAX_HOLES } from '../flow/tcp-stream.js';
 import { cipherName } from './ciphers.js';
-import { computePhases, flowRtt, PHASES, type PhaseBreakdown, type PhaseName } from './phases.js';
+import { computePhasesInto, flowRtt, newBreakdown, PHASES, type PhaseBreakdown, type PhaseName } from './phases.js';
 import { T, TIMELINE_POINTS, type Timeline, type TimelinePoint } from './timeline.js';
 import { MAX_KEPT_PACKETS, type HandshakeTracker } from './tracker.js';
 import { decideVerdict, type Verdict } from './verdict.js';
@@ -134,9 +134,12 @@ export function phasesObject(b: PhaseBreakdown): PhasesMs {
   };
 }
 
+/** buildRecord's breakdown, overwritten per record: read within the call, never kept. */
+const scratchBreakdown = newBreakdown();
+
 export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowRecord {
   const tl = t.timeline;
-  const b = computePhases(tl, t.firstTs, t.loss, t.stalls, t.tfoRefused ? t.tfoResentTs : -1);
+  const b = computePhasesInto(scratchBreakdown, tl, t.firstTs, t.loss, t.stalls, t.tfoRefused ? t.tfoResentTs : -1);
   const timeline = timelineObject(tl);
   const missing: string[] = [];
   for (let i = 0; i < TIMELINE_POINTS.length; i++) {
@@ -182,16 +185,16 @@ export function buildRecord(t: HandshakeTracker, slowThresholdMs: number): FlowR
   if (t.keptLostEarly > 0) {
     notes.push(`${t.keptLostEarly} packet(s) from before the first payload not kept for the per-flow pcap (the area they waited in, shared by all flows without payload, was reused by newer flows)`);
   }
-  const sh = t.serverHello;
-  const resumed = sh !== null && (sh.version === 0x0304 ? sh.pskAccepted : t.abbreviated);
+  const sh = t.shSeen;
+  const resumed = sh && (t.shVersion === 0x0304 ? t.shPskAccepted : t.abbreviated);
   const rec: FlowRecord = {
     client: formatEndpoint(t.clientAddr, t.clientPort),
     server: formatEndpoint(t.serverAddr, t.serverPort),
     sni: t.sni,
     alpn: t.alpnOffered,
-    alpn_selected: sh?.alpn ?? null,
-    tls_version: sh ? versionName(sh.version) : null,
-    cipher: sh && !sh.hrr ? cipherName(sh.cipherSuite) : null,
+    alpn_selected: t.shAlpn,
+    tls_version: sh ? versionName(t.shVersion) : null,
+    cipher: sh && !t.shHrr ? cipherName(t.shCipherSuite) : null,
     ja4: t.ja4,
     hrr: t.hrr,
     resumed,

@@ -22,7 +22,10 @@ export const enum T {
 export type Timeline = number[];
 
 export function newTimeline(): Timeline {
-  // The first value a flow stores is a µs timestamp (not a small integer): the array turns into
-  // double elements then, once.
-  return [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+  // Double elements from the start (the literal's 0.5 makes it so): every value a flow stores is a
+  // µs timestamp, not a small integer, and a literal of -1s turned into double elements at the
+  // first one, a second backing store per flow (issue 13).
+  const tl = [0.5, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+  tl[0] = -1;
+  return tl;
 }

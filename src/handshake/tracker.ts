@@ -19,13 +19,13 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { TlsStream, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CLIENT_HELLO, HS_SERVER_HELLO, type TlsStreamOwner } from '../decode/tls-stream.js';
-import { scanClientHello, decodeServerHello, type ServerHelloInfo } from '../decode/tls-hello.js';
+import { scanClientHello, scanServerHello } from '../decode/tls-hello.js';
 import { ja4OfScan } from '../decode/ja4.js';
 import { TcpStream, SEG_NEW, SEG_RETRANSMIT } from '../flow/tcp-stream.js';
 import { IpIdSequence } from '../flow/ip-id.js';
 import { copyBytes } from '../decode/reader.js';
 import { Anomaly, type AnomalyCounters } from '../telemetry/anomalies.js';
-import { T, newTimeline, type Timeline } from './timeline.js';
+import { T, type Timeline } from './timeline.js';
 import { tls13FinishedRecordLength } from './ciphers.js';
 
 /** A server segment this soon after a client ACK was released by that ACK (cwnd stall test). */
@@ -43,6 +43,60 @@ const EMPTY_CERTIFICATE_BODY = 3;
  * Without a certificate there is at most an empty Certificate (a 25-byte record unpadded).
  */
 const NO_CERT_FLIGHT_MAX = 64;
+
+/** The tracker's own capture times, in its timeline array after the T points (see `timeline`). */
+const W_FIRST_TS = T.COUNT;
+const W_LAST_TS = T.COUNT + 1;
+const W_TFO_RESENT = T.COUNT + 2;
+/** First server data after the first ClientHello completed: ServerHello or HRR, decided on parse. */
+const W_FIRST_SERVER_AFTER_CH = T.COUNT + 3;
+/** Last new server data (flight end candidate). */
+const W_LAST_SERVER_DATA = T.COUNT + 4;
+/** Last server data incl. retransmissions (stall test). */
+const W_LAST_SERVER_SEG = T.COUNT + 5;
+/** Last client ACK that acknowledged new server data. */
+const W_LAST_CLIENT_ACK = T.COUNT + 6;
+const W_CLIENT_ACK_CANDIDATE = T.COUNT + 7;
+const W_SERVER_CCS = T.COUNT + 8;
+const W_FIRST_CLIENT_DATA = T.COUNT + 9;
+/** Capture time of a TCP Fast Open SYN whose data waits in #synDataBuf. */
+const W_SYN_DATA = T.COUNT + 10;
+/** Completing segment of the last client record of its second flight. */
+const W_LAST_CLI_REC_END = T.COUNT + 11;
+
+/** A timeline (all -1) with the W_ slots after it, double elements from the start (the 0.5 makes it so). */
+function newTrackerTimes(): Timeline {
+  const a = [0.5, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+  a[0] = -1;
+  return a;
+}
+
+/**
+ * Recently joined ALPN lists: the names come interned from the hello parser (tls-hello.ts
+ * latin1), so a list equal to a cached one has the very same strings, and its comma-joined form
+ * is reused instead of concatenated again per flow (a few lists repeat across all clients).
+ */
+const ALPN_CACHE = 8;
+const alpnParts: (readonly string[])[] = new Array<readonly string[]>(ALPN_CACHE).fill([]);
+const alpnJoined: string[] = new Array<string>(ALPN_CACHE).fill('');
+let alpnNext = 0;
+
+function joinedAlpn(names: readonly string[], n: number): string {
+  for (let k = 0; k < ALPN_CACHE; k++) {
+    const parts = alpnParts[k]!;
+    if (parts.length !== n) continue;
+    let i = 0;
+    while (i < n && parts[i] === names[i]) i++;
+    if (i === n) return alpnJoined[k]!;
+  }
+  let a = names[0]!;
+  for (let i = 1; i < n; i++) a += ',' + names[i]!;
+  const k = alpnNext;
+  alpnNext = (k + 1) % ALPN_CACHE;
+  alpnParts[k] = names.slice(0, n);
+  alpnJoined[k] = a;
+  return a;
+}
 
 export const TLS_UNKNOWN = 0;
 export const TLS_YES = 1;
@@ -65,7 +119,12 @@ export interface KeptPacket {
 }
 
 export class HandshakeTracker implements TlsStreamOwner {
-  readonly timeline: Timeline = newTimeline();
+  /**
+   * The timeline (indices T), then the tracker's own capture times (W_…, after T.COUNT): one
+   * array of double elements rather than a number field each, which V8 boxes in a heap number
+   * per field per flow (issue 13). Readers of the timeline index it by T only.
+   */
+  readonly timeline: Timeline = newTrackerTimes();
   readonly cli: TcpStream;
   readonly srv: TcpStream;
   readonly tlsCli: TlsStream;
@@ -82,7 +141,21 @@ export class HandshakeTracker implements TlsStreamOwner {
   sni: string | null = null;
   alpnOffered: string | null = null;
   ja4: string | null = null;
-  serverHello: ServerHelloInfo | null = null;
+  /**
+   * From the ServerHello (or the HelloRetryRequest until one follows), kept as scalars, not the
+   * decoded object (issue 13: an object and an array per flow, alive as long as the flow).
+   * `shSeen` false: none parsed, and the others are 0/false/null.
+   */
+  shSeen = false;
+  /** Negotiated version: supported_versions when present, else legacy_version. */
+  shVersion = 0;
+  shCipherSuite = 0;
+  /** The kept hello is a HelloRetryRequest. */
+  shHrr = false;
+  /** pre_shared_key in it: the server accepted TLS 1.3 PSK resumption. */
+  shPskAccepted = false;
+  /** Its ALPN selection (visible in TLS ≤ 1.2), null: none. */
+  shAlpn: string | null = null;
   hrr = false;
   /** TLS 1.2 abbreviated handshake: the server's CCS came in its first flight. */
   abbreviated = false;
@@ -92,8 +165,10 @@ export class HandshakeTracker implements TlsStreamOwner {
   clientCertInferred = false;
   /** client_flight_end is the last client record before the server's next data, not a Finished found by its size. */
   finishedFallback = false;
-  firstTs = -1;
-  lastTs = -1;
+  /** Capture time of the flow's first and last packet (µs). */
+  get firstTs(): number { return this.timeline[W_FIRST_TS]!; }
+  set firstTs(v: number) { this.timeline[W_FIRST_TS] = v; }
+  get lastTs(): number { return this.timeline[W_LAST_TS]!; }
   packets = 0;
   /** Set when the flow closed (FIN/RST) or was abandoned before `done`. */
   closed = false;
@@ -118,27 +193,17 @@ export class HandshakeTracker implements TlsStreamOwner {
   /** The server did not accept the SYN's data (its SYN-ACK acknowledged only the SYN). */
   tfoRefused = false;
   /** Capture time of the client's copy of the refused SYN data (the ClientHello sent again), -1 until seen. */
-  tfoResentTs = -1;
+  get tfoResentTs(): number { return this.timeline[W_TFO_RESENT]!; }
 
   // --- working state
   #chCount = 0;
-  /** First server data after the first ClientHello completed: ServerHello or HRR, decided on parse. */
-  #firstServerAfterCh = -1;
-  #lastServerDataTs = -1; // last new server data (flight end candidate)
-  #lastServerSegTs = -1; // last server data incl. retransmissions (stall test)
-  #lastClientAckTs = -1; // last client ACK that acknowledged new server data
   #clientAckRel = 0;
-  #clientAckCandidate = -1;
-  #serverCcsTs = -1;
-  #firstClientDataTs = -1;
   /** TCP Fast Open data of the SYN until the server's answer says whether it was accepted (null: none pending). */
   #synDataBuf: Uint8Array | null = null;
   #synDataLen = 0;
-  #synDataTs = -1;
   /** TLS 1.3: length of the client's Finished record under the negotiated suite (0: unknown). */
   #finishedLen = 0;
   /** Client records completed in its second flight: last one's completing segment, encrypted bytes before the Finished. */
-  #lastCliRecEndTs = -1;
   #cliFlightEncRecs = 0;
   #cliFlightEncBytes = 0;
   #lastCliEncLen = 0;
@@ -172,7 +237,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     this.#cliMss = cliMss;
     this.#srvMss = srvMss;
     this.#clientAckRel = clientAckRel;
-    this.#lastClientAckTs = clientAckTs;
+    this.timeline[W_LAST_CLIENT_ACK] = clientAckTs;
   }
 
   get done(): boolean {
@@ -183,8 +248,8 @@ export class HandshakeTracker implements TlsStreamOwner {
   onPacket(p: DecodedPacket, fromClient: boolean): void {
     const ts = p.tsUs;
     const tl = this.timeline;
-    if (this.firstTs < 0) this.firstTs = ts;
-    this.lastTs = ts;
+    if (tl[W_FIRST_TS]! < 0) tl[W_FIRST_TS] = ts;
+    tl[W_LAST_TS] = ts;
     this.packets++;
     if (this.kept !== null) this.#keep(p, fromClient);
     const flags = p.flags;
@@ -232,13 +297,13 @@ export class HandshakeTracker implements TlsStreamOwner {
     const kind = s.classify(rel, len, ts, this.loss);
     if (idGap > 0 && kind === SEG_NEW && inOrder && tl[T.DONE]! < 0) this.#inferLoss(this.cliIds.prevTs, ts);
     if (kind !== SEG_RETRANSMIT) {
-      if (this.#firstClientDataTs < 0) this.#firstClientDataTs = ts;
+      if (tl[W_FIRST_CLIENT_DATA]! < 0) tl[W_FIRST_CLIENT_DATA] = ts;
       if (this.tls === TLS_UNKNOWN) this.#recognise(buf, off, avail, rel, true, tl, ts);
       if (tl[T.CLIENT_HELLO]! < 0 && this.tls === TLS_YES && this.#chCount === 0 && tl[T.SERVER_HELLO]! < 0) {
         // The first client data, even when it arrived ahead of a ClientHello segment lost earlier.
-        tl[T.CLIENT_HELLO] = this.#firstClientDataTs;
+        tl[T.CLIENT_HELLO] = tl[W_FIRST_CLIENT_DATA]!;
       } else if (tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
-      if (this.tfoRefused && rel === 0 && this.tfoResentTs < 0) this.tfoResentTs = ts;
+      if (this.tfoRefused && rel === 0 && tl[W_TFO_RESENT]! < 0) tl[W_TFO_RESENT] = ts;
     }
     if (this.tls === TLS_NO) return;
     s.deliver(rel, len, buf, off, avail, ts, this.tlsCli);
@@ -259,7 +324,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       this.#clientData(0, p.payloadLen, b, o, p.payloadAvail, p.tsUs, 0);
       return;
     }
-    this.#synDataTs = p.tsUs;
+    this.timeline[W_SYN_DATA] = p.tsUs;
     this.#synDataLen = p.payloadLen;
     this.#synDataBuf = copyBytes(p.buf, p.payloadOff, p.payloadOff + Math.min(p.payloadAvail, p.payloadLen));
   }
@@ -272,22 +337,22 @@ export class HandshakeTracker implements TlsStreamOwner {
    * the copy arrived is the ClientHello's transfer (phases.ts `tfoResend`).
    */
   #resolveSynData(accepted: boolean): void {
-    const buf = this.#synDataBuf!;
+    const buf = this.#synDataBuf!, tl = this.timeline;
     this.#synDataBuf = null;
     if (accepted) {
-      this.#clientData(0, this.#synDataLen, buf, 0, buf.length, this.#synDataTs, 0);
+      this.#clientData(0, this.#synDataLen, buf, 0, buf.length, tl[W_SYN_DATA]!, 0);
       return;
     }
     this.tfoRefused = true;
     this.cli.retransmits++;
-    if (this.#firstClientDataTs < 0) this.#firstClientDataTs = this.#synDataTs;
+    if (tl[W_FIRST_CLIENT_DATA]! < 0) tl[W_FIRST_CLIENT_DATA] = tl[W_SYN_DATA]!;
   }
 
   /** The client's second flight starts: close the server flight and pick client_ack. */
   #clientFinished(ts: number, tl: Timeline): void {
     tl[T.CLIENT_FINISHED] = ts;
-    tl[T.SERVER_FLIGHT_END] = this.#lastServerDataTs >= 0 ? this.#lastServerDataTs : tl[T.SERVER_HELLO]!;
-    tl[T.CLIENT_ACK] = this.#clientAckCandidate >= 0 ? this.#clientAckCandidate : ts;
+    tl[T.SERVER_FLIGHT_END] = tl[W_LAST_SERVER_DATA]! >= 0 ? tl[W_LAST_SERVER_DATA]! : tl[T.SERVER_HELLO]!;
+    tl[T.CLIENT_ACK] = tl[W_CLIENT_ACK_CANDIDATE]! >= 0 ? tl[W_CLIENT_ACK_CANDIDATE]! : ts;
   }
 
   #clientAck(ack: number, ts: number, tl: Timeline, pure: boolean): void {
@@ -295,10 +360,10 @@ export class HandshakeTracker implements TlsStreamOwner {
     if (rel < 0 && !this.srv.baseKnown) return;
     if (rel > this.#clientAckRel) {
       this.#clientAckRel = rel;
-      if (pure) this.#lastClientAckTs = ts;
+      if (pure) tl[W_LAST_CLIENT_ACK] = ts;
     }
-    if (tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0 && this.#clientAckCandidate < 0 && rel >= this.srv.maxRel) {
-      this.#clientAckCandidate = ts;
+    if (tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0 && tl[W_CLIENT_ACK_CANDIDATE]! < 0 && rel >= this.srv.maxRel) {
+      tl[W_CLIENT_ACK_CANDIDATE] = ts;
     }
   }
 
@@ -330,29 +395,29 @@ export class HandshakeTracker implements TlsStreamOwner {
       if (this.tls === TLS_UNKNOWN) this.#recognise(p.buf, p.payloadOff, p.payloadAvail, rel, false, tl, ts);
       if (this.tls === TLS_NO) return;
       const inFlight = tl[T.SERVER_HELLO]! >= 0 && tl[T.CLIENT_FINISHED]! < 0;
-      if (inFlight && this.#lastClientAckTs > this.#lastServerSegTs && this.#lastServerSegTs >= 0 &&
-          ts - this.#lastClientAckTs <= STALL_TRIGGER_US && this.#lastClientAckTs - this.#lastServerSegTs > STALL_TRIGGER_US) {
-        this.stalls.push(this.#lastServerSegTs, this.#lastClientAckTs);
+      if (inFlight && tl[W_LAST_CLIENT_ACK]! > tl[W_LAST_SERVER_SEG]! && tl[W_LAST_SERVER_SEG]! >= 0 &&
+          ts - tl[W_LAST_CLIENT_ACK]! <= STALL_TRIGGER_US && tl[W_LAST_CLIENT_ACK]! - tl[W_LAST_SERVER_SEG]! > STALL_TRIGGER_US) {
+        this.stalls.push(tl[W_LAST_SERVER_SEG]!, tl[W_LAST_CLIENT_ACK]!);
       }
       if (tl[T.CLIENT_HELLO2_END]! >= 0) {
         if (tl[T.SERVER_HELLO]! < 0) tl[T.SERVER_HELLO] = ts;
-      } else if (tl[T.CLIENT_HELLO_END]! >= 0 && !this.hrr && tl[T.SERVER_HELLO]! < 0 && this.#firstServerAfterCh < 0) {
-        this.#firstServerAfterCh = ts;
+      } else if (tl[T.CLIENT_HELLO_END]! >= 0 && !this.hrr && tl[T.SERVER_HELLO]! < 0 && tl[W_FIRST_SERVER_AFTER_CH]! < 0) {
+        tl[W_FIRST_SERVER_AFTER_CH] = ts;
       }
-      if (tl[T.CLIENT_FINISHED]! >= 0 && tl[T.CLIENT_FLIGHT_END]! < 0 && this.#lastCliRecEndTs >= 0 && this.tlsCli.atRecordBoundary) {
-        this.#clientFlightEnd(this.#lastCliRecEndTs, true); // the server answers: the client's flight is over
+      if (tl[T.CLIENT_FINISHED]! >= 0 && tl[T.CLIENT_FLIGHT_END]! < 0 && tl[W_LAST_CLI_REC_END]! >= 0 && this.tlsCli.atRecordBoundary) {
+        this.#clientFlightEnd(tl[W_LAST_CLI_REC_END]!, true); // the server answers: the client's flight is over
       }
       if (tl[T.CLIENT_FINISHED]! < 0) {
-        this.#lastServerDataTs = ts;
-        this.#clientAckCandidate = -1; // new server data is not yet acknowledged
+        tl[W_LAST_SERVER_DATA] = ts;
+        tl[W_CLIENT_ACK_CANDIDATE] = -1; // new server data is not yet acknowledged
       }
     }
-    this.#lastServerSegTs = ts;
+    tl[W_LAST_SERVER_SEG] = ts;
     if (this.tls === TLS_NO) return;
     s.deliver(rel, p.payloadLen, p.buf, p.payloadOff, p.payloadAvail, ts, this.tlsSrv);
     // ServerHello bytes missing (not captured or unparsable): the first server data still counts.
-    if (this.#firstServerAfterCh >= 0 && tl[T.SERVER_HELLO]! < 0 && !this.hrr && (this.tlsSrv.failed || s.contentLost)) {
-      tl[T.SERVER_HELLO] = this.#firstServerAfterCh;
+    if (tl[W_FIRST_SERVER_AFTER_CH]! >= 0 && tl[T.SERVER_HELLO]! < 0 && !this.hrr && (this.tlsSrv.failed || s.contentLost)) {
+      tl[T.SERVER_HELLO] = tl[W_FIRST_SERVER_AFTER_CH]!;
     }
   }
 
@@ -364,7 +429,7 @@ export class HandshakeTracker implements TlsStreamOwner {
   #recognise(b: Uint8Array, o: number, avail: number, rel: number, fromClient: boolean, tl: Timeline, ts: number): void {
     const want = fromClient ? HS_CLIENT_HELLO : HS_SERVER_HELLO;
     if (fromClient && this.cli.isn >= 0 && rel > 0) return; // start of stream not seen yet: decide when it arrives
-    if (!fromClient && this.#firstClientDataTs >= 0) return; // the client spoke first; wait for its stream start
+    if (!fromClient && tl[W_FIRST_CLIENT_DATA]! >= 0) return; // the client spoke first; wait for its stream start
     const startOfStream = fromClient || (tl[T.SYN]! < 0 && tl[T.SYN_ACK]! < 0);
     if (avail >= 6 && b[o] === 22 && b[o + 1] === 3 && b[o + 5] === want && startOfStream) {
       this.tls = TLS_YES;
@@ -381,18 +446,18 @@ export class HandshakeTracker implements TlsStreamOwner {
   onTlsRecord(fromClient: boolean, contentType: number, encrypted: boolean, ts: number): void {
     const tl = this.timeline;
     if (fromClient && contentType === CT_HANDSHAKE && this.hrr && tl[T.CLIENT_HELLO2]! < 0) tl[T.CLIENT_HELLO2] = ts;
-    if (contentType === CT_CHANGE_CIPHER_SPEC && !fromClient && this.#serverCcsTs < 0) {
-      this.#serverCcsTs = ts;
+    if (contentType === CT_CHANGE_CIPHER_SPEC && !fromClient && tl[W_SERVER_CCS]! < 0) {
+      tl[W_SERVER_CCS] = ts;
       if (tl[T.CLIENT_FINISHED]! < 0 && !this.tlsSrv.tls13) this.abbreviated = true;
     }
     if (!encrypted || tl[T.DONE]! >= 0 || tl[T.SERVER_HELLO]! < 0) return;
-    const v = this.serverHello?.version ?? 0;
+    const v = this.shVersion;
     if (fromClient) {
       // TLS 1.3 and TLS 1.2 resumption: the client's encrypted flight (ending with its Finished,
       // onTlsRecordEnd) completes the handshake.
       if ((v === 0x0304 || this.abbreviated || v === 0) && tl[T.CLIENT_FINISHED]! < 0) this.#clientFinished(ts, tl);
     } else if (!this.abbreviated && v !== 0x0304 && tl[T.CLIENT_FINISHED]! >= 0) {
-      if (tl[T.CLIENT_FLIGHT_END]! < 0 && this.#lastCliRecEndTs >= 0) this.#clientFlightEnd(this.#lastCliRecEndTs, true);
+      if (tl[T.CLIENT_FLIGHT_END]! < 0 && tl[W_LAST_CLI_REC_END]! >= 0) this.#clientFlightEnd(tl[W_LAST_CLI_REC_END]!, true);
       tl[T.DONE] = ts; // TLS 1.2 full handshake: the server's Finished is sent
     }
   }
@@ -401,9 +466,9 @@ export class HandshakeTracker implements TlsStreamOwner {
     const tl = this.timeline;
     if (!fromClient || tl[T.CLIENT_FINISHED]! < 0 || tl[T.CLIENT_FLIGHT_END]! >= 0) return;
     if (contentType !== CT_HANDSHAKE && contentType !== CT_APPLICATION_DATA && contentType !== CT_CHANGE_CIPHER_SPEC) return;
-    this.#lastCliRecEndTs = ts;
+    tl[W_LAST_CLI_REC_END] = ts;
     if (!encrypted) return; // TLS 1.2: Certificate, ClientKeyExchange, CertificateVerify, CCS; TLS 1.3: CCS
-    if (this.serverHello?.version === 0x0304) {
+    if (this.shVersion === 0x0304) {
       if (contentType === CT_APPLICATION_DATA && this.#finishedLen > 0 && len === this.#finishedLen) this.#clientFlightEnd(ts, false);
       else {
         this.#cliFlightEncRecs++;
@@ -420,7 +485,7 @@ export class HandshakeTracker implements TlsStreamOwner {
     const tl = this.timeline;
     tl[T.CLIENT_FLIGHT_END] = ts;
     this.finishedFallback = fallback;
-    const v = this.serverHello?.version ?? 0;
+    const v = this.shVersion;
     if (v === 0x0304 && !this.clientCert) {
       // The fallback took the flight's last encrypted record as the Finished: the rest came before it.
       const recs = fallback ? this.#cliFlightEncRecs - 1 : this.#cliFlightEncRecs;
@@ -446,11 +511,7 @@ export class HandshakeTracker implements TlsStreamOwner {
           if (ch === null) this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
           else {
             this.sni = ch.sni;
-            if (ch.nAlpn > 0) {
-              let a = ch.alpn[0]!;
-              for (let i = 1; i < ch.nAlpn; i++) a += ',' + ch.alpn[i]!;
-              this.alpnOffered = a;
-            }
+            if (ch.nAlpn > 0) this.alpnOffered = joinedAlpn(ch.alpn, ch.nAlpn);
             this.ja4 = ja4OfScan(ch);
           }
         }
@@ -461,7 +522,7 @@ export class HandshakeTracker implements TlsStreamOwner {
       return;
     }
     if (hsType !== HS_SERVER_HELLO || body === null) return;
-    const sh = decodeServerHello(body, bodyOff, bodyOff + bodyLen);
+    const sh = scanServerHello(body, bodyOff, bodyOff + bodyLen);
     if (sh === null) {
       this.an.bump(Anomaly.BAD_TLS_HANDSHAKE);
       return;
@@ -473,13 +534,22 @@ export class HandshakeTracker implements TlsStreamOwner {
     }
     if (sh.hrr && !this.hrr && tl[T.SERVER_HELLO]! < 0) {
       this.hrr = true;
-      tl[T.HELLO_RETRY_REQUEST] = this.#firstServerAfterCh >= 0 ? this.#firstServerAfterCh : ts;
-      this.serverHello = sh;
+      tl[T.HELLO_RETRY_REQUEST] = tl[W_FIRST_SERVER_AFTER_CH]! >= 0 ? tl[W_FIRST_SERVER_AFTER_CH]! : ts;
+      this.#takeServerHello(sh.version, sh.cipherSuite, true, sh.psk, sh.selected);
       return;
     }
     if (sh.hrr) return;
-    this.serverHello = sh;
-    if (tl[T.SERVER_HELLO]! < 0) tl[T.SERVER_HELLO] = this.#firstServerAfterCh >= 0 && !this.hrr ? this.#firstServerAfterCh : ts;
+    this.#takeServerHello(sh.version, sh.cipherSuite, false, sh.psk, sh.selected);
+    if (tl[T.SERVER_HELLO]! < 0) tl[T.SERVER_HELLO] = tl[W_FIRST_SERVER_AFTER_CH]! >= 0 && !this.hrr ? tl[W_FIRST_SERVER_AFTER_CH]! : ts;
+  }
+
+  #takeServerHello(version: number, cipherSuite: number, hrr: boolean, psk: boolean, alpn: string | null): void {
+    this.shSeen = true;
+    this.shVersion = version;
+    this.shCipherSuite = cipherSuite;
+    this.shHrr = hrr;
+    this.shPskAccepted = psk;
+    this.shAlpn = alpn;
   }
 
   onTlsError(fromClient: boolean, anomaly: Anomaly): void {
