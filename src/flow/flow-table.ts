@@ -36,7 +36,6 @@ export const SLOT_PASSIVE_FIN_B = 5;
 const KEY_WORDS = 11;
 const KEY_HASH = 10;
 
-const key = new Uint32Array(KEY_WORDS);
 const v6src = new Uint32Array(4);
 const v6dst = new Uint32Array(4);
 
@@ -61,6 +60,15 @@ export class FlowTable<T> {
   /** After lookup/insert: the packet's source is side A of the key. */
   fromA = false;
   #hash = 0;
+  /** Scratch key of the last lookup (per table: the remembered flow below must own it). */
+  readonly #key = new Uint32Array(KEY_WORDS);
+  /** The last IPv4 lookup: its packet's source and destination words and ports, and its answer. */
+  readonly #last = new Int32Array(3);
+  #lastOk = false;
+  /** Whether the scratch key holds an IPv6 key (its words 2-4 and 6-8 are not 0). */
+  #keyV6 = false;
+  #lastSlot = -1;
+  #lastFromA = false;
 
   constructor(initial = 1 << 14, readonly maxFlows = 1 << 22, readonly an?: AnomalyCounters) {
     if (!Number.isInteger(maxFlows) || maxFlows < 1) throw new RangeError(`flow table: maxFlows must be a positive integer, got ${maxFlows}`);
@@ -95,26 +103,13 @@ export class FlowTable<T> {
   }
 
   /**
-   * Builds the canonical key of `pkt` into scratch; sets fromA and the hash. Each address is read
-   * once, as big-endian words: comparing those unsigned is comparing the bytes in order.
+   * Builds the canonical IPv6 key of `pkt` into scratch; sets fromA and the hash. Each address is
+   * read once, as big-endian words: comparing those unsigned is comparing the bytes in order.
    */
-  #makeKey(p: DecodedPacket): void {
-    const b = p.buf;
+  #makeKey6(p: DecodedPacket): void {
+    const b = p.buf, key = this.#key;
     const so = p.srcAddrOff, d = p.dstAddrOff, sp = p.srcPort, dp = p.dstPort;
-    if (p.ipVersion !== 6) {
-      const sw = ((b[so]! << 24) | (b[so + 1]! << 16) | (b[so + 2]! << 8) | b[so + 3]!) >>> 0;
-      const dw = ((b[d]! << 24) | (b[d + 1]! << 16) | (b[d + 2]! << 8) | b[d + 3]!) >>> 0;
-      const srcIsA = sw < dw || (sw === dw && sp <= dp);
-      key[0] = p.ipVersion;
-      key[1] = srcIsA ? sw : dw;
-      key[2] = 0; key[3] = 0; key[4] = 0;
-      key[5] = srcIsA ? dw : sw;
-      key[6] = 0; key[7] = 0; key[8] = 0;
-      key[9] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
-      this.#hash = key[KEY_HASH] = flowHashV4(sw, sp, dw, dp);
-      this.fromA = srcIsA;
-      return;
-    }
+    this.#keyV6 = true;
     let cmp = 0;
     for (let w = 0; w < 4; w++) {
       const so4 = so + w * 4, do4 = d + w * 4;
@@ -137,21 +132,69 @@ export class FlowTable<T> {
     this.fromA = srcIsA;
   }
 
-  /** Finds the slot of the packet's flow (-1 when absent). Sets `fromA`. */
+  /**
+   * Finds the slot of the packet's flow (-1 when absent). Sets `fromA`.
+   *
+   * IPv4: the addresses are read once as big-endian words. The last IPv4 flow looked up is
+   * remembered by its packet's raw words (source, destination, ports) with its answer: a packet of
+   * the same flow in either direction (consecutive packets of one flow are common in bulk
+   * transfers) gets the answer without building the key, hashing or walking the chain. `insert`
+   * and `remove` keep that answer true; the scratch key stays the remembered flow's, so an
+   * `insert` after a remembered miss inserts the right key.
+   */
   lookup(p: DecodedPacket): number {
-    this.#makeKey(p);
+    if (p.ipVersion === 6) {
+      this.#lastOk = false;
+      this.#makeKey6(p);
+      return this.#find6();
+    }
+    const b = p.buf, so = p.srcAddrOff, d = p.dstAddrOff, sp = p.srcPort, dp = p.dstPort;
+    const swi = (b[so]! << 24) | (b[so + 1]! << 16) | (b[so + 2]! << 8) | b[so + 3]!;
+    const dwi = (b[d]! << 24) | (b[d + 1]! << 16) | (b[d + 2]! << 8) | b[d + 3]!;
+    const last = this.#last;
+    if (this.#lastOk) {
+      const ports = (sp << 16) | dp;
+      if (swi === last[0] && dwi === last[1] && ports === last[2]) {
+        this.fromA = this.#lastFromA;
+        return this.#lastSlot;
+      }
+      if (swi === last[1] && dwi === last[0] && ((dp << 16) | sp) === last[2]) {
+        this.fromA = !this.#lastFromA;
+        return this.#lastSlot;
+      }
+    }
+    const sw = swi >>> 0, dw = dwi >>> 0;
+    const srcIsA = sw < dw || (sw === dw && sp <= dp);
+    const key = this.#key;
+    if (this.#keyV6) { // the other address words are 0 in an IPv4 key
+      this.#keyV6 = false;
+      key[2] = 0; key[3] = 0; key[4] = 0; key[6] = 0; key[7] = 0; key[8] = 0;
+    }
+    const k0 = key[0] = p.ipVersion;
+    const k1 = key[1] = srcIsA ? sw : dw;
+    const k5 = key[5] = srcIsA ? dw : sw;
+    const k9 = key[9] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    const hash = this.#hash = key[KEY_HASH] = flowHashV4(sw, sp, dw, dp);
+    this.fromA = srcIsA;
+    let s = this.#heads[hash & this.#mask]!;
+    const keys = this.#keys;
+    // The other address words are 0 in every IPv4 key, so version, ports and addresses decide.
+    while (s >= 0) {
+      const o = s * KEY_WORDS;
+      if (keys[o + 9] === k9 && keys[o + 1] === k1 && keys[o + 5] === k5 && keys[o] === k0) break;
+      s = this.#next[s]!;
+    }
+    last[0] = swi; last[1] = dwi; last[2] = (sp << 16) | dp;
+    this.#lastSlot = s;
+    this.#lastFromA = srcIsA;
+    this.#lastOk = true;
+    return s;
+  }
+
+  #find6(): number {
+    const key = this.#key;
     let s = this.#heads[this.#hash & this.#mask]!;
     const keys = this.#keys;
-    if (key[0] !== 6) {
-      // IPv4: the other address words are 0 in every IPv4 key, so version, ports and addresses decide
-      const k9 = key[9]!, k1 = key[1]!, k5 = key[5]!, k0 = key[0]!;
-      while (s >= 0) {
-        const o = s * KEY_WORDS;
-        if (keys[o + 9] === k9 && keys[o + 1] === k1 && keys[o + 5] === k5 && keys[o] === k0) return s;
-        s = this.#next[s]!;
-      }
-      return -1;
-    }
     while (s >= 0) {
       const o = s * KEY_WORDS;
       if (keys[o + 9] === key[9] && keys[o + 1] === key[1] && keys[o + 5] === key[5] && keys[o] === key[0] &&
@@ -169,7 +212,8 @@ export class FlowTable<T> {
       return -1;
     }
     const s = this.#free[--this.#freeTop]!;
-    this.#keys.set(key, s * KEY_WORDS);
+    this.#keys.set(this.#key, s * KEY_WORDS);
+    if (this.#lastOk) this.#lastSlot = s; // the remembered lookup was the miss this inserts
     const bucket = this.#hash & this.#mask;
     this.#next[s] = this.#heads[bucket]!;
     this.#heads[bucket] = s;
@@ -191,6 +235,7 @@ export class FlowTable<T> {
     let cur = this.#heads[bucket]!;
     while (cur >= 0 && cur !== s) { prev = cur; cur = this.#next[cur]!; }
     if (cur !== s) throw new Error(`flow table corrupt: slot ${s} not in its bucket`); // broken invariant
+    if (s === this.#lastSlot) this.#lastOk = false;
     if (prev < 0) this.#heads[bucket] = this.#next[s]!;
     else this.#next[prev] = this.#next[s]!;
     this.state[s] = SLOT_FREE;

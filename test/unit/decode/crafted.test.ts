@@ -698,3 +698,44 @@ describe('decodeServerHello', () => {
     expectNull(sh(shBody(RANDOM, [...u16(43), ...u16(9), 3, 4])), Status.INVALID);
   });
 });
+
+// ---- the Ethernet/IPv4/TCP fast path (dispatch.ts) ------------------------------------------------
+
+describe('Ethernet + IPv4 fast path', () => {
+  /** The fields a decode fills, with offsets relative to the IP header (`net`). */
+  function fields(d: Decoded, net: number): unknown {
+    const p = d.pkt;
+    if (d.status !== Status.OK) return { status: d.status, anomalies: d.anomalies };
+    return {
+      status: d.status, anomalies: d.anomalies, ipVersion: p.ipVersion, ipId: p.ipId, src: p.srcAddrOff - net, dst: p.dstAddrOff - net,
+      srcPort: p.srcPort, dstPort: p.dstPort, seq: p.seq, ack: p.ack, flags: p.flags, window: p.window, mss: p.mss,
+      payloadOff: p.payloadOff - net, payloadLen: p.payloadLen, payloadAvail: p.payloadAvail,
+    };
+  }
+  const seg = tcp({ flags: TCP_SYN, options: [2, 4, 0x05, 0xb4, 1, 1, 1, 0], payload: [9, 8, 7] });
+  const cases: [string, number[]][] = [
+    ['plain', ipv4(seg)],
+    ['total 0 (offload)', ipv4(seg, { total: 0 })],
+    ['total below the header', ipv4(seg, { total: 12 })],
+    ['total below header + TCP', ipv4(seg, { total: 30 })],
+    ['total beyond the frame', ipv4(seg, { total: 200 })],
+    ['later fragment', ipv4(seg, { frag: 0x0001 })],
+    ['later fragment, high offset bits', ipv4(seg, { frag: 0x1f00 })],
+    ['first fragment (MF)', ipv4(seg, { frag: 0x2000 })],
+    ['DF', ipv4(seg, { frag: 0x4000 })],
+    ['IP options', ipv4(seg, { options: [1, 1, 1, 0] })],
+    ['header length below 20', ipv4(seg, { ihl: 4 })],
+    ['version 6 nibble', ipv4(seg, { version: 6 })],
+    ['UDP', ipv4(seg, { proto: 17 })],
+  ];
+  it('decodes each frame as the general path decodes the same IP bytes', () => {
+    for (const [name, bytes] of cases) {
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const viaEth = decode(eth(0x0800, bytes), 1, 14 + cut);
+        // Linux cooked capture: a 16-byte header naming IPv4, decoded by the general path
+        const viaSll = decode([...fill(14), 0x08, 0x00, ...bytes], 113, 16 + cut);
+        expect(fields(viaEth, 14), `${name}, ${cut} bytes`).toEqual(fields(viaSll, 16));
+      }
+    }
+  });
+});

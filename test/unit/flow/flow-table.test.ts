@@ -42,6 +42,43 @@ describe('FlowTable', () => {
     expect(t.lookup(pkt(false, 1, 1, 6, 5))).toBe(same);
   });
 
+  it('remembers the last IPv4 lookup only while its answer holds (remove, insert, IPv6 in between)', () => {
+    const t = new FlowTable<string>(16);
+    const a = pkt(false, 0x0a000001, 0xcb007101, 40001, 443), aBack = pkt(false, 0xcb007101, 0x0a000001, 443, 40001);
+    const b = pkt(false, 0x0a000002, 0xcb007101, 40002, 443);
+    expect(t.lookup(a)).toBe(-1);
+    expect(t.lookup(a)).toBe(-1); // the remembered miss
+    const sa = t.insert(SLOT_TRACKING, 'a', 1);
+    expect(t.lookup(aBack)).toBe(sa); // remembered, other direction
+    const fromA = t.fromA;
+    expect(t.lookup(a)).toBe(sa);
+    expect(t.fromA).toBe(!fromA);
+    t.remove(sa);
+    expect(t.lookup(a)).toBe(-1);
+    // another flow inserted after a's miss was remembered: a stays absent, b is found
+    expect(t.lookup(b)).toBe(-1);
+    const sb = t.insert(SLOT_TRACKING, 'b', 1);
+    expect(t.lookup(a)).toBe(-1);
+    expect(t.lookup(b)).toBe(sb);
+    // removing another slot keeps the remembered answer
+    t.lookup(a);
+    const sa2 = t.insert(SLOT_PASSIVE, null, 1);
+    t.remove(sb);
+    expect(t.lookup(aBack)).toBe(sa2);
+    // an IPv6 key in the scratch, then an IPv4 insert: the IPv4 key has its other words 0
+    const v6 = pkt(true, 0x0a000001, 0xcb007101, 40001, 443);
+    expect(t.lookup(v6)).toBe(-1);
+    const s6 = t.insert(SLOT_TRACKING, 'v6', 1);
+    const c = pkt(false, 0x0a000003, 0xcb007101, 40003, 443);
+    expect(t.lookup(c)).toBe(-1);
+    const sc = t.insert(SLOT_TRACKING, 'c', 1);
+    expect(t.lookup(v6)).toBe(s6);
+    expect(t.lookup(pkt(false, 0xcb007101, 0x0a000003, 443, 40003))).toBe(sc); // found by key, not remembered
+    expect(t.lookup(a)).toBe(sa2);
+    expect(t.lookup(c)).toBe(sc);
+    expect(t.values[sc]).toBe('c');
+  });
+
   it('grows past its initial capacity, keeps every entry, removes and reuses slots', () => {
     const t = new FlowTable<number>(16);
     const n = 5000;
