@@ -132,6 +132,45 @@ function str(b: Buffer, p: number, s: string | null | undefined): number {
   return p + n + 2;
 }
 
+/**
+ * Most long strings repeat from record to record, often as the same string object (cipher suite
+ * names, the JA4 memo's fingerprints, the endpoint cache's server texts, literal notes): their
+ * JSON text is kept in a direct-mapped cache (slot by call site and length, `===` check, the text
+ * as words copied like the constant runs) and copied 8 bytes a store instead of a character at a
+ * time. Only plain ASCII text is kept (one byte a character), zero-padded, so no word is a NaN.
+ */
+const SLOT_BITS = 9;
+const SLOTS = 1 << SLOT_BITS;
+/** Words a slot holds: strings up to SLOT_WORDS * 8 - 2 characters are cached. */
+const SLOT_WORDS = 32;
+const CACHE_FROM = 8;
+const slotStr: (string | null)[] = new Array<string | null>(SLOTS).fill(null);
+const slotLen = new Int32Array(SLOTS);
+const slotWords = new Float64Array(SLOTS * SLOT_WORDS);
+
+/** str() through the cache; `site` tells call sites apart (same length, different slot). */
+function strCached(b: Buffer, v: DataView, p: number, s: string | null | undefined, site: number): number {
+  if (s == null) return nul(b, p);
+  const n = s.length;
+  if (n < CACHE_FROM || n > SLOT_WORDS * 8 - 2) return str(b, p, s);
+  const i = Math.imul(n + site * 53 + (s.charCodeAt(n >> 1) << 8) + (s.charCodeAt(n - 2) << 16), 0x9e3779b1) >>> (32 - SLOT_BITS);
+  let w = i * SLOT_WORDS;
+  if (slotStr[i] === s) {
+    const len = slotLen[i]!;
+    const end = w + ((len + 7) >> 3);
+    let q = p;
+    for (; w < end; w++) { v.setFloat64(q, slotWords[w]!, true); q += 8; }
+    return p + len;
+  }
+  const e = str(b, p, s);
+  if (e - p !== n + 2) return e; // escapes or UTF-8: not cached (one byte a character is plain ASCII)
+  for (let j = 0; j < 7; j++) b[e + j] = 0;
+  slotStr[i] = s;
+  slotLen[i] = e - p;
+  for (let q = p; q < e; q += 8) slotWords[w++] = v.getFloat64(q, true);
+  return e;
+}
+
 /** "00".."99": the two digits of i at 2i, 2i+1. */
 const DIGITS = Uint8Array.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), (c) => c.charCodeAt(0));
 
@@ -199,6 +238,7 @@ function num(b: Buffer, p: number, n: number | null | undefined): number {
       return p + 4;
     }
   }
+  if (n !== n || n === Infinity || n === -Infinity) return nul(b, p); // as JSON.stringify (the old serialiser wrote NaN)
   const s = String(n);
   for (let j = 0; j < s.length; j++) b[p + j] = s.charCodeAt(j);
   return p + s.length;
@@ -234,7 +274,8 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
   let b = o.buf;
   let v = o.view;
   let p = o.pos;
-  for (let i = 0; i < R.HEAD_STRINGS; i++) p = str(b, put(v, p, R.CLIENT + i), heads[i]);
+  p = str(b, put(v, p, R.CLIENT), r.client); // unique per flow: not cached
+  for (let i = 1; i < R.HEAD_STRINGS; i++) p = strCached(b, v, put(v, p, R.CLIENT + i), heads[i], i);
   p = bool(b, put(v, p, R.HRR), r.hrr);
   p = bool(b, put(v, p, R.HRR + 1), r.resumed);
   p = bool(b, put(v, p, R.HRR + 2), r.slow);
@@ -261,7 +302,7 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
   p = put(v, p, R.NOTES);
   for (let i = 0; i < notes.length; i++) {
     if (i > 0) b[p++] = 0x2c;
-    p = str(b, p, notes[i]);
+    p = strCached(b, v, p, notes[i], R.NOTES + i);
   }
   b[p++] = 0x5d;
   if (r.tfo === true) p = put(v, p, R.TFO); // set by buildRecord, so before every key added later
@@ -289,7 +330,7 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
     p = str(b, put(v, p, R.REGION), ci.region);
     p = num(b, put(v, p, R.ASN), ci.asn);
     p = str(b, put(v, p, R.AS_ORG), ci.as_org);
-    p = str(b, put(v, p, R.PREFIX), ci.prefix);
+    p = strCached(b, v, put(v, p, R.PREFIX), ci.prefix, R.PREFIX);
     b[p++] = 0x7d;
   }
   b[p++] = 0x7d;
