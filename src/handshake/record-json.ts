@@ -189,20 +189,35 @@ function uint(b: Buffer, p: number, x: number): number {
   return p + len;
 }
 
-/** x (an integer, 0 <= x < 1e8) as exactly 8 digits. */
-function uint8(b: Buffer, p: number, x: number): number {
-  const hi = (x / 10000) | 0;
-  const lo = x - hi * 10000;
-  let q = (hi / 100) | 0;
-  let d = q << 1;
-  b[p] = DIGITS[d]!; b[p + 1] = DIGITS[d + 1]!;
-  d = (hi - q * 100) << 1;
-  b[p + 2] = DIGITS[d]!; b[p + 3] = DIGITS[d + 1]!;
-  q = (lo / 100) | 0;
-  d = q << 1;
-  b[p + 4] = DIGITS[d]!; b[p + 5] = DIGITS[d + 1]!;
-  d = (lo - q * 100) << 1;
-  b[p + 6] = DIGITS[d]!; b[p + 7] = DIGITS[d + 1]!;
+/** "0000".."9999" as little-endian words: the four digits of i in FOUR[i]. */
+const FOUR = Uint32Array.from({ length: 10000 }, (_, i) => {
+  const t = String(i).padStart(4, '0');
+  return (t.charCodeAt(0) | (t.charCodeAt(1) << 8) | (t.charCodeAt(2) << 16) | (t.charCodeAt(3) << 24)) >>> 0;
+});
+/**
+ * The digits above the last eight of the last big() number (µs timestamps: the same for 100 s), as
+ * a word of ASCII digits and zeros (never a NaN), and how many digits.
+ */
+let bigHi = -1;
+let bigHiWord = 0;
+let bigHiLen = 0;
+
+/** n (an integer, 1e8 <= n < 2^53): the leading digits (remembered), then the last eight from FOUR. */
+function big(b: Buffer, v: DataView, p: number, n: number): number {
+  const hi = Math.floor(n / 1e8);
+  if (hi !== bigHi) {
+    v.setFloat64(p, 0, true);
+    bigHiLen = uint(b, p, hi) - p;
+    bigHiWord = v.getFloat64(p, true);
+    bigHi = hi;
+  } else {
+    v.setFloat64(p, bigHiWord, true);
+  }
+  p += bigHiLen;
+  const lo = n - hi * 1e8;
+  const q = (lo / 10000) | 0;
+  v.setUint32(p, FOUR[q]!, true);
+  v.setUint32(p + 4, FOUR[lo - q * 10000]!, true);
   return p + 8;
 }
 
@@ -213,14 +228,13 @@ function uint8(b: Buffer, p: number, x: number): number {
  * k/1000's digits; the unit test checks equality on real records); other numbers go through
  * String(), 25 characters at most ("-1.2345678901234567e-308", "-0.0000012345678901234567").
  */
-function num(b: Buffer, p: number, n: number | null | undefined): number {
+function num(b: Buffer, v: DataView, p: number, n: number | null | undefined): number {
   if (n == null) return nul(b, p);
   if (n >= 0 && n < 9007199254740992) {
     const i = Math.floor(n);
     if (i === n) {
       if (n < 1e8) return uint(b, p, n);
-      const hi = Math.floor(n / 1e8);
-      return uint8(b, uint(b, p, hi), n - hi * 1e8);
+      return big(b, v, p, n);
     }
     const k = Math.round(n * 1000);
     if (k / 1000 === n && n < 1e8) {
@@ -285,14 +299,14 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
   nums[0] = t.syn; nums[1] = t.syn_ack; nums[2] = t.ack; nums[3] = t.client_hello; nums[4] = t.client_hello_end;
   nums[5] = t.hello_retry_request; nums[6] = t.client_hello2; nums[7] = t.client_hello2_end; nums[8] = t.server_hello;
   nums[9] = t.server_flight_end; nums[10] = t.client_ack; nums[11] = t.client_finished; nums[12] = t.client_flight_end; nums[13] = t.done;
-  for (let i = 0; i < TIMELINE_VALUES; i++) p = num(b, put(v, p, R.SYN + i), nums[i]);
+  for (let i = 0; i < TIMELINE_VALUES; i++) p = num(b, v, put(v, p, R.SYN + i), nums[i]);
   const f = r.phases_ms;
   nums[0] = f.syn_ack_delay; nums[1] = f.tcp_rtt; nums[2] = f.client_hello_wait; nums[3] = f.client_hello_xfer;
   nums[4] = f.server_hello_delay; nums[5] = f.hrr_rtt; nums[6] = f.hrr_server_delay; nums[7] = f.server_flight; nums[8] = f.flight_rtt;
   nums[9] = f.client_think; nums[10] = f.client_flight_xfer; nums[11] = f.server_finish; nums[12] = f.loss; nums[13] = f.cwnd_stall; nums[14] = f.total;
-  for (let i = 0; i < PHASE_VALUES; i++) p = num(b, put(v, p, R.SYN_ACK_DELAY + i), nums[i]);
-  p = num(b, put(v, p, R.RETRANSMITS), r.retransmits.client);
-  p = num(b, put(v, p, R.RETRANSMITS_SERVER), r.retransmits.server);
+  for (let i = 0; i < PHASE_VALUES; i++) p = num(b, v, put(v, p, R.SYN_ACK_DELAY + i), nums[i]);
+  p = num(b, v, put(v, p, R.RETRANSMITS), r.retransmits.client);
+  p = num(b, v, put(v, p, R.RETRANSMITS_SERVER), r.retransmits.server);
   p = str(b, put(v, p, R.VERDICT), r.verdict);
   p = put(v, p, R.MISSING);
   for (let i = 0; i < missing.length; i++) {
@@ -315,12 +329,12 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
     v = o.view;
     p += b.write(e, p, 'utf8');
   }
-  if (r.event_elapsed_ms !== undefined) p = num(b, put(v, p, R.EVENT_ELAPSED_MS), r.event_elapsed_ms);
-  if (r.proxy_gap_ms !== undefined) p = num(b, put(v, p, R.PROXY_GAP_MS), r.proxy_gap_ms);
-  if (r.proxy_lag_ms !== undefined) p = num(b, put(v, p, R.PROXY_LAG_MS), r.proxy_lag_ms);
+  if (r.event_elapsed_ms !== undefined) p = num(b, v, put(v, p, R.EVENT_ELAPSED_MS), r.event_elapsed_ms);
+  if (r.proxy_gap_ms !== undefined) p = num(b, v, put(v, p, R.PROXY_GAP_MS), r.proxy_gap_ms);
+  if (r.proxy_lag_ms !== undefined) p = num(b, v, put(v, p, R.PROXY_LAG_MS), r.proxy_lag_ms);
   if (r.pcap !== undefined) p = str(b, put(v, p, R.PCAP), r.pcap);
   if (r.capture_complete !== undefined) p = bool(b, put(v, p, R.CAPTURE_COMPLETE), r.capture_complete);
-  if (r.capture_drops !== undefined) p = num(b, put(v, p, R.CAPTURE_DROPS), r.capture_drops);
+  if (r.capture_drops !== undefined) p = num(b, v, put(v, p, R.CAPTURE_DROPS), r.capture_drops);
   if (r.reason !== undefined) p = str(b, put(v, p, R.REASON), r.reason);
   if (r.estimated === true) p = put(v, p, R.ESTIMATED);
   if (ci !== undefined) {
@@ -328,7 +342,7 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
     p = str(b, put(v, p, R.PROVIDER), ci.provider);
     p = str(b, put(v, p, R.SERVICE), ci.service);
     p = str(b, put(v, p, R.REGION), ci.region);
-    p = num(b, put(v, p, R.ASN), ci.asn);
+    p = num(b, v, put(v, p, R.ASN), ci.asn);
     p = str(b, put(v, p, R.AS_ORG), ci.as_org);
     p = strCached(b, v, put(v, p, R.PREFIX), ci.prefix, R.PREFIX);
     b[p++] = 0x7d;
