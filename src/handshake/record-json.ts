@@ -324,7 +324,7 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
     p = put(v, p, R.EVENT);
     const e = JSON.stringify(r.event);
     o.pos = p;
-    o.room(3 * e.length + FIXED_MAX);
+    o.room(3 * e.length + max); // the event's UTF-8 and still the whole bound for the rest
     b = o.buf;
     v = o.view;
     p += b.write(e, p, 'utf8');

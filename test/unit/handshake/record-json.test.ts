@@ -175,6 +175,14 @@ describe('recordToJson: every string field, every optional key, every number (is
       writeRecordJson(numbers, o);
       same(o.buf.toString('utf8', 0, o.pos), text);
     }
+    // A long event, then long strings after it: the bound still holds once the buffer grew for the event.
+    const after = { ...numbers, event: { m: 'e'.repeat(3000) }, pcap: 'p'.repeat(2000), reason: '\u0001'.repeat(3000) };
+    const afterText = JSON.stringify(after);
+    for (let size = 1; size < 2 * afterText.length; size += 97) {
+      const o = new JsonOut(size);
+      writeRecordJson(after, o);
+      same(o.buf.toString('utf8', 0, o.pos), afterText);
+    }
     for (const size of [1, 64, 4096, 5000]) {
       const o = new JsonOut(size);
       let want = '';
