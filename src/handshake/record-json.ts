@@ -54,8 +54,7 @@ export class JsonOut {
  */
 const RUN_TEXT = [
   '{"client":', ',"server":', ',"sni":', ',"alpn":', ',"alpn_selected":', ',"tls_version":', ',"cipher":', ',"ja4":',
-  ',"hrr":', ',"resumed":', ',"slow":', ',"cwnd_stall":', ',"client_cert":',
-  ',"timeline":{"syn":', ',"syn_ack":', ',"ack":', ',"client_hello":', ',"client_hello_end":', ',"hello_retry_request":',
+  ',"syn_ack":', ',"ack":', ',"client_hello":', ',"client_hello_end":', ',"hello_retry_request":',
   ',"client_hello2":', ',"client_hello2_end":', ',"server_hello":', ',"server_flight_end":', ',"client_ack":',
   ',"client_finished":', ',"client_flight_end":', ',"done":',
   '},"phases_ms":{"syn_ack_delay":', ',"tcp_rtt":', ',"client_hello_wait":', ',"client_hello_xfer":', ',"server_hello_delay":',
@@ -65,13 +64,17 @@ const RUN_TEXT = [
   ',"tfo":true', ',"event":', ',"event_elapsed_ms":', ',"proxy_gap_ms":', ',"proxy_lag_ms":', ',"pcap":', ',"capture_complete":',
   ',"capture_drops":', ',"reason":', ',"estimated":true',
   ',"client_info":{"rdns":', ',"provider":', ',"service":', ',"region":', ',"asn":', ',"as_org":', ',"prefix":',
-] as const;
+  // R.BOOLS + (hrr | resumed << 1 | slow << 2 | cwnd_stall << 3 | client_cert << 4): the five booleans and the first timeline key as one run
+  ...Array.from({ length: 32 }, (_, m) => `,"hrr":${(m & 1) !== 0},"resumed":${(m & 2) !== 0},"slow":${(m & 4) !== 0},"cwnd_stall":${(m & 8) !== 0},"client_cert":${(m & 16) !== 0},"timeline":{"syn":`),
+  // R.NULL_INFO: client_info without attribution (no range or ASN match, no rDNS), up to its prefix
+  ',"client_info":{"rdns":null,"provider":null,"service":null,"region":null,"asn":null,"as_org":null,"prefix":',
+];
 
-/** Indexes into RUN_TEXT: the first of each group (string head, booleans, timeline, phases) and the rest. */
+/** Indexes into RUN_TEXT: the first of each group (string head, timeline from syn_ack, phases) and the rest. */
 const enum R {
-  CLIENT = 0, HEAD_STRINGS = 8, HRR = 8, SYN = 13, SYN_ACK_DELAY = 27, RETRANSMITS = 42, RETRANSMITS_SERVER, VERDICT, MISSING, NOTES,
+  CLIENT = 0, HEAD_STRINGS = 8, SYN_ACK = 8, SYN_ACK_DELAY = 21, RETRANSMITS = 36, RETRANSMITS_SERVER, VERDICT, MISSING, NOTES,
   TFO, EVENT, EVENT_ELAPSED_MS, PROXY_GAP_MS, PROXY_LAG_MS, PCAP, CAPTURE_COMPLETE, CAPTURE_DROPS, REASON, ESTIMATED,
-  RDNS, PROVIDER, SERVICE, REGION, ASN, AS_ORG, PREFIX,
+  RDNS, PROVIDER, SERVICE, REGION, ASN, AS_ORG, PREFIX, BOOLS, NULL_INFO = BOOLS + 32,
 }
 const TIMELINE_VALUES = 14;
 const PHASE_VALUES = 15;
@@ -294,16 +297,13 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
   let p = o.pos;
   p = str(b, put(v, p, R.CLIENT), r.client); // unique per flow: not cached
   for (let i = 1; i < R.HEAD_STRINGS; i++) p = strCached(b, v, put(v, p, R.CLIENT + i), heads[i], i);
-  p = bool(b, put(v, p, R.HRR), r.hrr);
-  p = bool(b, put(v, p, R.HRR + 1), r.resumed);
-  p = bool(b, put(v, p, R.HRR + 2), r.slow);
-  p = bool(b, put(v, p, R.HRR + 3), r.cwnd_stall);
-  p = bool(b, put(v, p, R.HRR + 4), r.client_cert);
+  p = put(v, p, R.BOOLS + ((r.hrr ? 1 : 0) | (r.resumed ? 2 : 0) | (r.slow ? 4 : 0) | (r.cwnd_stall ? 8 : 0) | (r.client_cert ? 16 : 0)));
   const t = r.timeline;
   nums[0] = t.syn; nums[1] = t.syn_ack; nums[2] = t.ack; nums[3] = t.client_hello; nums[4] = t.client_hello_end;
   nums[5] = t.hello_retry_request; nums[6] = t.client_hello2; nums[7] = t.client_hello2_end; nums[8] = t.server_hello;
   nums[9] = t.server_flight_end; nums[10] = t.client_ack; nums[11] = t.client_finished; nums[12] = t.client_flight_end; nums[13] = t.done;
-  for (let i = 0; i < TIMELINE_VALUES; i++) p = num(b, v, put(v, p, R.SYN + i), nums[i]);
+  p = num(b, v, p, nums[0]); // its key came with the booleans
+  for (let i = 1; i < TIMELINE_VALUES; i++) p = num(b, v, put(v, p, R.SYN_ACK - 1 + i), nums[i]);
   const f = r.phases_ms;
   nums[0] = f.syn_ack_delay; nums[1] = f.tcp_rtt; nums[2] = f.client_hello_wait; nums[3] = f.client_hello_xfer;
   nums[4] = f.server_hello_delay; nums[5] = f.hrr_rtt; nums[6] = f.hrr_server_delay; nums[7] = f.server_flight; nums[8] = f.flight_rtt;
@@ -341,7 +341,10 @@ export function writeRecordJson(r: FlowRecord, o: JsonOut): void {
   if (r.capture_drops !== undefined) p = num(b, v, put(v, p, R.CAPTURE_DROPS), r.capture_drops);
   if (r.reason !== undefined) p = str(b, put(v, p, R.REASON), r.reason);
   if (r.estimated === true) p = put(v, p, R.ESTIMATED);
-  if (ci !== undefined) {
+  if (ci !== undefined && ci.rdns === null && ci.provider === null && ci.service === null && ci.region === null && ci.asn === null && ci.as_org === null) {
+    p = strCached(b, v, put(v, p, R.NULL_INFO), ci.prefix, R.PREFIX);
+    b[p++] = 0x7d;
+  } else if (ci !== undefined) {
     p = str(b, put(v, p, R.RDNS), ci.rdns);
     p = str(b, put(v, p, R.PROVIDER), ci.provider);
     p = str(b, put(v, p, R.SERVICE), ci.service);

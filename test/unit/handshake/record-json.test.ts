@@ -120,6 +120,12 @@ describe('recordToJson: every string field, every optional key, every number (is
       missing: [], notes: [],
       client_info: { rdns: null, provider: null, service: null, region: null, asn: null, as_org: null, prefix: null } };
     same(recordToJson(nulls), JSON.stringify(nulls));
+    // client_info with one field set at a time (the all-null attribution is one constant run)
+    const one = { rdns: 'h.example', provider: 'aws', service: 'S3', region: 'eu-west-1', asn: 0, as_org: 'AS', prefix: null };
+    for (const [k, x] of Object.entries(one)) {
+      const r = { ...nulls, client_info: { ...nulls.client_info, [k]: x } };
+      same(recordToJson(r), JSON.stringify(r));
+    }
     const all = { ...r0, hrr: true, resumed: true, slow: true, cwnd_stall: true, client_cert: true, tfo: true as const,
       event: { cursor: 's=1', message: 'é "q"', n: [1, 2.5, null] }, event_elapsed_ms: 12.5, proxy_gap_ms: -3.25, proxy_lag_ms: null,
       pcap: '/tmp/out/flow.pcap', capture_complete: false, capture_drops: 7, reason: 'ring too short', estimated: true as const,
