@@ -93,10 +93,10 @@ interface WatchArgs {
 /** Pending evidence is written for at most this long after SIGTERM/SIGINT, so watch exits within 5 s. */
 const STOP_FLUSH_MS = 3500;
 /**
- * The report at stop reads the evidence directory's records until this long after the signal
- * (then it is built and written: 0.2 s for 50,000 records; about 160,000 can be read by then). Retention allows far more records
- * than can be read in a few seconds: a page not finished by then is left as the last interval
- * wrote it, said and counted, and watch still exits in time.
+ * Reports read the evidence directory's records until this long after the stop signal (then the
+ * page is built and written: 0.2 s for 50,000 records; about 160,000 can be read by then).
+ * Retention allows far more records than can be read in a few seconds: a page not finished by
+ * then is left as the last interval wrote it, said and counted, and watch still exits in time.
  */
 const STOP_REPORT_MS = 4000;
 
@@ -245,12 +245,14 @@ export async function run(argv: string[]): Promise<number> {
   // output.report: the HTML report of the evidence directory's .json records (bounded by
   // retention; records.pb is not read), every report_interval and once more at stop.
   let reportChain: Promise<void> = Promise.resolve();
-  // `deadline` (at stop): reading the records ends then, and the page written before stays.
-  const writeWatchReport = (deadline?: number): Promise<void> => (reportChain = reportChain.then(async () => {
+  // Aborted STOP_REPORT_MS after the stop signal: a report still reading records then (the one
+  // at stop, or an interval's still at work) ends, and the page written before stays.
+  const reportStop = new AbortController();
+  const writeWatchReport = (): Promise<void> => (reportChain = reportChain.then(async () => {
     const file = cfg.output.report;
-    if (file === null) return;
+    if (file === null || reportStop.signal.aborted) return; // aborted: said once, by the report it stopped
     try {
-      const r = await writeReport([outDir], file, { dirStreams: false, deadline });
+      const r = await writeReport([outDir], file, { dirStreams: false, stop: reportStop.signal });
       log.info({ path: file, records: r.records, slow: r.slow, bytes: r.bytes }, 'Report written.');
     } catch (err) {
       if (err instanceof InputDeadlineError) {
@@ -535,7 +537,9 @@ export async function run(argv: string[]): Promise<number> {
   await server.close();
   recordSink.close();
   if (reportTimer !== null) clearInterval(reportTimer);
-  await writeWatchReport(stopAt + a.stopReportMs);
+  const reportDeadline = setTimeout(() => reportStop.abort(), Math.max(0, stopAt + a.stopReportMs - Date.now()));
+  await writeWatchReport();
+  clearTimeout(reportDeadline);
   outputs.close();
   const st = engine.stats();
   const secs = (Date.now() - started) / 1000;

@@ -89,9 +89,9 @@ export function writeReportFile(path: string, html: string): void {
  * `output.report`). Inputs that do not exist (a quiet run made no output directory) are left out;
  * with none left the page says 0 handshakes.
  */
-export async function writeReport(inputs: readonly string[], output: string, opts: Omit<ReportOptions, 'output'> & { dirStreams?: boolean; deadline?: number } = {}): Promise<{ records: number; slow: number; bytes: number }> {
+export async function writeReport(inputs: readonly string[], output: string, opts: Omit<ReportOptions, 'output'> & { dirStreams?: boolean; stop?: AbortSignal } = {}): Promise<{ records: number; slow: number; bytes: number }> {
   const present = inputs.filter((p) => existsSync(p));
-  const loaded = await loadInputs(present, { dirStreams: opts.dirStreams, deadline: opts.deadline });
+  const loaded = await loadInputs(present, { dirStreams: opts.dirStreams, stop: opts.stop });
   const html = await buildReport(loaded.records, { ...opts, output });
   writeReportFile(output, html);
   return { records: loaded.records.length, slow: loaded.records.filter((r) => r.slow).length, bytes: Buffer.byteLength(html) };

@@ -179,7 +179,7 @@ async function readFileInput(path: string): Promise<{ kind: InputKind; records: 
   return { kind: 'records', records: await readStream(path) };
 }
 
-/** Thrown by loadInputs when its `deadline` passes before every file was read. */
+/** Thrown by loadInputs when its `stop` signal is aborted before every file was read (a deadline). */
 export class InputDeadlineError extends Error {
   constructor(readonly path: string, readonly read: number, readonly total: number) {
     super(`${path}: the deadline came after ${read} of ${total} files were read`);
@@ -196,7 +196,7 @@ const DIR_BATCH = 256;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function readDirectory(path: string, streams: boolean, deadline: number | undefined): Promise<FlowRecord[]> {
+async function readDirectory(path: string, streams: boolean, stop: AbortSignal | undefined): Promise<FlowRecord[]> {
   const names = (await readdir(path).catch((err: unknown) => { throw openProblem(path, err); })).sort()
     // dot files: temp files of a writer still at work
     .filter((n) => !n.startsWith('.') && (n.endsWith('.json') || (streams && n.endsWith('.pb'))));
@@ -204,7 +204,7 @@ async function readDirectory(path: string, streams: boolean, deadline: number | 
   for (let i = 0; i < names.length; i++) {
     if (i > 0 && i % DIR_BATCH === 0) {
       await nextTurn();
-      if (deadline !== undefined && Date.now() > deadline) throw new InputDeadlineError(path, i, names.length);
+      if (stop?.aborted === true) throw new InputDeadlineError(path, i, names.length);
     }
     const file = join(path, names[i]!);
     if (names[i]!.endsWith('.json')) {
@@ -241,17 +241,17 @@ export function canonicalOrder(a: FlowRecord, b: FlowRecord): number {
 /**
  * Reads every input (see the file comment). Throws CaptureFileError on the first bad one.
  * `dirStreams: false` skips the *.pb streams inside directories (watch: its .json records are
- * bounded by retention, its records.pb is not). `deadline` (Date.now() ms): a directory still
- * being read then throws InputDeadlineError (watch's report at stop).
+ * bounded by retention, its records.pb is not). `stop` aborted: a directory still being read
+ * throws InputDeadlineError at its next batch (watch's deadline at stop).
  */
-export async function loadInputs(paths: readonly string[], opts: { dirStreams?: boolean; deadline?: number } = {}): Promise<LoadedInputs> {
+export async function loadInputs(paths: readonly string[], opts: { dirStreams?: boolean; stop?: AbortSignal } = {}): Promise<LoadedInputs> {
   const inputs: LoadedInputs['inputs'] = [];
   const seen = new Set<string>();
   const records: FlowRecord[] = [];
   let duplicates = 0;
   for (const path of paths) {
     const st = await stat(path).catch((err: unknown) => { throw openProblem(path, err); });
-    const got = st.isDirectory() ? { kind: 'directory' as const, records: await readDirectory(path, opts.dirStreams ?? true, opts.deadline) } : await readFileInput(path);
+    const got = st.isDirectory() ? { kind: 'directory' as const, records: await readDirectory(path, opts.dirStreams ?? true, opts.stop) } : await readFileInput(path);
     inputs.push({ path, kind: got.kind, records: got.records.length });
     for (const r of got.records) {
       const key = `${r.client}|${r.server}|${startUs(r)}`;

@@ -94,12 +94,16 @@ describe('an evidence directory', () => {
     await expect(loadInputs([d])).rejects.toThrow(/flow-00300\.json/);
   });
 
-  it('a deadline that passes while reading: InputDeadlineError says how far it got (watch\'s report at stop)', async () => {
+  it('a stop signal aborted while reading: InputDeadlineError says how far it got (watch\'s deadline at stop)', async () => {
     const d = evidenceDir(600);
-    const err = await loadInputs([d], { deadline: Date.now() - 1 }).then(() => null, (e: unknown) => e);
+    const err = await loadInputs([d], { stop: AbortSignal.abort() }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(InputDeadlineError);
     expect((err as Error).message).toBe(`${d}: the deadline came after 256 of 600 files were read`);
-    // without one, or with one in time, the same directory reads in full
-    expect((await loadInputs([d], { deadline: Date.now() + 60_000 })).records).toHaveLength(600);
+    // aborted during the read: at the next batch
+    const ac = new AbortController();
+    setImmediate(() => ac.abort());
+    await expect(loadInputs([d], { stop: ac.signal })).rejects.toThrow(/after (256|512) of 600 files/);
+    // one never aborted: the same directory reads in full
+    expect((await loadInputs([d], { stop: new AbortController().signal })).records).toHaveLength(600);
   });
 });
