@@ -70,6 +70,8 @@ function newTrackerTimes(): Timeline {
   a[0] = -1;
   return a;
 }
+// The literal above has one element per slot: a new T point or W_ slot must grow it.
+if (newTrackerTimes().length !== W_LAST_CLI_REC_END + 1) throw new Error('tracker.ts: newTrackerTimes() has the wrong length'); // broken invariant
 
 /**
  * Recently joined ALPN lists: the names come interned from the hello parser (tls-hello.ts
