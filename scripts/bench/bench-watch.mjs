@@ -12,7 +12,9 @@
 //    peer in the root namespace is where tcpreplay sends. The namespace's stack drops every packet
 //    after the capture taps saw it.
 // 3. For each tool and run: start it in the namespace, wait until it captures and is idle,
-//    snapshot the exact on-CPU time of every thread of it and of its children (watch's and
+//    with --warmup, replay that many loops unmeasured first (V8 compiles the analysis during
+//    a fresh process's first minute: its compiler threads' CPU is start-up, not the daemon's
+//    running cost), snapshot the exact on-CPU time of every thread of it and of its children (watch's and
 //    capture's journalctl), replay at --pps, wait until it is idle again, snapshot; CPU share =
 //    CPU seconds / replay seconds. VmHWM at the end. watch's own counters come from its
 //    /metrics (handshakes measured, packets the kernel filter passed and kept back).
@@ -45,6 +47,8 @@ function usage() {
   --loops N      times the file is replayed per measurement (default 5: ~20 s at 100k pps)
   --bulk A-B     bulk segments per flow after its handshake (default 120-140: ~200 packets per flow)
   --slow-share F share of flows made from the slow scenarios (delay, loss, slow client; default 0.02)
+  --warmup N     times the file is replayed before each measurement starts (default 0): a daemon's
+                 steady state, after V8 has compiled the analysis, instead of its first minute
   --runs N       measurements per tool (default 2; tools alternate)
   --tools LIST   any of watch,capture,tcpdump (default all three), and the variants watch-full (watch with
                  --kernel-filter off) and capture-hs (capture --handshake-only)
@@ -107,6 +111,16 @@ function cpuSeconds(a, b) {
 }
 
 /** CPU seconds by thread name (main = the process's main thread), largest first. */
+// The main thread's user and system CPU-seconds (utime, stime of /proc/PID/task/PID/stat, in clock
+// ticks of 10 ms): where its time goes when the JS profile shows little (system calls, fsync).
+function mainUserSys(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(rest[11]) / 100, sys: Number(rest[12]) / 100 };
+  } catch { return { user: 0, sys: 0 }; }
+}
+
 function cpuByThread(a, b) {
   const by = new Map();
   for (const [k, v] of b) {
@@ -175,13 +189,16 @@ async function measure(kind, file, o, i) {
   const p = new Proc(kind, 'ip', ['netns', 'exec', NS, ...argv], { pidsFile: PIDS });
   await p.waitFor(kind === 'tcpdump' ? /listening on/ : kind.startsWith('watch') ? /^Watching /m : /^Capturing on /m, 30_000);
   await sleep(1500);
+  if (o.warmup > 0) await replay(file, o.pps, o.warmup);
   await waitIdle(p.pid);
   const a = cpuSnapshot(p.pid);
+  const us0 = mainUserSys(p.pid);
   const r = await replay(file, o.pps, o.loops);
   await waitIdle(p.pid);
   const b = cpuSnapshot(p.pid);
+  const us1 = mainUserSys(p.pid);
   const cpu = cpuSeconds(a, b);
-  const threads = cpuByThread(a, b);
+  const threads = `${cpuByThread(a, b)} (main: user ${(us1.user - us0.user).toFixed(2)}, sys ${(us1.sys - us0.sys).toFixed(2)})`;
   const peak = hwm(p.pid);
   let extra = {};
   if (kind.startsWith('watch')) {
@@ -206,13 +223,13 @@ async function main() {
   const { values: v } = parseArgs({
     options: {
       pps: { type: 'string' }, packets: { type: 'string' }, loops: { type: 'string' }, bulk: { type: 'string' },
-      runs: { type: 'string' }, tools: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' }, 'slow-share': { type: 'string' },
+      runs: { type: 'string' }, warmup: { type: 'string' }, tools: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' }, 'slow-share': { type: 'string' },
       before: { type: 'string' },
     },
   });
   if (v.help) { console.log(usage()); return; }
   const o = {
-    pps: num(v.pps ?? '100k', '--pps'), packets: num(v.packets ?? '400k', '--packets'), loops: num(v.loops ?? '5', '--loops'),
+    pps: num(v.pps ?? '100k', '--pps'), packets: num(v.packets ?? '400k', '--packets'), loops: num(v.loops ?? '5', '--loops'), warmup: num(v.warmup ?? '0', '--warmup'),
     runs: num(v.runs ?? '2', '--runs'), tools: (v.tools ?? 'watch,capture,tcpdump').split(','),
     bulk: (v.bulk ?? '120-140').split('-').map(Number),
     slowShare: Number(v['slow-share'] ?? '0.02'),
@@ -240,7 +257,7 @@ async function main() {
   const gen = generateCapture({ templates: mix, out: file, minPackets: o.packets, bulk: o.bulk, rate: 500, seed: 7, pick });
   console.log(`templates: ${fast.length} fast and ${slow.length} slow real TLS flows from captures/tls; ${(100 * o.slowShare).toFixed(1)}% of the generated flows are made from the slow ones`);
   const perFlow = gen.packets / gen.flows;
-  console.log(`replay file: ${gen.packets} packets, ${gen.flows} TLS flows (${perFlow.toFixed(0)} packets per flow: ~${Math.round(o.pps / perFlow)} handshakes/s at ${o.pps} pps), ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; replayed ${o.loops}× per measurement`);
+  console.log(`replay file: ${gen.packets} packets, ${gen.flows} TLS flows (${perFlow.toFixed(0)} packets per flow: ~${Math.round(o.pps / perFlow)} handshakes/s at ${o.pps} pps), ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; replayed ${o.loops}× per measurement${o.warmup ? `, after ${o.warmup}× unmeasured (warm-up)` : ''}`);
   createVethTopology(NS, TX_DEV, RX_DEV, { promisc: true });
   const results = [];
   for (let i = 0; i < o.runs; i++) {
@@ -248,7 +265,7 @@ async function main() {
       const r = await measure(kind, file, o, i);
       results.push(r);
       console.log(`  run ${i + 1} ${kind}: ${r.cpu.toFixed(2)} CPU-s over ${r.seconds.toFixed(1)} s of replay (${(100 * r.share).toFixed(1)}% of a core; by thread: ${r.threads})` +
-        (r.handshakes !== undefined ? `; ${r.handshakes} handshakes measured (${gen.flows * o.loops} replayed), kernel filter ${r.mode} passed ${r.passed} and kept back ${r.dropped} packets (${(100 * r.passed / Math.max(1, r.passed + r.dropped)).toFixed(1)}% passed)` : ''));
+        (r.handshakes !== undefined ? `; ${r.handshakes} handshakes measured since start (${gen.flows * (o.loops + o.warmup)} replayed), kernel filter ${r.mode} passed ${r.passed} and kept back ${r.dropped} packets (${(100 * r.passed / Math.max(1, r.passed + r.dropped)).toFixed(1)}% passed)` : ''));
     }
   }
   const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
