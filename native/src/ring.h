@@ -132,7 +132,10 @@ class Ring {
   // ring's cold lines; but the link rewrites the header line and head needs an sfence): 380-389
   // ns/packet; huge pages on the ring (faulted in at open): 71.3-71.8 against 72.5-74.4 here, but
   // fault-in 119-2563 ms instead of 235-269 per GiB, and scripts/bench-capture measured it worse
-  // (steady 0.131-0.142 s/Mpkt against tcpdump's 0.090-0.105 in the same run).
+  // (steady 0.131-0.142 s/Mpkt against tcpdump's 0.090-0.105 in the same run). A software
+  // prefetch of the records about to be overwritten (tail + 256, 1024 or 4096 bytes, read or write
+  // hint; steady state costs ~8 ns/packet more than the first fill, 44.8 against 51-53, for that
+  // header walk): 53-61 ns/packet against 51-53 without, every variant slower (2026-12-03).
   // The record is linked into its flow chain and published (head) kLinkDelay packets later, by a
   // later Write or by Flush: by then the flow-table bucket the caller prefetched for it has
   // arrived, so the bucket's miss overlaps several packets' work instead of one memcpy.
