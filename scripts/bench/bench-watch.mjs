@@ -178,7 +178,8 @@ async function measure(kind, file, o, i) {
     // BENCH_WATCH_ARGS: extra watch flags, for experiments (e.g. --no-rdns, --slow 10s).
     watch: [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-${i}`), '--metrics-listen', `127.0.0.1:${port}`,
       ...(process.env.BENCH_WATCH_ARGS ?? '').split(' ').filter(Boolean)],
-    capture: [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--out', out],
+    // BENCH_CAPTURE_ARGS: extra capture flags, for experiments (e.g. --no-journal).
+    capture: [process.execPath, ...nodeFlags, cli, 'capture', '-i', RX_DEV, '--out', out, ...(process.env.BENCH_CAPTURE_ARGS ?? '').split(' ').filter(Boolean)],
     // Variants, to see what the kernel filter itself changes: watch with full capture, capture with the filter.
     'watch-full': [process.execPath, ...nodeFlags, cli, 'watch', '-i', RX_DEV, '--kernel-filter', 'off', '--out', out, '--state-dir', join(WORK, `state-f${i}`), '--metrics-listen', `127.0.0.1:${port + 100}`],
     'watch-before': [process.execPath, ...nodeFlags, beforeCli, 'watch', '-i', RX_DEV, '--out', out, '--state-dir', join(WORK, `state-b${i}`), '--metrics-listen', `127.0.0.1:${port + 200}`,
@@ -214,7 +215,7 @@ async function measure(kind, file, o, i) {
   }
   p.kill('SIGINT');
   await p.wait(20_000);
-  if (process.env.BENCH_WATCH_VERBOSE) console.log(p.stderr.trim().split('\n').map((l) => `    ${kind}: ${l}`).join('\n'));
+  if (process.env.BENCH_WATCH_VERBOSE) console.log((p.stdout + p.stderr).trim().split('\n').map((l) => `    ${kind}: ${l}`).join('\n'));
   rmSync(out, { recursive: true, force: true });
   return { kind, cpu, threads, seconds: r.seconds, sent: r.sent, share: cpu / r.seconds, peak, ...extra };
 }

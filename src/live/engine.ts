@@ -22,6 +22,7 @@
 import { networkInterfaces } from 'node:os';
 import { Analyzer, type AnalyzerStats } from '../handshake/analyzer.js';
 import type { FlowRecord } from '../handshake/record.js';
+import { recordToJson } from '../handshake/record-json.js';
 import type { HandshakeTracker } from '../handshake/tracker.js';
 import { Correlator, type CorrelatorOptions, type CorrelatorStats, type MeasuredFlow } from '../correlate/correlator.js';
 import { parseAddress, type SlowEvent } from '../correlate/journal-event.js';
@@ -112,22 +113,55 @@ const DEFAULT_RECENT_MS = 30_000;
 const DEFAULT_MAX_RECENT = 65_536;
 
 /**
+ * One recent record. A slow one is kept as the object the correlator may also hold (its evidence
+ * queue: an event that matches it claims that very object). Every other is kept as its JSON text
+ * and parsed back only when an event matches it: each live handshake's record stays here for
+ * `keepMs` (30 s), long enough to be promoted, and as objects (~30 per record) they made V8 mark
+ * and sweep its old space every ~1.5 s at 450 handshakes/s; one string per record is a single
+ * object to mark. The match fields are numbers.
+ */
+class RecentEntry {
+  constructor(
+    readonly key: string, readonly endMs: number, readonly serverPort: number,
+    /** The handshake's first and last timeline point (µs); NaN when the record has none. */
+    readonly firstUs: number, readonly lastUs: number,
+    readonly clientAddr: Uint8Array, readonly clientPort: number, readonly serverAddr: Uint8Array,
+    /** The record itself (slow records), else null. */
+    readonly flow: MeasuredFlow | null,
+    /** recordToJson of the record (the others), else null. */
+    readonly json: string | null,
+  ) {}
+
+  /** The flow as measured: the kept object, or a copy of the record parsed from its text. */
+  measured(): MeasuredFlow {
+    if (this.flow !== null) return this.flow;
+    return { rec: JSON.parse(this.json!) as FlowRecord, clientAddr: this.clientAddr, clientPort: this.clientPort, serverAddr: this.serverAddr, serverPort: this.serverPort };
+  }
+}
+
+/**
  * Recent records by client endpoint, for event matching: the newest per endpoint, expired after
  * `keepMs` past their end, at most `max` (the oldest go first, counted).
  */
-class RecentRecords {
-  readonly #byClient = new Map<string, MeasuredFlow>();
+export class RecentRecords {
+  readonly #byClient = new Map<string, RecentEntry>();
   /** Insertion order = end order (records are built as handshakes end). */
-  readonly #order: { key: string; flow: MeasuredFlow; endMs: number }[] = [];
+  readonly #order: RecentEntry[] = [];
   #head = 0;
   forgotten = 0;
   constructor(readonly keepMs: number, readonly max: number) {}
 
   get size(): number { return this.#byClient.size; }
 
+  /** Keeps `flow` as it is now: later changes to a fast record's object are not seen by find. */
   add(flow: MeasuredFlow, endMs: number): void {
-    this.#byClient.set(flow.rec.client, flow);
-    this.#order.push({ key: flow.rec.client, flow, endMs });
+    const rec = flow.rec, tl = rec.timeline;
+    const firstUs = tl.syn ?? tl.client_hello ?? tl.server_hello;
+    const lastUs = tl.done ?? tl.server_flight_end ?? tl.server_hello ?? firstUs;
+    const e = new RecentEntry(rec.client, endMs, flow.serverPort, firstUs ?? NaN, lastUs ?? NaN, flow.clientAddr, flow.clientPort,
+      flow.serverAddr, rec.slow ? flow : null, rec.slow ? null : recordToJson(rec));
+    this.#byClient.set(e.key, e);
+    this.#order.push(e);
     while (this.#byClient.size > this.max) { this.#drop(); this.forgotten++; }
   }
 
@@ -135,15 +169,12 @@ class RecentRecords {
     const m = this.#byClient.get(ev.client);
     if (m === undefined) return null;
     if (ev.serverPort !== null && m.serverPort !== ev.serverPort) return null;
-    const tl = m.rec.timeline;
-    const firstUs = tl.syn ?? tl.client_hello ?? tl.server_hello;
-    const lastUs = tl.done ?? tl.server_flight_end ?? tl.server_hello ?? firstUs;
-    if (firstUs === null || lastUs === null) return null;
+    if (m.firstUs !== m.firstUs) return null; // no timeline point to match on (NaN)
     const startUs = ev.endUs - (ev.elapsedMs ?? 0) * 1000;
     // The record's span overlaps the event's, give or take the margin (the proxy's clock and
     // the wire differ by its own lag and by when it logs).
-    if (firstUs > ev.endUs + marginMs * 1000 || lastUs < startUs - marginMs * 1000) return null;
-    return m;
+    if (m.firstUs > ev.endUs + marginMs * 1000 || m.lastUs < startUs - marginMs * 1000) return null;
+    return m.measured();
   }
 
   expire(nowMs: number): void {
@@ -155,7 +186,7 @@ class RecentRecords {
   #drop(): void {
     const e = this.#order[this.#head++];
     if (e === undefined) return;
-    if (this.#byClient.get(e.key) === e.flow) this.#byClient.delete(e.key);
+    if (this.#byClient.get(e.key) === e) this.#byClient.delete(e.key);
   }
 }
 
