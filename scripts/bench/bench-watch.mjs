@@ -110,7 +110,6 @@ function cpuSeconds(a, b) {
   return ns / 1e9;
 }
 
-/** CPU seconds by thread name (main = the process's main thread), largest first. */
 // The main thread's user and system CPU-seconds (utime, stime of /proc/PID/task/PID/stat, in clock
 // ticks of 10 ms): where its time goes when the JS profile shows little (system calls, fsync).
 function mainUserSys(pid) {
@@ -121,6 +120,7 @@ function mainUserSys(pid) {
   } catch { return { user: 0, sys: 0 }; }
 }
 
+/** CPU seconds by thread name (main = the process's main thread), largest first. */
 function cpuByThread(a, b) {
   const by = new Map();
   for (const [k, v] of b) {

@@ -116,9 +116,10 @@ const DEFAULT_MAX_RECENT = 65_536;
  * One recent record. A slow one is kept as the object the correlator may also hold (its evidence
  * queue: an event that matches it claims that very object). Every other is kept as its JSON text
  * and parsed back only when an event matches it: each live handshake's record stays here for
- * `keepMs` (30 s), long enough to be promoted, and as objects (~30 per record) they made V8 mark
- * and sweep its old space every ~1.5 s at 450 handshakes/s; one string per record is a single
- * object to mark. The match fields are numbers.
+ * `keepMs` (30 s), long enough to be promoted, and as object graphs (the record, its timeline,
+ * phases, lists and strings) they made V8 mark and sweep its old space every ~1.5 s in `capture`
+ * at 450 handshakes/s; one string per record is a single object to mark. The match fields are
+ * numbers.
  */
 class RecentEntry {
   constructor(
