@@ -26,6 +26,8 @@ import type { HandshakeTracker, KeptPacket } from '../handshake/tracker.js';
 import { flowHashAt, flowHashV4 } from '../ring/flow-hash.js';
 import type { PacketSink } from '../sources/capture-error.js';
 import type { Enricher } from '../enrich/index.js';
+import { groupOf, sampleRow, SAMPLE_ROW, type GroupKind } from '../enrich/top-networks.js';
+import type { Verdict } from '../handshake/verdict.js';
 import { AnomalyCounters } from '../telemetry/anomalies.js';
 
 const scratch = new AnomalyCounters();
@@ -80,6 +82,21 @@ export const MERGED = 0;
 export const POSTED = 1;
 export const controlWords = (shares: number): number => POSTED + shares;
 
+/**
+ * The slow records of a text-mode batch as TopNetworks.addParts takes them, one entry each in
+ * record order: the group (null key: unattributed), verdict, rDNS name, and SAMPLE_ROW sample
+ * values apiece in `rows`. Sending these instead of the records (a structured clone of ~80
+ * values each, most of a batch's cost to send and receive) cut --threads 2 on a 4 GB capture
+ * with 36% slow handshakes by ~1 CPU-s (issue 13).
+ */
+export interface SlowParts {
+  keys: (string | null)[];
+  kinds: (GroupKind | null)[];
+  verdicts: Verdict[];
+  rdns: (string | null)[];
+  rows: Float64Array;
+}
+
 /** A record in object mode: what analyze.ts's onRecord reads from the tracker. */
 export interface RecordItem { rec: FlowRecord; start: number; firstTs: number; lastTs: number; kept: KeptPacket[] | null }
 
@@ -87,8 +104,10 @@ export interface Batch {
   kind: 'batch';
   /** keyPos, keySub per record. */
   keys: number[];
-  /** Object mode: the records. Text mode: the record when it is slow (for the summary's top networks), else 0. */
-  items: (RecordItem | FlowRecord | 0)[];
+  /** Object mode: the records. Text mode: 1 for a slow record (its parts are in `slow`), else 0. */
+  items: (RecordItem | 0 | 1)[];
+  /** Text mode: what the summary's top networks take from each slow record (TopNetworks.addParts). */
+  slow: SlowParts | null;
   /** Text mode: the ndjson lines, one after another (a buffer of their own, transferable), and where each ends. */
   text: Uint8Array | null;
   ends: number[];
@@ -114,8 +133,10 @@ export class ShareAnalysis implements PacketSink {
   #keys: number[] = [];
   #items: Batch['items'] = [];
   #ends: number[] = [];
-  /** Text mode: the lines since the last batch. */
+  /** Text mode: the lines since the last batch, and the parts of its slow records (rows: #nSlow filled). */
   readonly #text: JsonOut | null;
+  #slow: SlowParts = { keys: [], kinds: [], verdicts: [], rdns: [], rows: new Float64Array(64 * SAMPLE_ROW) };
+  #nSlow = 0;
   #left = CHECKPOINT;
   readonly #me: number;
   readonly #count: number;
@@ -146,7 +167,8 @@ export class ShareAnalysis implements PacketSink {
           text.room(1);
           text.buf[text.pos++] = 10;
           this.#ends.push(text.pos);
-          this.#items.push(rec.slow ? rec : 0);
+          if (rec.slow) this.#addSlow(rec);
+          this.#items.push(rec.slow ? 1 : 0);
           return;
         }
         const needKept = t.kept !== null && ((keptForSlow && rec.slow) || (flowFilter !== null && (rec.client === flowFilter || rec.server === flowFilter)));
@@ -164,6 +186,22 @@ export class ShareAnalysis implements PacketSink {
     }
   }
 
+  #addSlow(rec: FlowRecord): void {
+    const sl = this.#slow;
+    const g = groupOf(rec);
+    sl.keys.push(g === null ? null : g.key);
+    sl.kinds.push(g === null ? null : g.kind);
+    sl.verdicts.push(rec.verdict);
+    sl.rdns.push(rec.client_info?.rdns ?? null);
+    if ((this.#nSlow + 1) * SAMPLE_ROW > sl.rows.length) {
+      const bigger = new Float64Array(sl.rows.length * 2);
+      bigger.set(sl.rows);
+      sl.rows = bigger;
+    }
+    sampleRow(rec, sl.rows, this.#nSlow * SAMPLE_ROW);
+    this.#nSlow++;
+  }
+
   /** Whether the single run might have evicted a flow or reused kept packets by now (the threaded run must stop). */
   get unsafe(): boolean {
     return this.analyzer.unsafeAt >= 0 || this.analyzer.keptAreaWrapped;
@@ -173,12 +211,17 @@ export class ShareAnalysis implements PacketSink {
   take(done = false): Batch {
     const t = this.#text;
     let text: Uint8Array | null = null;
+    let slow: SlowParts | null = null;
     if (t !== null) {
       text = new Uint8Array(t.pos);
       text.set(t.buf.subarray(0, t.pos));
       t.pos = 0;
+      const sl = this.#slow;
+      slow = { keys: sl.keys, kinds: sl.kinds, verdicts: sl.verdicts, rdns: sl.rdns, rows: sl.rows.slice(0, this.#nSlow * SAMPLE_ROW) };
+      this.#slow = { keys: [], kinds: [], verdicts: [], rdns: [], rows: sl.rows };
+      this.#nSlow = 0;
     }
-    const b: Batch = { kind: 'batch', keys: this.#keys, items: this.#items, text, ends: this.#ends, frontier: done ? Infinity : 2 * this.analyzer.stats.packets };
+    const b: Batch = { kind: 'batch', keys: this.#keys, items: this.#items, text, slow, ends: this.#ends, frontier: done ? Infinity : 2 * this.analyzer.stats.packets };
     this.#keys = [];
     this.#items = [];
     this.#ends = [];

@@ -33,7 +33,7 @@ import { readCaptureFile, type ReadResult } from '../sources/capture-file.js';
 import { CaptureFileError } from '../sources/capture-error.js';
 import type { EnrichSettings } from '../enrich/index.js';
 import type { Done, WorkerInput, WorkerMessage } from './analyze-worker.js';
-import { controlWords, MERGED, POSTED, ShareAnalysis, WINDOW, type Batch, type RecordItem } from './analyze-share.js';
+import { controlWords, MERGED, POSTED, ShareAnalysis, WINDOW, type Batch, type RecordItem, type SlowParts } from './analyze-share.js';
 
 /** Below this much input a second thread does not pay for its start (~50 ms of module loading). */
 export const MIN_THREADED_BYTES = 16 * 1024 * 1024;
@@ -97,8 +97,11 @@ export interface ThreadedOptions {
   /** Text mode (see analyze-worker.ts): the enrich settings the workers attribute with. */
   text: EnrichSettings | null;
   keptForSlow: boolean;
-  /** Text mode: one ndjson line (bytes `start` to `end` of `text`, with its newline), and the record when it is slow. */
-  onLine: (text: Uint8Array, start: number, end: number, slow: FlowRecord | null) => void;
+  /**
+   * Text mode: one ndjson line (bytes `start` to `end` of `text`, with its newline); when its
+   * record is slow, `slow` and its entry `at` (analyze-share.ts SlowParts), else null.
+   */
+  onLine: (text: Uint8Array, start: number, end: number, slow: SlowParts | null, at: number) => void;
   /** Object mode: one record with what onRecord needs. */
   onItem: (item: RecordItem) => void;
   onProgress?: (done: number, total: number) => void;
@@ -115,7 +118,7 @@ export type ThreadedResult =
   | { unsafe: false; analysis: MergedAnalysis; reads: (ReadResult & { file: string })[]; problems: string[]; enrich: Done['enrich'] }
   | { unsafe: true; released: number };
 
-interface Queue { batches: Batch[]; item: number; frontier: number; received: number; messages: number; done: Done | null }
+interface Queue { batches: Batch[]; item: number; slowItem: number; frontier: number; received: number; messages: number; done: Done | null }
 
 /** Thrown out of this thread's read to stop the run (`why` says unsafe or the error). */
 class Stop extends Error {}
@@ -126,7 +129,7 @@ const STALL_MS = 60_000;
 export async function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResult> {
   const n = o.threads;
   const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(n)));
-  const queues: Queue[] = Array.from({ length: n }, () => ({ batches: [], item: 0, frontier: 0, received: 0, messages: 0, done: null }));
+  const queues: Queue[] = Array.from({ length: n }, () => ({ batches: [], item: 0, slowItem: 0, frontier: 0, received: 0, messages: 0, done: null }));
   const ports: MessagePort[] = [];
   const workers: Worker[] = [];
   let released = 0;
@@ -149,10 +152,10 @@ export async function analyzeThreaded(o: ThreadedOptions): Promise<ThreadedResul
       const q = queues[best]!;
       const b = q.batches[0]!;
       const it = b.items[q.item]!;
-      if (b.text !== null) o.onLine(b.text, q.item === 0 ? 0 : b.ends[q.item - 1]!, b.ends[q.item]!, it === 0 ? null : it as FlowRecord);
+      if (b.text !== null) o.onLine(b.text, q.item === 0 ? 0 : b.ends[q.item - 1]!, b.ends[q.item]!, it === 0 ? null : b.slow, it === 0 ? 0 : q.slowItem++);
       else o.onItem(it as RecordItem);
       released++;
-      if (++q.item === b.items.length) { q.batches.shift(); q.item = 0; }
+      if (++q.item === b.items.length) { q.batches.shift(); q.item = 0; q.slowItem = 0; }
     }
   };
   const receive = (w: number, m: WorkerMessage): void => {

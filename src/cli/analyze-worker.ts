@@ -55,7 +55,7 @@ async function main(w: WorkerInput): Promise<void> {
     Atomics.notify(ctl, POSTED + w.index);
   };
   const post = (b: Batch): void => {
-    send(b, b.text !== null ? [b.text.buffer as ArrayBuffer] : []);
+    send(b, b.text !== null ? [b.text.buffer as ArrayBuffer, b.slow!.rows.buffer as ArrayBuffer] : []);
     posted++;
   };
   const share: ShareAnalysis = new ShareAnalysis(w, enricher, () => {

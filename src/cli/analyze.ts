@@ -37,7 +37,7 @@ import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RESULTS_LOST, UsageError } from './errors
 import { ANALYZE_RDNS, DEFAULT_SLOW_MS, DEFAULTS } from '../config/defaults.js';
 import { ENRICH_FLAGS, FLAG_OPTIONS, enrichFlagGiven } from '../config/flag-table.js';
 import type { Config } from '../config/schema.js';
-import { EnrichInputError, enrichCounters, openEnricher, renderTopNetworks, TopNetworks, type Enricher, type EnrichSettings } from '../enrich/index.js';
+import { EnrichInputError, enrichCounters, openEnricher, renderTopNetworks, SAMPLE_ROW, TopNetworks, type Enricher, type EnrichSettings } from '../enrich/index.js';
 import { log } from '../telemetry/log.js';
 import { analyzeThreaded, chooseThreads, type MergedAnalysis } from './analyze-threads.js';
 
@@ -304,8 +304,11 @@ export async function run(argv: string[]): Promise<number> {
     const r = await analyzeThreaded({
       files: opts.files, threads, slowMs: opts.slowMs, keepPackets: opts.out !== null, flowFilter: opts.flow, maxFlows: analyzer.maxFlows,
       text: text ? opts.enrich : null, keptForSlow: opts.out !== null, onProgress: progress,
-      onLine: (text, start, end, slow) => {
-        if (slow !== null) top.add(slow);
+      onLine: (text, start, end, slow, at) => {
+        if (slow !== null) {
+          const key = slow.keys[at]!;
+          top.addParts(key === null ? null : { key, kind: slow.kinds[at]! }, slow.verdicts[at]!, slow.rdns[at]!, slow.rows, at * SAMPLE_ROW);
+        }
         nd.room(end - start);
         nd.buf.set(text.subarray(start, end), nd.pos);
         nd.pos += end - start;

@@ -60,7 +60,7 @@ export { parsePrefix, prefixText } from './ip.js';
 export { RangeSet, parseRangeFile, type RangeInfo, type RangeFileSummary, type RangeFormat } from './ranges.js';
 export { RdnsResolver, RdnsLookup, type RdnsOptions, type RdnsStats } from './rdns.js';
 export { parseDnsServer } from './dns-server.js';
-export { TopNetworks, renderTopNetworks, groupOf, type NetworkRow } from './top-networks.js';
+export { TopNetworks, renderTopNetworks, groupOf, SAMPLE_ROW, type NetworkRow } from './top-networks.js';
 
 export type EnrichSettings = Config['enrich'];
 

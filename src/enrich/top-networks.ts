@@ -65,6 +65,22 @@ export function groupOf(rec: FlowRecord): { key: string; kind: GroupKind } | nul
   return null;
 }
 
+/** Values in a group's sample row per record: one per PHASE_KEYS entry. */
+export const SAMPLE_ROW = PHASE_KEYS.length;
+
+/**
+ * A record's sample row into `out[at…]`: each phase's ms. A phase that did not happen in a
+ * measured handshake (no HRR: hrr_rtt null) counts as 0, so a group's median hrr_rtt is not that
+ * of its few HRR flows; without a total, nothing counts (NaN).
+ */
+export function sampleRow(rec: FlowRecord, out: Float64Array, at: number): void {
+  const measured = rec.phases_ms.total !== null;
+  for (let i = 0; i < PHASE_KEYS.length; i++) {
+    const v = rec.phases_ms[PHASE_KEYS[i]!];
+    out[at + i] = v !== null ? v : measured ? 0 : NaN;
+  }
+}
+
 export class TopNetworks {
   readonly #groups = new Map<string, Group>();
   readonly #other = new Group('other', 'other');
@@ -81,8 +97,29 @@ export class TopNetworks {
 
   /** Adds a record (callers add the slow ones). */
   add(rec: FlowRecord): void {
-    const g0 = groupOf(rec);
-    if (g0 === null) { this.unattributed++; return; }
+    const g = this.#group(groupOf(rec));
+    if (g === null) return;
+    const row = this.#pick(g, rec.verdict, rec.client_info!.rdns);
+    if (row >= 0) sampleRow(rec, g.sample, row * PHASE_KEYS.length);
+  }
+
+  /**
+   * add() from what a record gives it, taken apart where the record was (analyze --threads sends
+   * this instead of the record): its group (groupOf), verdict, rDNS name, and its sample row as
+   * sampleRow wrote it at `values[at…]`.
+   */
+  addParts(group: { key: string; kind: GroupKind } | null, verdict: Verdict, rdns: string | null, values: ArrayLike<number>, at: number): void {
+    const g = this.#group(group);
+    if (g === null) return;
+    const row = this.#pick(g, verdict, rdns);
+    if (row < 0) return;
+    const o = row * PHASE_KEYS.length;
+    for (let i = 0; i < PHASE_KEYS.length; i++) g.sample[o + i] = values[at + i]!;
+  }
+
+  /** The group of `g0`, tracked from now on if new (null: the record is unattributed). */
+  #group(g0: { key: string; kind: GroupKind } | null): Group | null {
+    if (g0 === null) { this.unattributed++; return null; }
     let g = this.#groups.get(g0.key);
     if (g === undefined) {
       g = new Group(g0.key, g0.kind);
@@ -96,33 +133,23 @@ export class TopNetworks {
       }
       this.#groups.set(g0.key, g);
     }
-    this.#addTo(g, rec);
+    return g;
   }
 
   get groups(): number {
     return this.#groups.size;
   }
 
-  #addTo(g: Group, rec: FlowRecord): void {
+  /** Counts a record in `g`; returns the sample row it is to fill, or -1 (not sampled). */
+  #pick(g: Group, verdict: Verdict, rdns: string | null): number {
     g.count++;
-    g.verdicts.set(rec.verdict, (g.verdicts.get(rec.verdict) ?? 0) + 1);
-    if (g.rdns === null && rec.client_info?.rdns) g.rdns = rec.client_info.rdns;
-    let row = -1;
-    if (g.sampled < SAMPLES) row = g.sampled++;
-    else {
-      // Algorithm R: keep this record with probability SAMPLES / count
-      this.#rng = (Math.imul(this.#rng, 1664525) + 1013904223) >>> 0;
-      const j = this.#rng % g.count;
-      if (j < SAMPLES) row = j;
-    }
-    if (row < 0) return;
-    // A phase that did not happen in a measured handshake (no HRR: hrr_rtt null) counts as 0, so
-    // a group's median hrr_rtt is not that of its few HRR flows; without a total, nothing counts.
-    const measured = rec.phases_ms.total !== null;
-    for (let i = 0; i < PHASE_KEYS.length; i++) {
-      const v = rec.phases_ms[PHASE_KEYS[i]!];
-      g.sample[row * PHASE_KEYS.length + i] = v !== null ? v : measured ? 0 : NaN;
-    }
+    g.verdicts.set(verdict, (g.verdicts.get(verdict) ?? 0) + 1);
+    if (g.rdns === null && rdns) g.rdns = rdns;
+    if (g.sampled < SAMPLES) return g.sampled++;
+    // Algorithm R: keep this record with probability SAMPLES / count
+    this.#rng = (Math.imul(this.#rng, 1664525) + 1013904223) >>> 0;
+    const j = this.#rng % g.count;
+    return j < SAMPLES ? j : -1;
   }
 
   /** The `n` groups with the most slow handshakes (ties: by name), the rest summed as one `other` row. */

@@ -10,7 +10,7 @@ import { missingFlowRecord, type ClientInfo, type FlowRecord } from '../../../sr
 import { analyzeCaptures } from '../../../src/index.js';
 import { decodeRecord, encodeRecord } from '../../../src/sinks/protobuf-records.js';
 import { recordToMessage } from '../../../src/sinks/record-codec.js';
-import { renderTopNetworks, TopNetworks } from '../../../src/enrich/top-networks.js';
+import { groupOf, renderTopNetworks, SAMPLE_ROW, sampleRow, TopNetworks } from '../../../src/enrich/top-networks.js';
 import { Enricher } from '../../../src/enrich/enricher.js';
 import { RangeSet } from '../../../src/enrich/ranges.js';
 import { AWS_RANGES, MULTI_NET } from '../../helpers/mmdb.js';
@@ -118,6 +118,32 @@ describe('TopNetworks', () => {
     const text = renderTopNetworks(rows);
     expect(text).toMatch(/\n {2}10\.0\.7\.0\/24 +\d+\+ /);
     expect(text).toMatch(/\(\+: the network may have more slow handshakes/);
+  });
+
+  it('addParts (what analyze --threads sends instead of a record) aggregates exactly as add', () => {
+    // Many groups in a small table (evictions), samples past SAMPLES (Algorithm R), unmeasured
+    // records (no total), an rDNS example, and records without client_info.
+    const recs: FlowRecord[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const r = slow(i % 7 === 0 ? { asn: 64500 + (i % 3), as_org: i % 2 ? 'Example' : null } : { prefix: `10.${i % 11}.${i % 5}.0/24` }, i % 3 ? 'network' : 'client', 200 + (i % 97) + 0.125 * (i % 8), i % 2 ? 'tcp_rtt' : 'client_think');
+      const ph = r.phases_ms as Record<string, number | null>;
+      for (const k of Object.keys(ph)) if (k !== 'total') ph[k] = i % 5 === 0 && k.startsWith('hrr') ? null : ((i * 7 + k.length * 3) % 50) + 0.5;
+      if (i % 13 === 0) r.phases_ms.total = null;
+      if (i % 17 === 0) r.client_info!.rdns = `host-${i}.example`;
+      if (i % 29 === 0) delete r.client_info;
+      recs.push(r);
+    }
+    const whole = new TopNetworks(8), parts = new TopNetworks(8);
+    const rows = new Float64Array(recs.length * SAMPLE_ROW);
+    recs.forEach((r, i) => {
+      whole.add(r);
+      sampleRow(r, rows, i * SAMPLE_ROW);
+      parts.addParts(groupOf(r), r.verdict, r.client_info?.rdns ?? null, rows, i * SAMPLE_ROW);
+    });
+    expect(parts.top(20)).toStrictEqual(whole.top(20));
+    expect([parts.unattributed, parts.evictions, parts.groups]).toEqual([whole.unattributed, whole.evictions, whole.groups]);
+    expect(whole.evictions).toBeGreaterThan(0);
+    expect(whole.unattributed).toBeGreaterThan(0);
   });
 
   it('the sample per group is bounded while counts stay exact', () => {
