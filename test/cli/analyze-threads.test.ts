@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAPTURES, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { replicateCapture } from '../helpers/replicate.js';
+import { AWS_RANGES, GCP_RANGES, MULTI_NET, writeAsnMmdb } from '../helpers/mmdb.js';
 import { chooseThreads, defaultThreads } from '../../src/cli/analyze-threads.js';
 
 const bundled = readdirSync(CAPTURES).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(CAPTURES, f));
@@ -64,6 +65,19 @@ describe('analyze --threads 2 equals --threads 1 byte for byte', () => {
       const one = runCli(['analyze', big, big2, '--format', format, '--all', '--threads', '1']);
       expectSame([one, runCli(['analyze', big, big2, '--format', format, '--all', '--threads', '3'])]);
     }
+  });
+
+  it('attributed clients (ranges, ASN database): the same records and the same top slow networks', () => {
+    // The workers send each slow record's parts for the summary, not the record (analyze-share.ts
+    // SlowParts): provider, ASN and prefix groups, many of each (multi-net.pcap 150 times over).
+    const nets = join(dir, 'nets.pcap');
+    writeFileSync(nets, replicateCapture(MULTI_NET, 150));
+    const asn = writeAsnMmdb(join(dir, 'asn.mmdb'));
+    const r = both([nets, '--format', 'ndjson', '--slow', '1', '--ranges', AWS_RANGES, '--ranges', GCP_RANGES, '--asn-db', asn]);
+    expect(r[0].status).toBe(0);
+    expect(r[0].stderr).toMatch(/aws us-east-1 EC2 +\d+/);
+    expect(r[0].stderr).toMatch(/\n {2}AS\d+ /);
+    expectSame(r);
   });
 
   it('per-flow pcaps (--out) and record files (--records) are the same files', () => {
