@@ -86,8 +86,8 @@ export const controlWords = (shares: number): number => POSTED + shares;
  * The slow records of a text-mode batch as TopNetworks.addParts takes them, one entry each in
  * record order: the group (null key: unattributed), verdict, rDNS name, and SAMPLE_ROW sample
  * values apiece in `rows`. Sending these instead of the records (a structured clone of ~80
- * values each, most of a batch's cost to send and receive) cut --threads 2 on a 4 GB capture
- * with 36% slow handshakes by ~1 CPU-s (issue 13).
+ * values each, most of a batch's cost to send and receive) saved 0.3-0.7 CPU-s a run of
+ * --threads 2 on a 4 GB capture with 36% slow handshakes (issue 13).
  */
 export interface SlowParts {
   keys: (string | null)[];
