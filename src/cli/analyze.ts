@@ -305,10 +305,7 @@ export async function run(argv: string[]): Promise<number> {
       files: opts.files, threads, slowMs: opts.slowMs, keepPackets: opts.out !== null, flowFilter: opts.flow, maxFlows: analyzer.maxFlows,
       text: text ? opts.enrich : null, keptForSlow: opts.out !== null, onProgress: progress,
       onLine: (text, start, end, slow, at) => {
-        if (slow !== null) {
-          const key = slow.keys[at]!;
-          top.addParts(key === null ? null : { key, kind: slow.kinds[at]! }, slow.verdicts[at]!, slow.rdns[at]!, slow.rows, at * SAMPLE_ROW);
-        }
+        if (slow !== null) top.addParts(slow.keys[at]!, slow.kinds[at] ?? 'prefix', slow.verdicts[at]!, slow.rdns[at]!, slow.rows, at * SAMPLE_ROW);
         nd.room(end - start);
         nd.buf.set(text.subarray(start, end), nd.pos);
         nd.pos += end - start;

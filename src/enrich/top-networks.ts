@@ -97,7 +97,8 @@ export class TopNetworks {
 
   /** Adds a record (callers add the slow ones). */
   add(rec: FlowRecord): void {
-    const g = this.#group(groupOf(rec));
+    const g0 = groupOf(rec);
+    const g = g0 === null ? this.#group(null, 'prefix') : this.#group(g0.key, g0.kind);
     if (g === null) return;
     const row = this.#pick(g, rec.verdict, rec.client_info!.rdns);
     if (row >= 0) sampleRow(rec, g.sample, row * PHASE_KEYS.length);
@@ -105,11 +106,11 @@ export class TopNetworks {
 
   /**
    * add() from what a record gives it, taken apart where the record was (analyze --threads sends
-   * this instead of the record): its group (groupOf), verdict, rDNS name, and its sample row as
-   * sampleRow wrote it at `values[at…]`.
+   * this instead of the record): its group's key and kind (groupOf; key null: unattributed),
+   * verdict, rDNS name, and its sample row as sampleRow wrote it at `values[at…]`.
    */
-  addParts(group: { key: string; kind: GroupKind } | null, verdict: Verdict, rdns: string | null, values: ArrayLike<number>, at: number): void {
-    const g = this.#group(group);
+  addParts(key: string | null, kind: GroupKind, verdict: Verdict, rdns: string | null, values: ArrayLike<number>, at: number): void {
+    const g = this.#group(key, kind);
     if (g === null) return;
     const row = this.#pick(g, verdict, rdns);
     if (row < 0) return;
@@ -117,12 +118,12 @@ export class TopNetworks {
     for (let i = 0; i < PHASE_KEYS.length; i++) g.sample[o + i] = values[at + i]!;
   }
 
-  /** The group of `g0`, tracked from now on if new (null: the record is unattributed). */
-  #group(g0: { key: string; kind: GroupKind } | null): Group | null {
-    if (g0 === null) { this.unattributed++; return null; }
-    let g = this.#groups.get(g0.key);
+  /** The group of `key`, tracked from now on if new (null: the record is unattributed, `kind` unused). */
+  #group(key: string | null, kind: GroupKind): Group | null {
+    if (key === null) { this.unattributed++; return null; }
+    let g = this.#groups.get(key);
     if (g === undefined) {
-      g = new Group(g0.key, g0.kind);
+      g = new Group(key, kind);
       if (this.#groups.size >= this.#maxGroups) {
         let min: Group | null = null;
         for (const x of this.#groups.values()) if (min === null || x.count + x.error < min.count + min.error) min = x;
@@ -131,7 +132,7 @@ export class TopNetworks {
         this.evictions++;
         g.error = min!.count + min!.error;
       }
-      this.#groups.set(g0.key, g);
+      this.#groups.set(key, g);
     }
     return g;
   }

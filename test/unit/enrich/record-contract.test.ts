@@ -138,7 +138,8 @@ describe('TopNetworks', () => {
     recs.forEach((r, i) => {
       whole.add(r);
       sampleRow(r, rows, i * SAMPLE_ROW);
-      parts.addParts(groupOf(r), r.verdict, r.client_info?.rdns ?? null, rows, i * SAMPLE_ROW);
+      const g = groupOf(r);
+      parts.addParts(g?.key ?? null, g?.kind ?? 'prefix', r.verdict, r.client_info?.rdns ?? null, rows, i * SAMPLE_ROW);
     });
     expect(parts.top(20)).toStrictEqual(whole.top(20));
     expect([parts.unattributed, parts.evictions, parts.groups]).toEqual([whole.unattributed, whole.evictions, whole.groups]);
